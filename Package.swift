@@ -1,0 +1,44 @@
+// swift-tools-version:6.0
+// eni-multus: a CNI plugin for secondary ENIs on Amazon EKS.
+import PackageDescription
+
+let package = Package(
+    name: "eni-multus",
+    products: [
+        .executable(name: "eni-multus", targets: ["eni-multus"]),
+    ],
+    targets: [
+        // The only C boundary for netlink: libmnl plus a header of inline shims.
+        .systemLibrary(
+            name: "CLibmnl",
+            path: "Sources/CLibmnl",
+            pkgConfig: "libmnl",
+            providers: [.apt(["libmnl-dev"])]
+        ),
+        // IP addresses, prefixes, MAC addresses: pure value types shared by every layer.
+        .target(name: "NetTypes"),
+        // A small JSON value type with a strict parser and a deterministic serializer.
+        .target(name: "JSON"),
+        // rtnetlink over libmnl, network namespaces, sysctls, neighbour announcements.
+        .target(name: "Netlink", dependencies: ["CLibmnl", "NetTypes"]),
+        // The CNI protocol: versions, environment, CNI_ARGS, configuration, results, wire errors.
+        .target(name: "CNI", dependencies: ["JSON", "NetTypes"]),
+        // Address management: host-local-compatible ranges, the on-disk store, delegated IPAM.
+        .target(name: "IPAM", dependencies: ["CNI", "JSON", "NetTypes"]),
+        // The plugin: verbs, ipvlan and host-device drivers, undo stack, logging, error mapping.
+        .target(name: "ENIMultusCore", dependencies: ["CNI", "IPAM", "Netlink", "NetTypes", "JSON"]),
+        // Binds the live environment (env, stdin, stdout) to ENIMultusCore.
+        .executableTarget(name: "eni-multus", dependencies: ["ENIMultusCore"]),
+        // Shared by the test targets: capability probes, netns/veth fixtures, process helpers.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // Test tiers are named by the first word of each top-level suite: Unit…, Host…, Kernel…, Peer….
+        .testTarget(name: "JSONTests", dependencies: ["JSON", "TestSupport"]),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetTypes", "TestSupport"]),
+        .testTarget(name: "CNITests", dependencies: ["CNI", "JSON", "NetTypes", "TestSupport"]),
+        .testTarget(name: "IPAMTests", dependencies: ["IPAM", "CNI", "JSON", "NetTypes", "TestSupport"]),
+        .testTarget(
+            name: "PluginTests",
+            dependencies: ["ENIMultusCore", "CNI", "IPAM", "Netlink", "NetTypes", "JSON", "TestSupport"]
+        ),
+    ]
+)

@@ -1,0 +1,279 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CNI
+import IPAM
+import NetTypes
+import Netlink
+
+/// host-device: the ENI itself moved into the pod, through a temporary netns, with its original name kept in
+/// `IFLA_IFALIAS`; DEL brings it back even when the pod netns is already gone.
+struct HostDeviceDriver {
+    let inv: Invocation
+    let ipam: AddressManager
+
+    /// Drivers that mean the device belongs to a userspace (DPDK) application: it is not moved.
+    static let dpdkDrivers: Set<String> = ["vfio-pci", "uio_pci_generic", "igb_uio"]
+
+    /// What the plugin remembers about a moved device: its name and MAC in the node's netns.
+    struct Record: Equatable {
+        var name: String
+        var mac: MACAddress?
+
+        var bytes: [UInt8] { Array("name=\(name)\nmac=\(mac.map { "\($0)" } ?? "")\n".utf8) }
+        init(name: String, mac: MACAddress?) { self.name = name; self.mac = mac }
+        init?(_ bytes: [UInt8]) {
+            var n: String?, m: MACAddress?
+            for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+                if line.hasPrefix("name=") { n = String(line.dropFirst(5)) }
+                if line.hasPrefix("mac=") { m = MACAddress(line.dropFirst(4)) }
+            }
+            guard let n, !n.isEmpty else { return nil }
+            name = n
+            mac = m
+        }
+    }
+
+    static func recordPath(_ inv: Invocation, _ ipam: AddressManager, _ key: AttachmentKey) -> String {
+        "\(inv.recordDirectory(ipam))/links/\(key.fileName)"
+    }
+
+    /// The device the config selects, or its PCI address when a DPDK driver holds it.
+    enum Selection {
+        case link(Link, pciID: String?)
+        case dpdk(pciID: String)
+    }
+
+    static func select(_ inv: Invocation, _ host: HostNamespace) throws -> Selection {
+        let conf = inv.conf, sys = inv.env.paths.sys
+        func netName(under dir: String, what: String) throws -> String {
+            let names = (try? FileIO.list(dir + "/net")) ?? []
+            guard names.count == 1 else {
+                throw CoreError.deviceNotFound(names.isEmpty
+                    ? "\(what) has no network interface in the node's network namespace (\(dir)/net is empty or missing)"
+                    : "\(what) has several network interfaces: \(names.sorted().joined(separator: ", "))")
+            }
+            return names[0]
+        }
+        func byName(_ name: String, _ what: String) throws -> Link {
+            guard let l = try CoreError.step("look up \(name)", { try host.sock.link(named: name) }) else {
+                throw CoreError.deviceNotFound("\(what) \"\(name)\" does not exist in the node's network namespace")
+            }
+            return l
+        }
+        if let pci = conf.runtimeDeviceID ?? conf.pciBusID {
+            let field = conf.runtimeDeviceID != nil ? "runtimeConfig.deviceID" : "pciBusID"
+            let dir = "\(sys)/bus/pci/devices/\(pci)"
+            guard FileIO.exists(dir) else { throw CoreError.deviceNotFound("\(field) \(pci): no such PCI device") }
+            if let driver = readLinkBase("\(dir)/driver"), dpdkDrivers.contains(driver) { return .dpdk(pciID: pci) }
+            return .link(try byName(try netName(under: dir, what: "\(field) \(pci)"), field), pciID: pci)
+        }
+        if let kp = conf.kernelpath {
+            let l = try byName(try netName(under: kp, what: "kernelpath \(kp)"), "kernelpath")
+            return .link(l, pciID: pciID(of: l.name, sys: sys))
+        }
+        if let d = conf.device {
+            let l = try byName(d, "device")
+            return .link(l, pciID: pciID(of: l.name, sys: sys))
+        }
+        if let mac = conf.hwaddr {
+            let matches = try host.sock.links().filter { $0.hardwareAddress == mac && !IPVlanDriver.slaveKinds.contains($0.kind ?? "") }
+            guard let l = matches.first else {
+                throw CoreError.deviceNotFound("no interface with hwaddr \(mac) in the node's network namespace")
+            }
+            guard matches.count == 1 else {
+                throw CoreError.ambiguous("hwaddr \(mac) matches several interfaces: \(matches.map(\.name).joined(separator: ", "))")
+            }
+            return .link(l, pciID: pciID(of: l.name, sys: sys))
+        }
+        throw CNIError(.invalidConfig, "host-device needs one of device, hwaddr, kernelpath, pciBusID or runtimeConfig.deviceID")
+    }
+
+    static func readLinkBase(_ path: String) -> String? {
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink(path, &buf, buf.count - 1)
+        guard n > 0 else { return nil }
+        let s = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return s.split(separator: "/").last.map(String.init)
+    }
+
+    /// The PCI address behind a netdev, if it is a PCI device.
+    static func pciID(of name: String, sys: String) -> String? {
+        guard let base = readLinkBase("\(sys)/class/net/\(name)/device"), NetConf.isPCIAddress(base) else { return nil }
+        return base
+    }
+
+    func add() throws -> CNIResult {
+        let ifname = inv.cni.ifname
+        let host = try HostNamespace()
+        let selection = try Self.select(inv, host)
+        let pod = try PodNamespace(path: inv.cni.netns)
+        if try pod.sock.link(named: ifname) != nil {
+            throw CoreError.ifnameExists(name: ifname, netns: inv.cni.netns)
+        }
+        guard case .link(let dev, let pci) = selection else {
+            // DPDK: the application drives the device; reserve and report addresses, move nothing.
+            guard case .dpdk(let pci) = selection else { fatalError() }
+            var result = try ipam.add(inv, interface: 0)
+            result.interfaces = [CNIResult.Interface(name: ifname, sandbox: inv.cni.netns, pciID: pci)]
+            return result
+        }
+        if !inv.conf.allowPrimary, try host.primaryIndices().contains(dev.index) {
+            throw CoreError.primaryRefused(field: "device", name: dev.name)
+        }
+
+        let undo = UndoStack()
+        do {
+            var result = try ipam.add(inv, interface: 0)
+            undo.push("release addresses") { try ipam.del(inv) }
+            let recordPath = Self.recordPath(inv, ipam, inv.key)
+            let record = Record(name: dev.name, mac: dev.hardwareAddress)
+            try FileIO.makeDirectories(String(recordPath[..<recordPath.lastIndex(of: "/")!]))
+            try FileIO.writeAtomically(recordPath, record.bytes)
+            undo.push("remove link record") { try FileIO.remove(recordPath) }
+
+            let tmp = try TemporaryNamespace()
+            try CoreError.step("move \(dev.name) to a temporary netns") {
+                try host.sock.setLink(index: dev.index, LinkChange(up: false, namespaceFD: tmp.ns.fd))
+            }
+            undo.push("return \(dev.name) to the node") {
+                try Self.returnDevice(record: record, ifname: ifname, pod: pod, host: host, log: inv.log)
+            }
+            guard let inTmp = try tmp.sock.link(named: dev.name) else {
+                throw CoreError.deviceNotFound("\(dev.name) vanished while moving it")
+            }
+            try CoreError.step("rename \(dev.name) to \(ifname)") {
+                try tmp.sock.setLink(index: inTmp.index, LinkChange(name: ifname, alias: dev.name))
+            }
+            try CoreError.step("move \(ifname) into \(inv.cni.netns)") {
+                try tmp.sock.setLink(index: inTmp.index, LinkChange(namespaceFD: pod.ns.fd))
+            }
+            guard let inPod = try pod.sock.link(named: ifname) else {
+                throw CoreError.deviceNotFound("\(ifname) vanished while moving it into \(inv.cni.netns)")
+            }
+            if let mtu = inv.conf.mtu {
+                try CoreError.step("set mtu \(mtu) on \(ifname)") { try pod.sock.setLink(index: inPod.index, LinkChange(mtu: mtu)) }
+            }
+            try configureInterface(pod, index: inPod.index, name: ifname, result: result, env: inv.env, log: inv.log,
+                                   announce: true)
+            let final = try pod.sock.link(index: inPod.index)
+            result.interfaces = [CNIResult.Interface(
+                name: ifname, mac: final?.hardwareAddress?.description, sandbox: inv.cni.netns,
+                mtu: final.map { Int($0.mtu) }, pciID: pci)]
+            undo.commit()
+            return result
+        } catch {
+            undo.rollback()
+            for f in undo.failures { inv.log.write(.error, f) }
+            throw error
+        }
+    }
+
+    /// Brings a device home wherever it is: in the pod netns under `ifname` (via a temporary netns, so neither
+    /// name can clash), or already back in the node's netns under another name because the pod netns died.
+    /// Restores the name, clears the alias, leaves it down. Returns false when the device was not found.
+    @discardableResult
+    static func returnDevice(record: Record, ifname: String, pod: PodNamespace?, host: HostNamespace, log: EventLog) throws -> Bool {
+        func isOurs(_ l: Link) -> Bool {
+            (l.alias == record.name) && (record.mac == nil || l.hardwareAddress == nil || l.hardwareAddress == record.mac)
+        }
+        let tmp = try TemporaryNamespace()
+        var moved = false
+        if let pod, let l = try pod.sock.link(named: ifname), isOurs(l) {
+            try CoreError.step("move \(ifname) out of \(pod.path)") {
+                try pod.sock.setLink(index: l.index, LinkChange(up: false, namespaceFD: tmp.ns.fd))
+            }
+            moved = true
+        } else if let l = try tmp.sock.links().first(where: isOurs) {
+            _ = l
+            moved = true
+        }
+        if moved {
+            guard let l = try tmp.sock.links().first(where: isOurs) else { return false }
+            try CoreError.step("rename \(l.name) back to \(record.name)") {
+                try tmp.sock.setLink(index: l.index, LinkChange(name: record.name, alias: ""))
+            }
+            try CoreError.step("return \(record.name) to the node's netns") {
+                try tmp.sock.setLink(index: l.index, LinkChange(namespaceFD: host.ns.fd))
+            }
+            return true
+        }
+        // The pod netns is gone (or never got the device): look in the node's netns.
+        guard let l = try host.sock.links().first(where: isOurs) else { return false }
+        if l.name != record.name {
+            try CoreError.step("rename \(l.name) back to \(record.name)") {
+                try host.sock.setLink(index: l.index, LinkChange(up: false))
+                try host.sock.setLink(index: l.index, LinkChange(name: record.name, alias: ""))
+            }
+        } else {
+            try CoreError.step("clear the alias of \(record.name)") {
+                try host.sock.setLink(index: l.index, LinkChange(up: false, alias: ""))
+            }
+        }
+        log.write(.info, "returned \(record.name) found in the node's netns as \(l.name)")
+        return true
+    }
+
+    static func del(_ inv: Invocation) throws {
+        let ipam = (try? AddressManager(conf: inv.conf, cni: inv.cni)) ?? .none
+        let path = recordPath(inv, ipam, inv.key)
+        let pod = PodNamespace.ifPresent(inv.cni.netns)
+        var record = try FileIO.read(path).flatMap(Record.init)
+        if record == nil, let pod, let l = try pod.sock.link(named: inv.cni.ifname), let alias = l.alias {
+            // No record (older state, or a wiped dataDir): the alias still names the original device.
+            record = Record(name: alias, mac: l.hardwareAddress)
+        }
+        guard let record else { return }
+        let host = try HostNamespace()
+        let found = try returnDevice(record: record, ifname: inv.cni.ifname, pod: pod, host: host, log: inv.log)
+        if !found { inv.log.write(.info, "DEL: \(record.name) not found in \(inv.cni.netns) nor on the node") }
+        try FileIO.remove(path)
+    }
+
+    static func check(_ inv: Invocation, prev: CNIResult) throws {
+        let pod = try PodNamespace(path: inv.cni.netns)
+        if prev.interfaces.contains(where: { $0.name == inv.cni.ifname && ($0.mac ?? "").isEmpty && $0.pciID != nil }) {
+            return  // DPDK: nothing in the kernel to check
+        }
+        let (idx, link) = try checkedInterface(inv, pod: pod, prev: prev)
+        let ipam = (try? AddressManager(conf: inv.conf, cni: inv.cni)) ?? .none
+        if let rec = try FileIO.read(recordPath(inv, ipam, inv.key)).flatMap(Record.init), link.alias != rec.name {
+            throw CoreError.checkFailed("\(link.name) should carry alias \(rec.name), has \(link.alias ?? "none")")
+        }
+        try checkAddressesAndRoutes(pod: pod, link: link, resultIndex: idx, prev: prev)
+    }
+
+    /// GC: for records of attachments that are no longer valid, bring the device home if the kernel already
+    /// returned it to the node's netns, and drop the record.
+    static func gc(_ inv: Invocation, valid: Set<AttachmentKey>) -> [any Error] {
+        let ipam = (try? AddressManager(conf: inv.conf, cni: inv.cni)) ?? .none
+        let dir = "\(inv.recordDirectory(ipam))/links"
+        var errors: [any Error] = []
+        do {
+            let host = try HostNamespace()
+            for name in try FileIO.list(dir) {
+                guard let k = AttachmentKey(fileName: name), !valid.contains(k) else { continue }
+                do {
+                    guard let rec = try FileIO.read("\(dir)/\(name)").flatMap(Record.init) else {
+                        try FileIO.remove("\(dir)/\(name)")
+                        continue
+                    }
+                    if try returnDevice(record: rec, ifname: k.ifname, pod: nil, host: host, log: inv.log) {
+                        try FileIO.remove("\(dir)/\(name)")
+                    }
+                } catch { errors.append(error) }
+            }
+        } catch { errors.append(error) }
+        return errors
+    }
+}
+
+/// An anonymous network namespace for moves, gone when the object is released.
+final class TemporaryNamespace {
+    let ns: NetNS
+    let sock: RouteSocket
+    init() throws {
+        ns = try NetNS.createAnonymous()
+        sock = try RouteSocket(in: ns)
+    }
+}

@@ -1,0 +1,163 @@
+import CNI
+import NetTypes
+import Netlink
+
+/// ipvlan on a secondary ENI: created under a temporary name directly in the pod netns, renamed, configured.
+struct IPVlanDriver {
+    let inv: Invocation
+    let ipam: AddressManager
+
+    /// Kinds that share their parent's MAC and therefore cannot be the master chosen by `masterMAC`.
+    static let slaveKinds: Set<String> = ["ipvlan", "ipvtap"]
+
+    static func findMaster(_ conf: NetConf, _ host: HostNamespace) throws -> Link {
+        var byName: Link?
+        if let name = conf.master {
+            guard let l = try CoreError.step("look up master \"\(name)\"", { try host.sock.link(named: name) }) else {
+                throw CoreError.masterNotFound("master \"\(name)\" does not exist in the node's network namespace")
+            }
+            byName = l
+        }
+        if let mac = conf.masterMAC {
+            let matches = try CoreError.step("list links", { try host.sock.links() })
+                .filter { $0.hardwareAddress == mac && !slaveKinds.contains($0.kind ?? "") }
+            if let n = byName {
+                guard matches.contains(where: { $0.index == n.index }) else {
+                    throw CoreError.ambiguous("master \"\(n.name)\" has hardware address \(n.hardwareAddress.map { "\($0)" } ?? "none"), not masterMAC \(mac)")
+                }
+                return n
+            }
+            guard let first = matches.first else {
+                throw CoreError.masterNotFound("no interface with masterMAC \(mac) in the node's network namespace")
+            }
+            guard matches.count == 1 else {
+                throw CoreError.ambiguous("masterMAC \(mac) matches several interfaces: \(matches.map(\.name).joined(separator: ", "))")
+            }
+            return first
+        }
+        return byName!
+    }
+
+    static func modes(_ conf: NetConf) -> (IPVlanMode, IPVlanFlag) {
+        let mode: IPVlanMode = conf.mode == .l2 ? .l2 : conf.mode == .l3 ? .l3 : .l3s
+        let flag: IPVlanFlag = conf.flag == .bridge ? .bridge : conf.flag == .private ? .private_ : .vepa
+        return (mode, flag)
+    }
+
+    func add() throws -> CNIResult {
+        let conf = inv.conf, ifname = inv.cni.ifname
+        let host = try HostNamespace()
+        let master = try Self.findMaster(conf, host)
+        if !conf.allowPrimary, try host.primaryIndices().contains(master.index) {
+            throw CoreError.primaryRefused(field: "master", name: master.name)
+        }
+        let pod = try PodNamespace(path: inv.cni.netns)
+        if try pod.sock.link(named: ifname) != nil {
+            throw CoreError.ifnameExists(name: ifname, netns: inv.cni.netns)
+        }
+
+        let undo = UndoStack()
+        do {
+            var result = try ipam.add(inv, interface: 0)
+            undo.push("release addresses") { try ipam.del(inv) }
+
+            let tmpName = "emt" + String(String(inv.env.random(), radix: 16).suffix(10))
+            let (mode, flag) = Self.modes(conf)
+            try CoreError.step("create ipvlan \(tmpName) on \(master.name) in \(inv.cni.netns)") {
+                try host.sock.createIPVlan(name: tmpName, parentIndex: master.index, mode: mode, flag: flag,
+                                           mtu: conf.mtu, namespaceFD: pod.ns.fd)
+            }
+            undo.push("delete ipvlan \(tmpName)") {
+                if let l = try pod.sock.link(named: tmpName) { try pod.sock.deleteLink(index: l.index) }
+            }
+            guard let created = try pod.sock.link(named: tmpName) else {
+                throw CoreError.link(step: "find new ipvlan \(tmpName)", NetlinkError(errno: 19, operation: "lookup"))
+            }
+            try CoreError.step("rename \(tmpName) to \(ifname)") {
+                try pod.sock.setLink(index: created.index, LinkChange(name: ifname))
+            }
+            undo.push("delete ipvlan \(ifname)") {
+                if let l = try pod.sock.link(index: created.index), l.kind == "ipvlan" {
+                    try pod.sock.deleteLink(index: l.index)
+                }
+            }
+            try configureInterface(pod, index: created.index, name: ifname, result: result, env: inv.env, log: inv.log,
+                                   announce: mode == .l2)
+            let final = try pod.sock.link(index: created.index)
+            result.interfaces = [CNIResult.Interface(
+                name: ifname, mac: final?.hardwareAddress?.description, sandbox: inv.cni.netns,
+                mtu: final.map { Int($0.mtu) })]
+            undo.commit()
+            return result
+        } catch {
+            undo.rollback()
+            for f in undo.failures { inv.log.write(.error, f) }
+            throw error
+        }
+    }
+
+    static func del(_ inv: Invocation) throws {
+        guard let pod = PodNamespace.ifPresent(inv.cni.netns) else { return }
+        guard let l = try pod.sock.link(named: inv.cni.ifname) else { return }
+        guard l.kind == "ipvlan" else {
+            inv.log.write(.info, "DEL leaves \(inv.cni.ifname) alone: it is a \(l.kind ?? "device"), not an ipvlan link")
+            return
+        }
+        try CoreError.step("delete ipvlan \(inv.cni.ifname)") { try pod.sock.deleteLink(index: l.index) }
+    }
+
+    static func check(_ inv: Invocation, prev: CNIResult) throws {
+        let pod = try PodNamespace(path: inv.cni.netns)
+        let (ifaceIndex, link) = try checkedInterface(inv, pod: pod, prev: prev)
+        guard link.kind == "ipvlan" else {
+            throw CoreError.checkFailed("\(link.name) is a \(link.kind ?? "device"), not an ipvlan link")
+        }
+        let (mode, _) = modes(inv.conf)
+        if let m = link.ipvlanMode, m != mode {
+            throw CoreError.checkFailed("\(link.name) is in ipvlan mode \(m), the config says \(inv.conf.mode.rawValue)")
+        }
+        let host = try HostNamespace()
+        let master = try findMaster(inv.conf, host)
+        if let a = link.hardwareAddress, let b = master.hardwareAddress, a != b {
+            throw CoreError.checkFailed("\(link.name) has hardware address \(a), master \(master.name) has \(b)")
+        }
+        try checkAddressesAndRoutes(pod: pod, link: link, resultIndex: ifaceIndex, prev: prev)
+    }
+}
+
+/// CHECK helpers shared by both drivers: the prevResult's interface exists with its MAC, and its addresses and
+/// routes are present (anything added by later plugins is tolerated).
+func checkedInterface(_ inv: Invocation, pod: PodNamespace, prev: CNIResult) throws -> (Int, Link) {
+    guard let idx = prev.interfaces.firstIndex(where: {
+        $0.name == inv.cni.ifname && ($0.sandbox == nil || $0.sandbox == inv.cni.netns)
+    }) else {
+        throw CoreError.checkFailed("prevResult has no interface \(inv.cni.ifname) in sandbox \(inv.cni.netns)")
+    }
+    guard let link = try pod.sock.link(named: inv.cni.ifname) else {
+        throw CoreError.checkFailed("interface \(inv.cni.ifname) does not exist in \(inv.cni.netns)")
+    }
+    if let m = prev.interfaces[idx].mac, !m.isEmpty {
+        guard let want = MACAddress(m), link.hardwareAddress == want else {
+            throw CoreError.checkFailed("\(link.name) has hardware address \(link.hardwareAddress.map { "\($0)" } ?? "none"), prevResult says \(m)")
+        }
+    }
+    return (idx, link)
+}
+
+func checkAddressesAndRoutes(pod: PodNamespace, link: Link, resultIndex: Int, prev: CNIResult) throws {
+    let have = Set(try pod.sock.addresses(index: link.index).map(\.prefix))
+    for ip in prev.ips where ip.interface == nil || ip.interface == resultIndex {
+        guard have.contains(ip.address) else {
+            throw CoreError.checkFailed("address \(ip.address) is missing on \(link.name)")
+        }
+    }
+    var tables: [UInt32?: [Route]] = [:]
+    for r in prev.routes {
+        let t = r.table.map { UInt32($0) }
+        if tables[t] == nil { tables[t] = try pod.sock.routes(table: t) }
+        let found = tables[t]!.contains { $0.destination == r.dst && (r.gw == nil || $0.gateway == r.gw) }
+        guard found else {
+            throw CoreError.checkFailed("route to \(r.dst)\(r.gw.map { " via \($0)" } ?? "") is missing in \(pod.path)")
+        }
+    }
+}

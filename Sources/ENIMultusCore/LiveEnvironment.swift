@@ -1,0 +1,52 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The live process bindings used by `main.swift` (no Foundation: start-up time matters).
+public enum ProcessInfoLite {
+    public static func environment() -> [String: String] {
+        var out: [String: String] = [:]
+        var p = environ
+        while let entry = p.pointee {
+            let s = String(cString: entry)
+            if let eq = s.firstIndex(of: "=") {
+                out[String(s[..<eq])] = String(s[s.index(after: eq)...])
+            }
+            p += 1
+        }
+        return out
+    }
+
+    /// stdin is read only for a real verb: the "about" output (no CNI_COMMAND) must not wait on a terminal.
+    public static func needsStdin() -> Bool {
+        guard let c = getenv("CNI_COMMAND") else { return false }
+        return c.pointee != 0
+    }
+
+    public static let monotonicNanos: @Sendable () -> UInt64 = {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    public static let wallClock: @Sendable () -> Double = {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    public static let random: @Sendable () -> UInt64 = {
+        UInt64.random(in: .min ... .max)  // SystemRandomNumberGenerator: getrandom(2)
+    }
+
+    public static func write(_ fd: Int32, _ s: String) {
+        guard !s.isEmpty else { return }
+        var bytes = Array(s.utf8)
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
+            if n < 0 { if errno == EINTR { continue } else { return } }
+            off += n
+        }
+    }
+}

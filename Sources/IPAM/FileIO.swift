@@ -1,0 +1,177 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Errors of the IPAM module: the store on disk, allocation, and delegated IPAM plugins.
+public enum IPAMError: Error, Sendable, CustomStringConvertible {
+    /// A file-system call failed (`errno`, the operation and the path).
+    case io(operation: String, path: String, errno: Int32)
+    /// No free address left in a range set.
+    case exhausted(rangeSet: Int, ranges: String)
+    /// A requested address is held by another attachment (or is the gateway / network address).
+    case requestedUnavailable(address: String, reason: String)
+    /// A requested address is in no configured range set.
+    case requestedOutOfRange(address: String)
+    /// Two requested addresses fall in the same range set.
+    case requestedTwice(rangeSet: Int, addresses: String)
+    /// The attachment already holds addresses in this network.
+    case duplicateAllocation(containerID: String, ifname: String, addresses: String)
+    /// CHECK found the reservation missing or different.
+    case checkFailed(String)
+    /// A state file holds something that is not ours.
+    case corruptState(path: String, reason: String)
+    /// The delegated IPAM plugin answered with a CNI error.
+    case delegateFailed(plugin: String, code: Int, msg: String, details: String)
+    /// The delegated IPAM plugin could not be found or run, or printed something that is not a result.
+    case delegateUnusable(plugin: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .io(let op, let path, let e): return "\(op) \(path): \(String(cString: strerror(e)))"
+        case .exhausted(let i, let r): return "no IP addresses available in range set \(i) (\(r))"
+        case .requestedUnavailable(let a, let why): return "requested IP address \(a) is not available: \(why)"
+        case .requestedOutOfRange(let a): return "requested IP address \(a) is in no configured range"
+        case .requestedTwice(let i, let a): return "requested IP addresses \(a) fall in the same range set \(i); one per range set"
+        case .duplicateAllocation(let c, let i, let a):
+            return "container \(c) interface \(i) already holds \(a) in this network; DEL it first"
+        case .checkFailed(let s): return s
+        case .corruptState(let p, let r): return "state file \(p): \(r)"
+        case .delegateFailed(let p, _, let m, _): return "IPAM plugin \(p): \(m)"
+        case .delegateUnusable(let p, let r): return "IPAM plugin \(p): \(r)"
+        }
+    }
+}
+
+/// Small POSIX file helpers used by the stores: atomic replace, exclusive create, directory listing.
+public enum FileIO {
+    @inline(__always) static func retry<T: BinaryInteger>(_ body: () -> T) -> T {
+        while true {
+            let r = body()
+            if r >= 0 || errno != EINTR { return r }
+        }
+    }
+
+    /// `mkdir -p` with mode 0700 for every directory created.
+    public static func makeDirectories(_ path: String) throws(IPAMError) {
+        var cur = ""
+        for comp in path.split(separator: "/") {
+            cur += "/" + comp
+            if mkdir(cur, 0o700) != 0 && errno != EEXIST {
+                throw .io(operation: "mkdir", path: cur, errno: errno)
+            }
+        }
+    }
+
+    public static func read(_ path: String, limit: Int = 1 << 20) throws(IPAMError) -> [UInt8]? {
+        let fd = retry { open(path, O_RDONLY | O_CLOEXEC) }
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw .io(operation: "open", path: path, errno: errno)
+        }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buf.withUnsafeMutableBytes { p in retry { Glibc.read(fd, p.baseAddress, p.count) } }
+            if n < 0 { throw .io(operation: "read", path: path, errno: errno) }
+            if n == 0 { break }
+            out.append(contentsOf: buf[0..<n])
+            if out.count > limit { throw .corruptState(path: path, reason: "larger than \(limit) bytes") }
+        }
+        return out
+    }
+
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(IPAMError) {
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { p in retry { write(fd, p.baseAddress! + off, p.count - off) } }
+            if n < 0 { throw .io(operation: "write", path: path, errno: errno) }
+            off += n
+        }
+    }
+
+    /// Replaces `path` atomically: write a temporary file in the same directory, then rename over `path`.
+    /// A reader (or a process killed half-way) sees the old content or the new, never a mix.
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], durable: Bool = false) throws(IPAMError) {
+        let tmp = path + ".tmp.\(getpid())"
+        let fd = retry { open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600) }
+        if fd < 0 { throw .io(operation: "create", path: tmp, errno: errno) }
+        do throws(IPAMError) {
+            try writeAll(fd, bytes, path: tmp)
+            if durable && fsync(fd) != 0 { throw IPAMError.io(operation: "fsync", path: tmp, errno: errno) }
+        } catch {
+            close(fd)
+            unlink(tmp)
+            throw error
+        }
+        close(fd)
+        if rename(tmp, path) != 0 {
+            let e = errno
+            unlink(tmp)
+            throw .io(operation: "rename", path: path, errno: e)
+        }
+    }
+
+    /// Creates `path` exclusively with `bytes`. Returns false if it already exists.
+    public static func createExclusive(_ path: String, _ bytes: [UInt8]) throws(IPAMError) -> Bool {
+        let fd = retry { open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600) }
+        if fd < 0 {
+            if errno == EEXIST { return false }
+            throw .io(operation: "create", path: path, errno: errno)
+        }
+        defer { close(fd) }
+        try writeAll(fd, bytes, path: path)
+        return true
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0
+    }
+
+    /// Removes a file; a missing file is not an error.
+    public static func remove(_ path: String) throws(IPAMError) {
+        if unlink(path) != 0 && errno != ENOENT { throw .io(operation: "unlink", path: path, errno: errno) }
+    }
+
+    /// Names in a directory (no `.`/`..`, no temporary files); a missing directory lists as empty.
+    public static func list(_ path: String) throws(IPAMError) -> [String] {
+        guard let d = opendir(path) else {
+            if errno == ENOENT { return [] }
+            throw .io(operation: "opendir", path: path, errno: errno)
+        }
+        defer { closedir(d) }
+        var out: [String] = []
+        while let e = readdir(d) {
+            let name = withUnsafePointer(to: e.pointee.d_name) { p in
+                p.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name == "." || name == ".." || name.contains(".tmp.") { continue }
+            out.append(name)
+        }
+        return out
+    }
+}
+
+/// An exclusive `flock` on a network's lock file, held until deinit. `~Copyable`: exactly one owner closes it.
+public struct DirectoryLock: ~Copyable {
+    let fd: Int32
+
+    public init(path: String) throws(IPAMError) {
+        let f = FileIO.retry { open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600) }
+        if f < 0 { throw .io(operation: "open lock", path: path, errno: errno) }
+        if FileIO.retry({ flock(f, LOCK_EX) }) != 0 {
+            let e = errno
+            close(f)
+            throw .io(operation: "flock", path: path, errno: e)
+        }
+        fd = f
+    }
+
+    /// Marks a use, so the lock provably lives until a `defer { lock.hold() }` runs.
+    public borrowing func hold() {}
+
+    deinit { close(fd) }
+}

@@ -1,0 +1,280 @@
+import CNI
+import NetTypes
+
+/// Who holds an attachment: the CNI (network, containerID, ifname) key without the network.
+public struct AttachmentKey: Hashable, Sendable, CustomStringConvertible {
+    public var containerID: String
+    public var ifname: String
+    public init(containerID: String, ifname: String) { self.containerID = containerID; self.ifname = ifname }
+
+    /// File name in `attachments/`: `:` appears in neither a container id nor an interface name.
+    public var fileName: String { "\(containerID):\(ifname)" }
+    public init?(fileName: String) {
+        guard let c = fileName.firstIndex(of: ":") else { return nil }
+        containerID = String(fileName[..<c])
+        ifname = String(fileName[fileName.index(after: c)...])
+        if containerID.isEmpty || ifname.isEmpty { return nil }
+    }
+    /// Content of an address file: the owner.
+    var ownerBytes: [UInt8] { Array("\(containerID)\n\(ifname)\n".utf8) }
+    public var description: String { "\(containerID)/\(ifname)" }
+}
+
+/// The built-in `ranges` IPAM and its store.
+///
+/// Layout under `<dataDir>/<network>/` (directories 0700, files 0600), every change made under an exclusive
+/// `flock` on `lock`:
+/// - `attachments/<containerID>:<ifname>`: the attachment's record, listing its addresses. Written (atomically,
+///   by rename) *before* the address files, removed *after* them, so a process killed at any point leaves either
+///   nothing or a record that the next DEL or GC completes.
+/// - `ips/<address>`: one file per reserved address, created with `O_EXCL`, holding its owner.
+/// - `last_reserved_ip.<set>`: the round-robin cursor of each range set.
+///
+/// ADD looks at candidate files only from the cursor on, and DEL reads one record: neither scans the store,
+/// so their cost does not grow with the number of allocations. GC and STATUS list the directory.
+public struct RangeAllocator: Sendable {
+    public let config: IPAMConfig
+    public let network: String
+
+    public init(config: IPAMConfig, network: String) {
+        self.config = config
+        self.network = network
+    }
+
+    public var root: String { "\(config.dataDir)/\(network)" }
+    var lockPath: String { root + "/lock" }
+    func recordPath(_ k: AttachmentKey) -> String { "\(root)/attachments/\(k.fileName)" }
+    func ipPath(_ a: IPAddress) -> String { "\(root)/ips/\(a)" }
+    func cursorPath(_ set: Int) -> String { "\(root)/last_reserved_ip.\(set)" }
+
+    func prepare() throws(IPAMError) {
+        try FileIO.makeDirectories(root + "/attachments")
+        try FileIO.makeDirectories(root + "/ips")
+    }
+
+    // MARK: records
+
+    static func encodeRecord(_ k: AttachmentKey, _ ips: [IPAddress]) -> [UInt8] {
+        var s = "eni-multus-ipam 1\ncontainer=\(k.containerID)\nifname=\(k.ifname)\n"
+        for ip in ips { s += "ip=\(ip)\n" }
+        return Array(s.utf8)
+    }
+
+    static func decodeRecordIPs(_ bytes: [UInt8]) -> [IPAddress] {
+        String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { line in
+            line.hasPrefix("ip=") ? IPAddress(line.dropFirst(3)) : nil
+        }
+    }
+
+    /// The addresses recorded for an attachment (nil when it holds none).
+    public func addresses(of key: AttachmentKey) throws(IPAMError) -> [IPAddress]? {
+        guard let b = try FileIO.read(recordPath(key)) else { return nil }
+        return Self.decodeRecordIPs(b)
+    }
+
+    // MARK: ADD
+
+    /// Reserves one address per range set (the requested one where given) and returns the IP configs.
+    public func allocate(_ key: AttachmentKey, requested: [RequestedIP]) throws(IPAMError) -> [CNIResult.IPConfig] {
+        try prepare()
+        let lock = try DirectoryLock(path: lockPath)
+        defer { lock.hold() }
+
+        if let held = try addresses(of: key) {
+            throw .duplicateAllocation(containerID: key.containerID, ifname: key.ifname,
+                                       addresses: held.map(\.description).joined(separator: ", "))
+        }
+
+        // Requested addresses, each to its range set.
+        var wanted: [Int: IPAddress] = [:]
+        for q in requested {
+            guard let si = config.rangeSets.firstIndex(where: { $0.range(containing: q.address) != nil }) else {
+                throw .requestedOutOfRange(address: q.description)
+            }
+            let range = config.rangeSets[si].range(containing: q.address)!
+            if let len = q.prefixLength, len != range.subnet.length {
+                throw .requestedUnavailable(address: q.description,
+                                            reason: "the range's subnet is \(range.subnet), not /\(len)")
+            }
+            if let other = wanted[si] {
+                throw .requestedTwice(rangeSet: si, addresses: "\(other), \(q.address)")
+            }
+            guard range.isAssignable(q.address) else {
+                throw .requestedUnavailable(address: q.description,
+                                            reason: "it is the network, broadcast or gateway address of \(range.subnet)")
+            }
+            if FileIO.exists(ipPath(q.address)) {
+                let owner = (try? FileIO.read(ipPath(q.address))).flatMap { $0 }.map {
+                    String(decoding: $0, as: UTF8.self).split(separator: "\n").joined(separator: "/")
+                } ?? "another attachment"
+                throw .requestedUnavailable(address: q.description, reason: "it is held by \(owner)")
+            }
+            wanted[si] = q.address
+        }
+
+        // Free addresses for the other sets, round-robin from each cursor.
+        var chosen: [(set: Int, address: IPAddress, range: IPRange)] = []
+        for (si, set) in config.rangeSets.enumerated() {
+            if let a = wanted[si] {
+                chosen.append((si, a, set.range(containing: a)!))
+                continue
+            }
+            let cursor = try FileIO.read(cursorPath(si)).flatMap {
+                IPAddress(String(decoding: $0, as: UTF8.self).trimmingCharacters())
+            }
+            guard let found = try nextFree(set, after: cursor) else {
+                throw .exhausted(rangeSet: si, ranges: set.ranges.map { "\($0.rangeStart)-\($0.rangeEnd)" }
+                    .joined(separator: ", "))
+            }
+            chosen.append((si, found, set.range(containing: found)!))
+        }
+
+        // Record first, then the address files.
+        try FileIO.writeAtomically(recordPath(key), Self.encodeRecord(key, chosen.map(\.address)))
+        var created: [IPAddress] = []
+        do throws(IPAMError) {
+            for c in chosen {
+                guard try FileIO.createExclusive(ipPath(c.address), key.ownerBytes) else {
+                    throw IPAMError.requestedUnavailable(address: c.address.description, reason: "it was taken concurrently")
+                }
+                created.append(c.address)
+            }
+            for c in chosen where wanted[c.set] == nil {
+                try FileIO.writeAtomically(cursorPath(c.set), Array(c.address.description.utf8))
+            }
+        } catch {
+            for a in created { try? FileIO.remove(ipPath(a)) }
+            try? FileIO.remove(recordPath(key))
+            throw error
+        }
+        return chosen.map { c in
+            CNIResult.IPConfig(address: IPPrefix(address: c.address, length: c.range.subnet.length)!,
+                               gateway: c.range.gateway)
+        }
+    }
+
+    /// The first assignable address after `cursor` (wrapping) whose file does not exist.
+    func nextFree(_ set: RangeSet, after cursor: IPAddress?) throws(IPAMError) -> IPAddress? {
+        var ri = 0
+        var ip = set.ranges[0].rangeStart
+        if let c = cursor, let idx = set.ranges.firstIndex(where: { $0.contains(c) }) {
+            ri = idx
+            ip = c
+            (ri, ip) = Self.step(set, ri, ip)
+        }
+        let total = set.ranges.reduce(Int64(0)) { $0 &+ $1.size }
+        var visited: Int64 = 0
+        while visited < total {
+            let r = set.ranges[ri]
+            if r.isAssignable(ip) && !FileIO.exists(ipPath(ip)) { return ip }
+            (ri, ip) = Self.step(set, ri, ip)
+            visited += 1
+        }
+        return nil
+    }
+
+    static func step(_ set: RangeSet, _ ri: Int, _ ip: IPAddress) -> (Int, IPAddress) {
+        if ip < set.ranges[ri].rangeEnd { return (ri, ip.next()) }
+        let n = (ri + 1) % set.ranges.count
+        return (n, set.ranges[n].rangeStart)
+    }
+
+    // MARK: DEL
+
+    /// Releases every address of the attachment. Idempotent: nothing held is not an error.
+    public func release(_ key: AttachmentKey) throws(IPAMError) {
+        guard FileIO.exists(root) else { return }
+        let lock = try DirectoryLock(path: lockPath)
+        defer { lock.hold() }
+        try releaseLocked(key)
+    }
+
+    func releaseLocked(_ key: AttachmentKey) throws(IPAMError) {
+        guard let ips = try addresses(of: key) else { return }
+        for ip in ips {
+            let p = ipPath(ip)
+            if let owner = try FileIO.read(p), owner == key.ownerBytes { try FileIO.remove(p) }
+        }
+        try FileIO.remove(recordPath(key))
+    }
+
+    // MARK: CHECK
+
+    /// Verifies that the attachment holds exactly `expected` (the prevResult's addresses that fall in our ranges).
+    public func check(_ key: AttachmentKey, expected: [IPAddress]) throws(IPAMError) {
+        guard let held = try addresses(of: key) else {
+            throw .checkFailed("no addresses are reserved for \(key) in network \(network)")
+        }
+        for ip in held {
+            guard let owner = try FileIO.read(ipPath(ip)), owner == key.ownerBytes else {
+                throw .checkFailed("reservation of \(ip) for \(key) is missing or held by another attachment")
+            }
+        }
+        let ours = expected.filter { a in config.rangeSets.contains { $0.range(containing: a) != nil } }
+        if Set(ours) != Set(held) {
+            throw .checkFailed("prevResult lists \(ours.map(\.description)) but \(key) holds \(held.map(\.description))")
+        }
+    }
+
+    // MARK: GC and STATUS
+
+    /// Frees every attachment not in `valid`, then every address file whose owner has no record.
+    /// Keeps going after errors and returns them.
+    public func collectGarbage(valid: Set<AttachmentKey>) -> [IPAMError] {
+        guard FileIO.exists(root) else { return [] }
+        var errors: [IPAMError] = []
+        do throws(IPAMError) {
+            let lock = try DirectoryLock(path: lockPath)
+            defer { lock.hold() }
+            for name in try FileIO.list(root + "/attachments") {
+                guard let k = AttachmentKey(fileName: name) else { continue }
+                if valid.contains(k) { continue }
+                do { try releaseLocked(k) } catch { errors.append(error) }
+            }
+            for name in try FileIO.list(root + "/ips") {
+                let p = root + "/ips/" + name
+                do {
+                    guard let owner = try FileIO.read(p) else { continue }
+                    let parts = String(decoding: owner, as: UTF8.self).split(separator: "\n").map(String.init)
+                    let k = parts.count == 2 ? AttachmentKey(containerID: parts[0], ifname: parts[1]) : nil
+                    let ok = try k.flatMap { (k) throws(IPAMError) -> Bool in
+                        guard valid.contains(k), let held = try addresses(of: k) else { return false }
+                        return held.contains { $0.description == name }
+                    } ?? false
+                    if !ok { try FileIO.remove(p) }
+                } catch { errors.append(error) }
+            }
+        } catch { errors.append(error) }
+        return errors
+    }
+
+    /// Nil when every range set has a free address; otherwise why ADD cannot be served.
+    public func exhaustion() throws(IPAMError) -> String? {
+        var used = [Int64](repeating: 0, count: config.rangeSets.count)
+        for name in try FileIO.list(root + "/ips") {
+            guard let a = IPAddress(name) else { continue }
+            for (si, s) in config.rangeSets.enumerated() where s.ranges.contains(where: { $0.isAssignable(a) }) {
+                used[si] += 1
+            }
+        }
+        for (si, s) in config.rangeSets.enumerated() {
+            let cap = s.ranges.reduce(Int64(0)) { acc, r in
+                let excluded = [r.subnet.networkAddress, r.gateway, r.subnet.address.isV4 ? r.subnet.lastAddress : nil]
+                    .compactMap { $0 }.filter { r.contains($0) }
+                return acc &+ r.size - Int64(Set(excluded).count)
+            }
+            if used[si] >= cap {
+                return "range set \(si) (\(s.ranges.map { "\($0.rangeStart)-\($0.rangeEnd)" }.joined(separator: ", "))) is exhausted: \(used[si]) of \(cap) addresses in use"
+            }
+        }
+        return nil
+    }
+}
+
+extension String {
+    func trimmingCharacters() -> String {
+        var s = Substring(self)
+        while let l = s.last, l == "\n" || l == " " || l == "\r" { s = s.dropLast() }
+        return String(s)
+    }
+}

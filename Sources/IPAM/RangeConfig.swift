@@ -1,0 +1,129 @@
+import CNI
+import JSON
+import NetTypes
+
+/// One host-local-compatible range: `subnet`, optional `rangeStart`, `rangeEnd`, `gateway`.
+public struct IPRange: Sendable, Equatable {
+    public var subnet: IPPrefix        // network address, host bits clear
+    public var rangeStart: IPAddress
+    public var rangeEnd: IPAddress
+    public var gateway: IPAddress?
+
+    public func contains(_ a: IPAddress) -> Bool {
+        subnet.contains(a) && rangeStart <= a && a <= rangeEnd
+    }
+
+    /// Addresses this range may hand out: inside start...end, never the network address, the IPv4 broadcast
+    /// address or the gateway.
+    public func isAssignable(_ a: IPAddress) -> Bool {
+        guard contains(a) else { return false }
+        if a == subnet.networkAddress || a == gateway { return false }
+        if a.isV4 && a == subnet.lastAddress { return false }
+        return true
+    }
+
+    /// Number of addresses in start...end (saturated).
+    public var size: Int64 {
+        let d = rangeStart.distance(to: rangeEnd)
+        return d == Int64.max ? d : d + 1
+    }
+}
+
+/// A set of ranges of one family; an attachment gets one address from each set.
+public struct RangeSet: Sendable, Equatable {
+    public var ranges: [IPRange]
+    public var isV4: Bool { ranges[0].subnet.address.isV4 }
+
+    public func range(containing a: IPAddress) -> IPRange? { ranges.first { $0.contains(a) } }
+}
+
+/// `"ipam": {"type": "eni-multus", …}`: the built-in IPAM's configuration.
+public struct IPAMConfig: Sendable {
+    public enum Mode: String, Sendable { case ranges }
+    public static let defaultDataDir = "/var/lib/cni/eni-multus"
+
+    public var mode: Mode
+    public var rangeSets: [RangeSet]
+    public var routes: [CNIResult.Route]
+    public var dataDir: String
+
+    public init(_ ipam: JSONObject) throws(CNIError) {
+        let r = ConfigReader(ipam, path: "ipam")
+        let modeText = try r.string("mode") ?? "ranges"
+        guard let m = Mode(rawValue: modeText) else {
+            throw r.invalid("mode", "\"\(modeText)\" is not a supported IPAM mode (this build supports: ranges)")
+        }
+        mode = m
+        dataDir = try r.string("dataDir") ?? Self.defaultDataDir
+        guard dataDir.hasPrefix("/"), !dataDir.split(separator: "/").contains(".."), !dataDir.utf8.contains(0) else {
+            throw r.invalid("dataDir", "\"\(dataDir)\" must be an absolute path without \"..\"")
+        }
+        routes = []
+        if let rt = ipam["routes"], !rt.isNull {
+            routes = try CNIResult.Route.decodeList(rt, field: "ipam.routes", code: .invalidConfig)
+        }
+
+        var sets: [RangeSet] = []
+        if let rs = try r.array("ranges") {
+            for (i, setJSON) in rs.enumerated() {
+                guard let arr = setJSON.arrayValue else {
+                    throw CNIError(.decodeFailure, "ipam.ranges[\(i)] must be an array of ranges, not \(setJSON.typeName)")
+                }
+                guard !arr.isEmpty else { throw CNIError(.invalidConfig, "ipam.ranges[\(i)] is an empty range set") }
+                var ranges: [IPRange] = []
+                for (j, rj) in arr.enumerated() {
+                    ranges.append(try Self.parseRange(ConfigReader(rj, path: "ipam.ranges[\(i)][\(j)]")))
+                }
+                sets.append(RangeSet(ranges: ranges))
+            }
+        } else if (try r.string("subnet")) != nil {
+            sets.append(RangeSet(ranges: [try Self.parseRange(r)]))
+        }
+        guard !sets.isEmpty else {
+            throw CNIError(.invalidConfig, "ipam needs \"ranges\" (or a single \"subnet\") for mode \"ranges\"")
+        }
+        try Self.validate(sets)
+        rangeSets = sets
+    }
+
+    static func parseRange(_ r: ConfigReader) throws(CNIError) -> IPRange {
+        guard let st = try r.string("subnet") else { throw r.invalid("subnet", "is required") }
+        guard let sub = IPPrefix(st) else { throw r.invalid("subnet", "\"\(st)\" is not a CIDR") }
+        if sub.network.address != sub.address {
+            throw r.invalid("subnet", "\"\(st)\" has host bits set: the network address for /\(sub.length) is \(sub.networkAddress)")
+        }
+        if sub.length > sub.address.bitWidth - 2 {
+            throw r.invalid("subnet", "\"\(st)\" is too small to allocate from (at most /\(sub.address.bitWidth - 2))")
+        }
+        func addr(_ key: String) throws(CNIError) -> IPAddress? {
+            guard let t = try r.string(key) else { return nil }
+            guard let a = IPAddress(t) else { throw r.invalid(key, "\"\(t)\" is not an IP address") }
+            guard sub.contains(a) else { throw r.invalid(key, "\(a) is outside subnet \(st)") }
+            return a
+        }
+        let gateway = try addr("gateway") ?? sub.networkAddress.next()
+        let start = try addr("rangeStart") ?? sub.networkAddress.next()
+        var end = try addr("rangeEnd") ?? sub.lastAddress
+        if r.object["rangeEnd"] == nil, sub.address.isV4 { end = end.previous() }
+        if start > end { throw r.invalid("rangeStart", "\(start) is after rangeEnd \(end)") }
+        return IPRange(subnet: sub, rangeStart: start, rangeEnd: end, gateway: gateway)
+    }
+
+    static func validate(_ sets: [RangeSet]) throws(CNIError) {
+        var all: [(Int, IPRange)] = []
+        for (i, s) in sets.enumerated() {
+            let fam = s.isV4
+            for r in s.ranges where r.subnet.address.isV4 != fam {
+                throw CNIError(.invalidConfig, "ipam.ranges[\(i)] mixes IPv4 and IPv6 ranges (\(s.ranges[0].subnet) and \(r.subnet))")
+            }
+            for r in s.ranges {
+                for (j, o) in all where r.rangeStart <= o.rangeEnd && o.rangeStart <= r.rangeEnd
+                    && r.subnet.address.isV4 == o.subnet.address.isV4 {
+                    throw CNIError(.invalidConfig,
+                                   "ipam.ranges[\(i)]: range \(r.rangeStart)-\(r.rangeEnd) overlaps range \(o.rangeStart)-\(o.rangeEnd) of ipam.ranges[\(j)]")
+                }
+                all.append((i, r))
+            }
+        }
+    }
+}

@@ -1,0 +1,24 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ENIMultusCore
+
+// Binds the live process environment to the in-process core; nothing else happens here.
+var stdinBytes: [UInt8] = []
+if ProcessInfoLite.needsStdin() {
+    var buf = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = read(0, &buf, buf.count)
+        if n > 0 { stdinBytes.append(contentsOf: buf[0..<n]) } else if n == 0 || errno != EINTR { break }
+        if stdinBytes.count > 64 << 20 { break }
+    }
+}
+let output = Plugin.run(PluginEnvironment(
+    variables: ProcessInfoLite.environment(),
+    stdin: stdinBytes,
+    monotonicNanos: ProcessInfoLite.monotonicNanos,
+    wallClock: ProcessInfoLite.wallClock,
+    random: ProcessInfoLite.random))
+ProcessInfoLite.write(1, output.stdout)
+ProcessInfoLite.write(2, output.stderr)
+exit(output.exitCode)
