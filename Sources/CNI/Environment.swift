@@ -48,7 +48,7 @@ public struct CNIEnvironment: Sendable {
             try Self.validateInterfaceName(ifname)
             args = try CNIArgs(parsing: env["CNI_ARGS"] ?? "")
         }
-        if command != .version && env["CNI_PATH"] == nil {
+        if command != .version && (env["CNI_PATH"] ?? "").isEmpty {
             throw CNIError(.invalidEnvironment, "CNI_PATH is required for \(command.rawValue)")
         }
     }

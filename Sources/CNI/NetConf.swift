@@ -112,12 +112,13 @@ public struct NetConf: Sendable {
             guard let m = MACAddress(t) else { throw r.invalid("masterMAC", "\"\(t)\" is not a hardware address") }
             masterMAC = m
         }
-        let modeText = try r.string("mode") ?? "l2"
+        // "" means the default, as in the reference ipvlan plugin.
+        let modeText = try r.string("mode").flatMap { $0.isEmpty ? nil : $0 } ?? "l2"
         guard let md = IPVlanModeName(rawValue: modeText) else {
             throw r.invalid("mode", "\"\(modeText)\" is not one of l2, l3, l3s")
         }
         mode = md
-        let flagText = try r.string("flag") ?? "bridge"
+        let flagText = try r.string("flag").flatMap { $0.isEmpty ? nil : $0 } ?? "bridge"
         guard let fl = IPVlanFlagName(rawValue: flagText) else {
             throw r.invalid("flag", "\"\(flagText)\" is not one of bridge, private, vepa")
         }
@@ -180,7 +181,7 @@ public struct NetConf: Sendable {
             }
         }
 
-        prevResult = obj["prevResult"].flatMap { $0.isNull ? nil : $0 }
+        if let p = obj["prevResult"], !p.isNull { prevResult = p } else { prevResult = nil }
         logFile = try r.string("logFile")
         if let f = logFile, !f.hasPrefix("/") { throw r.invalid("logFile", "\"\(f)\" must be an absolute path") }
         let lvl = try r.string("logLevel") ?? "info"
@@ -199,6 +200,10 @@ public struct NetConf: Sendable {
             validAttachments = out
         }
 
+        if command == .gc && validAttachments == nil {
+            throw CNIError(.invalidConfig,
+                           "GC needs cni.dev/valid-attachments (an empty list frees everything; a missing one frees nothing)")
+        }
         if command == .add || command == .check {
             switch link {
             case .ipvlan:
@@ -231,9 +236,10 @@ public struct NetConf: Sendable {
     public static func isPCIAddress(_ s: String) -> Bool {
         let parts = s.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 2 || parts.count == 3 else { return false }
-        func hex(_ x: Substring, _ n: Int) -> Bool { x.count == n && x.allSatisfy { $0.isHexDigit } }
+        func hex(_ x: Substring, _ n: Int) -> Bool { x.count == n && x.allSatisfy { $0.isASCII && $0.isHexDigit } }
         let df = parts.last!.split(separator: ".", omittingEmptySubsequences: false)
-        guard df.count == 2, hex(df[0], 2), df[1].count == 1, let fn = Int(df[1]), fn <= 7 else { return false }
+        guard df.count == 2, hex(df[0], 2), df[1].count == 1, df[1].allSatisfy({ $0.isASCII }), let fn = Int(df[1]), fn <= 7
+        else { return false }
         if parts.count == 3 { return hex(parts[0], 4) && hex(parts[1], 2) }
         return hex(parts[0], 2)
     }

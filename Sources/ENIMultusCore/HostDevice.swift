@@ -215,7 +215,7 @@ struct HostDeviceDriver {
     }
 
     static func del(_ inv: Invocation) throws {
-        let ipam = (try? AddressManager(conf: inv.conf, cni: inv.cni)) ?? .none
+        let ipam = (try? inv.ipam()) ?? .none
         let path = recordPath(inv, ipam, inv.key)
         let pod = PodNamespace.ifPresent(inv.cni.netns)
         var record = try FileIO.read(path).flatMap(Record.init)
@@ -236,7 +236,7 @@ struct HostDeviceDriver {
             return  // DPDK: nothing in the kernel to check
         }
         let (idx, link) = try checkedInterface(inv, pod: pod, prev: prev)
-        let ipam = (try? AddressManager(conf: inv.conf, cni: inv.cni)) ?? .none
+        let ipam = (try? inv.ipam()) ?? .none
         if let rec = try FileIO.read(recordPath(inv, ipam, inv.key)).flatMap(Record.init), link.alias != rec.name {
             throw CoreError.checkFailed("\(link.name) should carry alias \(rec.name), has \(link.alias ?? "none")")
         }
@@ -246,7 +246,7 @@ struct HostDeviceDriver {
     /// GC: for records of attachments that are no longer valid, bring the device home if the kernel already
     /// returned it to the node's netns, and drop the record.
     static func gc(_ inv: Invocation, valid: Set<AttachmentKey>) -> [any Error] {
-        let ipam = (try? AddressManager(conf: inv.conf, cni: inv.cni)) ?? .none
+        let ipam = (try? inv.ipam()) ?? .none
         let dir = "\(inv.recordDirectory(ipam))/links"
         var errors: [any Error] = []
         do {

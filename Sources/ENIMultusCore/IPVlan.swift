@@ -35,7 +35,10 @@ struct IPVlanDriver {
             }
             return first
         }
-        return byName!
+        guard let byName else {
+            throw CoreError.masterNotFound("ipvlan needs \"master\" (interface name) or \"masterMAC\" (hardware address)")
+        }
+        return byName
     }
 
     static func modes(_ conf: NetConf) -> (IPVlanMode, IPVlanFlag) {

@@ -11,11 +11,24 @@ struct Invocation {
     let conf: NetConf
     let version: CNIVersion
     let log: EventLog
+    /// The network's IPAM, decoded once (DEL tolerates an unusable IPAM section; the other verbs do not).
+    let addressManager: Result<AddressManager, any Error>
+
+    init(env: PluginEnvironment, cni: CNIEnvironment, conf: NetConf, version: CNIVersion, log: EventLog) {
+        self.env = env
+        self.cni = cni
+        self.conf = conf
+        self.version = version
+        self.log = log
+        addressManager = Result { try AddressManager(conf: conf, cni: cni, defaultDataDir: env.paths.dataDir) }
+    }
+
+    func ipam() throws -> AddressManager { try addressManager.get() }
 
     var key: AttachmentKey { AttachmentKey(containerID: cni.containerID, ifname: cni.ifname) }
 
     func add() throws -> CNIResult {
-        let ipam = try AddressManager(conf: conf, cni: cni)
+        let ipam = try ipam()
         switch conf.link {
         case .ipvlan: return try IPVlanDriver(inv: self, ipam: ipam).add()
         case .hostDevice: return try HostDeviceDriver(inv: self, ipam: ipam).add()
@@ -28,7 +41,7 @@ struct Invocation {
     func del() throws {
         var first: (any Error)?
         do {
-            let ipam = try AddressManager(conf: conf, cni: cni)
+            let ipam = try ipam()
             do { try ipam.del(self) } catch {
                 log.write(.error, "IPAM release failed: \(error)")
                 first = first ?? error
@@ -52,7 +65,7 @@ struct Invocation {
     func check() throws {
         guard let prevJSON = conf.prevResult else { throw CoreError.prevResultRequired("CHECK") }
         let prev = try CNIResult.decode(prevJSON)
-        let ipam = try AddressManager(conf: conf, cni: cni)
+        let ipam = try ipam()
         switch conf.link {
         case .ipvlan: try IPVlanDriver.check(self, prev: prev)
         case .hostDevice: try HostDeviceDriver.check(self, prev: prev)
@@ -61,7 +74,7 @@ struct Invocation {
     }
 
     func status() throws {
-        let ipam = try AddressManager(conf: conf, cni: cni)
+        let ipam = try ipam()
         if let why = try ipam.unavailability(self) { throw CNIError(.notAvailable, why) }
         let host = try HostNamespace()
         switch conf.link {
@@ -76,7 +89,7 @@ struct Invocation {
 
     func gc() throws {
         let valid = Set((conf.validAttachments ?? []).map { AttachmentKey(containerID: $0.containerID, ifname: $0.ifname) })
-        let ipam = try AddressManager(conf: conf, cni: cni)
+        let ipam = try ipam()
         var errors = ipam.gc(self, valid: valid)
         if conf.link == .hostDevice {
             errors += HostDeviceDriver.gc(self, valid: valid)

@@ -19,14 +19,21 @@ public enum Plugin {
             }
             if command == .version { return versionOutput() }
 
-            let json: JSON
-            do {
-                json = try JSON.parse(env.stdin)
-            } catch {
-                throw CNIError(.decodeFailure, "the network config on stdin is not valid JSON: \(error)")
+            // The environment is validated first (code 4), as the Go skel does; the stdin is parsed before only
+            // to learn which version to print an error in.
+            let parsed = Result { () throws(JSONError) -> JSON in try JSON.parse(env.stdin) }
+            if case .success(let j) = parsed, let v = j["cniVersion"]?.stringValue, CNIVersion(rawValue: v) != nil {
+                errorVersion = v
             }
-            if let v = json["cniVersion"]?.stringValue, CNIVersion(rawValue: v) != nil { errorVersion = v }
             let cniEnv = try CNIEnvironment(env.variables, command: command)
+            let json: JSON
+            switch parsed {
+            case .success(let j): json = j
+            case .failure(let e): throw CNIError(.decodeFailure, "the network config on stdin is not valid JSON: \(e)")
+            }
+            guard json.objectValue != nil else {
+                throw CNIError(.decodeFailure, "the network config on stdin must be a JSON object, not \(json.typeName)")
+            }
             if let v = json["cniVersion"], !v.isNull, v.stringValue == nil {
                 throw CNIError(.decodeFailure, "cniVersion must be a string, not \(v.typeName) \(v.serialized())")
             }

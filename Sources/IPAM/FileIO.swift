@@ -95,7 +95,10 @@ public enum FileIO {
     /// Replaces `path` atomically: write a temporary file in the same directory, then rename over `path`.
     /// A reader (or a process killed half-way) sees the old content or the new, never a mix.
     public static func writeAtomically(_ path: String, _ bytes: [UInt8], durable: Bool = false) throws(IPAMError) {
-        let tmp = path + ".tmp.\(getpid())"
+        // The temporary name starts with "." so it can never be a record or address name (neither a container
+        // id nor an address starts with "."); `list` skips such names and GC removes leftovers.
+        let slash = path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex
+        let tmp = String(path[..<slash]) + "." + String(path[slash...]) + ".tmp.\(getpid())"
         let fd = retry { open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600) }
         if fd < 0 { throw .io(operation: "create", path: tmp, errno: errno) }
         do throws(IPAMError) {
@@ -136,8 +139,9 @@ public enum FileIO {
         if unlink(path) != 0 && errno != ENOENT { throw .io(operation: "unlink", path: path, errno: errno) }
     }
 
-    /// Names in a directory (no `.`/`..`, no temporary files); a missing directory lists as empty.
-    public static func list(_ path: String) throws(IPAMError) -> [String] {
+    /// Names in a directory, without hidden names (`.`, `..`, and the `.`-prefixed temporary files of
+    /// `writeAtomically`); a missing directory lists as empty.
+    public static func list(_ path: String, includeHidden: Bool = false) throws(IPAMError) -> [String] {
         guard let d = opendir(path) else {
             if errno == ENOENT { return [] }
             throw .io(operation: "opendir", path: path, errno: errno)
@@ -148,7 +152,7 @@ public enum FileIO {
             let name = withUnsafePointer(to: e.pointee.d_name) { p in
                 p.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
             }
-            if name == "." || name == ".." || name.contains(".tmp.") { continue }
+            if name == "." || name == ".." || (!includeHidden && name.hasPrefix(".")) { continue }
             out.append(name)
         }
         return out

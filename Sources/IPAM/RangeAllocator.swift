@@ -226,6 +226,12 @@ public struct RangeAllocator: Sendable {
         do throws(IPAMError) {
             let lock = try DirectoryLock(path: lockPath)
             defer { lock.hold() }
+            // Temporary files of writers killed before their rename (no writer is active: we hold the lock).
+            for dir in [root, root + "/attachments"] {
+                for name in try FileIO.list(dir, includeHidden: true) where name.hasPrefix(".") && name.contains(".tmp.") {
+                    try FileIO.remove(dir + "/" + name)
+                }
+            }
             for name in try FileIO.list(root + "/attachments") {
                 guard let k = AttachmentKey(fileName: name) else { continue }
                 if valid.contains(k) { continue }

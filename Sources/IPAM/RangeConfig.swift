@@ -47,14 +47,15 @@ public struct IPAMConfig: Sendable {
     public var routes: [CNIResult.Route]
     public var dataDir: String
 
-    public init(_ ipam: JSONObject) throws(CNIError) {
+    /// `defaultDataDir` is used when the config has no `ipam.dataDir` (injected: tests never touch /var/lib).
+    public init(_ ipam: JSONObject, defaultDataDir: String = IPAMConfig.defaultDataDir) throws(CNIError) {
         let r = ConfigReader(ipam, path: "ipam")
         let modeText = try r.string("mode") ?? "ranges"
         guard let m = Mode(rawValue: modeText) else {
             throw r.invalid("mode", "\"\(modeText)\" is not a supported IPAM mode (this build supports: ranges)")
         }
         mode = m
-        dataDir = try r.string("dataDir") ?? Self.defaultDataDir
+        dataDir = try r.string("dataDir") ?? defaultDataDir
         guard dataDir.hasPrefix("/"), !dataDir.split(separator: "/").contains(".."), !dataDir.utf8.contains(0) else {
             throw r.invalid("dataDir", "\"\(dataDir)\" must be an absolute path without \"..\"")
         }

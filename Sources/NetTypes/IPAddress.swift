@@ -305,7 +305,8 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible {
         guard parts.count == 6 else { return nil }
         var out: [UInt8] = []
         for p in parts {
-            guard p.count == 2, let b = UInt8(p, radix: 16) else { return nil }
+            guard p.utf8.count == 2, p.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 70) || ($0 >= 97 && $0 <= 102) }),
+                  let b = UInt8(p, radix: 16) else { return nil }
             out.append(b)
         }
         bytes = out

@@ -24,7 +24,12 @@ public struct RouteSocket: ~Copyable {
         /// A reply was not read to its end (an error mid-dump, an interrupted dump): discard what is
         /// queued before the next request.
         var needsDrain: Bool
+        /// Dumps repeated because the kernel marked them `NLM_F_DUMP_INTR` (for tests and logs).
+        var interruptedDumps: Int = 0
     }
+
+    /// How many dumps this socket repeated because a concurrent change interrupted them.
+    public var interruptedDumpCount: Int { state.pointee.interruptedDumps }
 
     /// Opens and binds a socket in the calling thread's current network namespace.
     public init() throws(NetlinkError) {
@@ -234,6 +239,7 @@ public struct RouteSocket: ~Copyable {
             if let replies = try exchange(build(seq), seq: seq, dump: dump, operation) {
                 return replies
             }
+            state.pointee.interruptedDumps += 1
             if attempt >= RouteSocket.maxDumpAttempts {
                 throw NetlinkError(
                     errno: EAGAIN, operation: operation() + " (dump interrupted \(attempt) times by concurrent changes)")
@@ -274,7 +280,7 @@ public struct RouteSocket: ~Copyable {
             if result == MNL_CB_OK { continue }
             if result == MNL_CB_STOP {
                 state.pointee.needsDrain = false
-                return context.messages
+                return context.interrupted && dump ? nil : context.messages
             }
             if let code = context.errorCode {
                 // NLMSG_ERROR / NLMSG_DONE end the reply: nothing is left queued.
@@ -283,7 +289,8 @@ public struct RouteSocket: ~Copyable {
             }
             let code = Glibc.errno
             if code == EINTR && dump {
-                // libmnl stops at the first NLM_F_DUMP_INTR message; the rest is drained next time.
+                // libmnl versions that check NLM_F_DUMP_INTR stop at the first marked message; the
+                // rest of the dump is drained before the next request.
                 return nil
             }
             throw NetlinkError(errno: code, operation: "\(operation()): reply")
@@ -307,6 +314,8 @@ final class ReceiveContext {
     var messages: [[UInt8]] = []
     var errorCode: Int32?
     var extAck: String?
+    /// A message carried `NLM_F_DUMP_INTR`: the dump may be inconsistent and is repeated.
+    var interrupted = false
 
     static func from(_ data: UnsafeMutableRawPointer?) -> ReceiveContext {
         Unmanaged<ReceiveContext>.fromOpaque(data!).takeUnretainedValue()
@@ -318,7 +327,9 @@ final class ReceiveContext {
     }
 
     static let onData: mnl_cb_t = { nlh, data in
-        ReceiveContext.from(data).messages.append(ReceiveContext.bytes(nlh))
+        let context = ReceiveContext.from(data)
+        if let nlh, Int32(nlh.pointee.nlmsg_flags) & NLM_F_DUMP_INTR != 0 { context.interrupted = true }
+        context.messages.append(ReceiveContext.bytes(nlh))
         return MNL_CB_OK
     }
 
@@ -339,6 +350,7 @@ final class ReceiveContext {
     /// `NLMSG_DONE`: ends a dump; a negative error int in it means the dump failed part way.
     static let onDone: mnl_cb_t = { nlh, data in
         let context = ReceiveContext.from(data)
+        if let nlh, Int32(nlh.pointee.nlmsg_flags) & NLM_F_DUMP_INTR != 0 { context.interrupted = true }
         if let (code, extAck) = NetlinkMessage.parseError(ReceiveContext.bytes(nlh)), code != 0 {
             context.errorCode = code
             context.extAck = extAck

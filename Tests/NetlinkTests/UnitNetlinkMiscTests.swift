@@ -49,7 +49,7 @@ struct UnitNetlinkSysctlTests {
         defer { try? FileManager.default.removeItem(at: root) }
         let dir = root.appendingPathComponent("net/ipv4/conf/eth0")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: dir.appendingPathComponent("arp_notify").path, contents: Data("0\n".utf8))
+        _ = FileManager.default.createFile(atPath: dir.appendingPathComponent("arp_notify").path, contents: Data("0\n".utf8))
         #expect(try Sysctl.read("net/ipv4/conf/eth0/arp_notify", root: root.path) == "0")
         try Sysctl.write("net/ipv4/conf/eth0/arp_notify", "1", root: root.path)
         #expect(try Sysctl.read("net/ipv4/conf/eth0/arp_notify", root: root.path) == "1")

@@ -71,8 +71,8 @@ public final class TestNetns: @unchecked Sendable, CustomStringConvertible {
     }
 
     /// `snapshot(netns:)` of this namespace.
-    public func snapshot(includeIPv6LinkLocal: Bool = false) throws -> String {
-        try TestSupport.snapshot(netns: name, includeIPv6LinkLocal: includeIPv6LinkLocal)
+    public func snapshot(includeIPv6LinkLocal: Bool = false, ignoringMACOf: [String] = []) throws -> String {
+        try TestSupport.snapshot(netns: name, includeIPv6LinkLocal: includeIPv6LinkLocal, ignoringMACOf: ignoringMACOf)
     }
 
     /// Whether the namespace still exists.
@@ -170,8 +170,13 @@ public func ipJSON(netns: TestNetns?, _ args: [String]) throws -> [[String: Any]
 /// Left out because they change on their own: ifindex numbers, statistics,
 /// operstate / carrier, address lifetimes and flags such as tentative, and
 /// (unless asked for) IPv6 link-local addresses, their fe80::/64 routes and
-/// multicast routes.  Link lines name the peer / parent link by name.
-public func snapshot(netns: String? = nil, includeIPv6LinkLocal: Bool = false) throws -> String {
+/// multicast routes.  Link lines name the peer / parent link by name
+/// (`link=<other-netns>` when it lives in another namespace).
+///
+/// `ignoringMACOf` lists links whose MAC is shown as `mac=*`: for comparing
+/// two fixtures whose veth peers got random MACs (or set the MACs yourself).
+public func snapshot(netns: String? = nil, includeIPv6LinkLocal: Bool = false,
+                     ignoringMACOf: [String] = []) throws -> String {
     let links = try ipJSON(netns: netns, ["-d", "link", "show"])
     var names: [Int: String] = [:]
     for l in links {
@@ -195,7 +200,9 @@ public func snapshot(netns: String? = nil, includeIPv6LinkLocal: Bool = false) t
             let stable = flags.filter { ["UP", "NOARP", "LOOPBACK", "POINTOPOINT", "MULTICAST", "BROADCAST"].contains($0) }
             parts.append("flags=" + stable.sorted().joined(separator: ","))
         }
-        if let mac = l["address"] as? String { parts.append("mac=\(mac)") }
+        if let mac = l["address"] as? String {
+            parts.append(ignoringMACOf.contains(name) ? "mac=*" : "mac=\(mac)")
+        }
         if let master = l["master"] as? String { parts.append("master=\(master)") }
         if let link = l["link"] as? String {
             parts.append("link=\(link)")
@@ -257,6 +264,7 @@ public func snapshot(netns: String? = nil, includeIPv6LinkLocal: Bool = false) t
 }
 
 /// `snapshot` taking a `TestNetns` (nil: the current netns).
-public func snapshot(netns: TestNetns?, includeIPv6LinkLocal: Bool = false) throws -> String {
-    try snapshot(netns: netns?.name, includeIPv6LinkLocal: includeIPv6LinkLocal)
+public func snapshot(netns: TestNetns?, includeIPv6LinkLocal: Bool = false,
+                     ignoringMACOf: [String] = []) throws -> String {
+    try snapshot(netns: netns?.name, includeIPv6LinkLocal: includeIPv6LinkLocal, ignoringMACOf: ignoringMACOf)
 }

@@ -66,6 +66,12 @@ if [ -n "$nic" ] && [ ${#nic} -gt 15 ]; then
 	echo "run.sh: tap name '$nic' longer than 15 characters" >&2; exit 2
 fi
 
+if [ "$private_tmp" = 1 ]; then
+	case "$PWD/" in /tmp/*)
+		echo "run.sh: --private-tmp hides the current directory $PWD inside UML" >&2; exit 2 ;;
+	esac
+fi
+
 # The work dir must stay visible inside UML even with --private-tmp: keep it
 # out of /tmp.
 work=$(mktemp -d /var/tmp/emt-uml.XXXXXXXX)
@@ -75,9 +81,14 @@ uml_pid="" tail_pids=()
 cleanup() {
 	local rc=$?
 	if [ -n "$uml_pid" ] && kill -0 "$uml_pid" 2>/dev/null; then
-		kill -TERM "$uml_pid" 2>/dev/null || true
-		sleep 1
-		kill -KILL "$uml_pid" 2>/dev/null || true
+		# timeout(1) made itself leader of a process group holding UML
+		# and its helpers: stop the group, politely first.
+		kill -TERM -- "-$uml_pid" 2>/dev/null || kill -TERM "$uml_pid" 2>/dev/null || true
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			kill -0 "$uml_pid" 2>/dev/null || break
+			sleep 0.5
+		done
+		kill -KILL -- "-$uml_pid" 2>/dev/null || true
 	fi
 	for p in "${tail_pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	if [ -n "$netns" ]; then ip netns del "$netns" 2>/dev/null || true; fi

@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+import CNI
+import IPAM
+import JSON
+
+/// Every example in cni-conf/ parses and validates: the NAD's `spec.config`, or a .conflist's plugins.
+@Suite struct UnitConfExamplesTests {
+    static var confDir: String {
+        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while dir.path != "/" && !FileManager.default.fileExists(atPath: dir.appendingPathComponent("cni-conf").path) {
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir.appendingPathComponent("cni-conf").path
+    }
+
+    static var files: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: confDir)) ?? []).sorted()
+    }
+
+    /// The JSON block under `config: |` in a NetworkAttachmentDefinition.
+    static func nadConfig(_ yaml: String) -> String? {
+        let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
+        guard let start = lines.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces) == "config: |" }) else { return nil }
+        let indentOf = { (s: Substring) in s.prefix(while: { $0 == " " }).count }
+        let base = indentOf(lines[start])
+        var out: [Substring] = []
+        for l in lines[(start + 1)...] {
+            if !l.trimmingCharacters(in: .whitespaces).isEmpty && indentOf(l) <= base { break }
+            out.append(l)
+        }
+        return out.joined(separator: "\n")
+    }
+
+    static func configs(_ file: String) throws -> [JSON] {
+        let text = try String(contentsOfFile: confDir + "/" + file, encoding: .utf8)
+        if file.hasSuffix(".yaml") {
+            #expect(text.contains("kind: NetworkAttachmentDefinition"))
+            let block = try #require(nadConfig(text), "\(file) has no `config: |` block")
+            return [try JSON.parse(block)]
+        }
+        let j = try JSON.parse(text)
+        if let plugins = j["plugins"]?.arrayValue {
+            return plugins.map { p in
+                var o = p.objectValue!
+                o["cniVersion"] = j["cniVersion"]
+                o["name"] = j["name"]
+                return .object(o)
+            }
+        }
+        return [j]
+    }
+
+    @Test func thereAreExamplesForEveryMode() {
+        let all = Self.files.compactMap { try? Self.configs($0) }.flatMap { $0 }
+        #expect(all.contains { $0["link"] == nil || $0["link"]?.stringValue == "ipvlan" })
+        #expect(all.contains { $0["link"]?.stringValue == "host-device" })
+        #expect(all.contains { $0["ipam"]?["type"]?.stringValue == "eni-multus" })
+        #expect(all.contains { ($0["ipam"]?["type"]?.stringValue).map { $0 != "eni-multus" } ?? false })
+        #expect(Self.files.count >= 6)
+    }
+
+    @Test(arguments: UnitConfExamplesTests.files)
+    func exampleParsesAndValidates(file: String) throws {
+        for c in try Self.configs(file) {
+            #expect(c["type"]?.stringValue == "eni-multus")
+            _ = try CNIVersion.resolve(c["cniVersion"]?.stringValue)
+            let conf = try NetConf(json: c, command: .add)
+            if conf.ipamType == "eni-multus", let ipam = conf.ipam {
+                let cfg = try IPAMConfig(ipam, defaultDataDir: "/tmp/unused")
+                #expect(!cfg.rangeSets.isEmpty)
+            }
+        }
+    }
+}

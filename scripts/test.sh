@@ -1,0 +1,258 @@
+#!/bin/bash
+# The project's test command.
+#
+#   bash scripts/test.sh [--no-build] [TIER...]
+#
+# TIER is any of: unit host peer-host kernel peer-kernel (default: all).
+# Builds the debug test bundle once (swift build --build-tests), then runs the
+# Swift Testing suites tier by tier, a tier being the first word of each
+# top-level suite's type name:
+#   unit         Unit…        on the host
+#   host         Host…        on the host (root)
+#   peer-host    PeerHost…    on the host (root, /usr/lib/cni)
+#   kernel       Kernel…      inside user-mode Linux, with a real NIC as eth0
+#   peer-kernel  PeerKernel…  inside user-mode Linux, with a real NIC as eth0
+# Each tier runs the bundle directly:
+#   BUNDLE --testing-library swift-testing --filter '^[^./]+\.Prefix'
+#          --event-stream-output-path .build/test-results/TIER.jsonl ...
+# with ENI_MULTUS_TIER=TIER (and, in UML, ENI_MULTUS_NIC=eth0), and counts
+# passed / failed / skipped test functions from that JSON event stream.
+#
+# Exits non-zero on a build failure, on any failed test, on a tier whose
+# runner failed without recording why, on top-level suites that belong to no
+# tier, and, when CI=true, on a tier that ran no test or skipped any test.
+# The last line is always "N passed, N failed, N skipped".
+#
+# Environment:
+#   ENI_MULTUS_TEST_ARGS   extra arguments for the test bundle (e.g. --no-parallel)
+#   ENI_MULTUS_UML_MEM     UML memory (default 1G)
+#   ENI_MULTUS_UML_TIMEOUT seconds per UML tier (default 1500)
+#   ENI_MULTUS_NO_UML=1    skip the UML tiers (reported as not run)
+set -uo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$(pwd)
+
+all_tiers=(unit host peer-host kernel peer-kernel)
+build=1
+tiers=()
+for a in "$@"; do
+	case "$a" in
+	--no-build) build=0 ;;
+	unit|host|peer-host|kernel|peer-kernel) tiers+=("$a") ;;
+	-h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "test.sh: unknown argument $a" >&2; exit 2 ;;
+	esac
+done
+[ ${#tiers[@]} -gt 0 ] || tiers=("${all_tiers[@]}")
+
+ci=0
+case "${CI:-}" in true|TRUE|True|1|yes) ci=1 ;; esac
+
+prefix_of() {
+	case "$1" in
+	unit) echo Unit ;; host) echo Host ;; peer-host) echo PeerHost ;;
+	kernel) echo Kernel ;; peer-kernel) echo PeerKernel ;;
+	esac
+}
+in_uml() { [ "$1" = kernel ] || [ "$1" = peer-kernel ]; }
+
+closing() { # passed failed skipped
+	echo "$1 passed, $2 failed, $3 skipped"
+}
+
+command -v jq >/dev/null || { echo "test.sh: jq is required (apt-get install jq)" >&2; closing 0 1 0; exit 1; }
+
+# ---------- build ----------
+if [ "$build" = 1 ]; then
+	echo "==> swift build --build-tests"
+	if ! swift build --build-tests; then
+		echo "test.sh: build failed" >&2
+		closing 0 1 0
+		exit 1
+	fi
+fi
+bin=$(swift build --show-bin-path 2>/dev/null) || bin="$root/.build/debug"
+bundle=""
+for b in "$bin"/*PackageTests.xctest; do [ -x "$b" ] && bundle=$b; done
+if [ -z "$bundle" ]; then
+	echo "test.sh: no test bundle in $bin (did the build produce tests?)" >&2
+	closing 0 1 0
+	exit 1
+fi
+
+results="$root/.build/test-results"
+rm -rf "$results"
+mkdir -p "$results"
+
+# ---------- which tests exist ----------
+"$bundle" --testing-library swift-testing --list-tests \
+	--event-stream-output-path "$results/list.jsonl" --event-stream-version 0 >/dev/null 2>"$results/list.err"
+list_rc=$?
+if [ ! -s "$results/list.jsonl" ] && [ "$list_rc" != 0 ]; then
+	echo "test.sh: listing tests failed (status $list_rc):" >&2
+	cat "$results/list.err" >&2
+	closing 0 1 0
+	exit 1
+fi
+# One line per test function: TIER<TAB>ID ("none" when no tier fits).
+jq -r -s '
+	.[] | select(.kind == "test" and .payload.kind == "function") | .payload.id
+	| . as $id
+	| (split("/")[0] | split(".")[1:] | join(".")) as $type
+	| (if   ($type | startswith("PeerKernel")) then "peer-kernel"
+	   elif ($type | startswith("PeerHost"))   then "peer-host"
+	   elif ($type | startswith("Unit"))       then "unit"
+	   elif ($type | startswith("Host"))       then "host"
+	   elif ($type | startswith("Kernel"))     then "kernel"
+	   else "none" end) + "\t" + $id
+' < <(jq -R -c 'fromjson? // empty' "$results/list.jsonl") | sort -u >"$results/list.tsv"
+
+untiered=$(awk -F'\t' '$1 == "none" { print $2 }' "$results/list.tsv")
+xctests=$("$bundle" --list-tests 2>/dev/null | grep -v '^Listing ' | grep -v '^$' || true)
+
+# ---------- counting ----------
+# Reads one event stream; prints "passed failed skipped" and writes the names
+# of failed and skipped tests to FILE.failed / FILE.skipped.
+count_stream() {
+	local f=$1
+	# A runner killed mid-write can leave a torn last line: keep whole records.
+	jq -R -c 'fromjson? // empty' "$f" | jq -r -s '
+		def short: sub("/[^/]*\\.swift:[0-9]+:[0-9]+$"; "");
+		def set: map({(.): true}) | add // {};
+		([ .[] | select(.kind == "test" and .payload.kind == "function") | .payload.id ] | unique) as $funcs
+		| [ .[] | select(.kind == "event") | .payload ] as $ev
+		| ([ $ev[] | select(.kind == "issueRecorded"
+		        and (.issue.isKnown != true)
+		        and (.issue.isFailure != false)
+		        and ((.issue._severity // .issue.severity // "error") != "warning"))
+		      | (.testID // "<run>") ] | unique) as $issueIDs
+		| ($issueIDs | set) as $issues
+		| ([ $ev[] | select(.kind == "testSkipped") | .testID ] | set) as $skips
+		| ([ $ev[] | select(.kind == "testEnded") | .testID ] | set) as $ends
+		| [ $funcs[] | select($issues[.]) ] as $failed
+		| [ $funcs[] | select(($issues[.] | not) and $skips[.]) ] as $skipped
+		| [ $funcs[] | select(($issues[.] | not) and ($skips[.] | not) and $ends[.]) ] as $passed
+		| [ $funcs[] | select(($issues[.] | not) and ($skips[.] | not) and ($ends[.] | not)) ] as $unfinished
+		| ($funcs | set) as $isfunc
+		| [ $issueIDs[] | . as $i
+		    | select(($isfunc[$i] | not)
+		             and ([ $failed[] | select(startswith($i + "/")) ] | length == 0)) ] as $other
+		| { passed: ($passed | length),
+		    failed: (($failed | length) + ($unfinished | length) + ($other | length)),
+		    skipped: ($skipped | length),
+		    failedNames: (($failed | map(short)) + ($unfinished | map(short + " (did not finish)"))
+		                  + ($other | map(. + " (issue outside a test)"))),
+		    skippedNames: ($skipped | map(short)) }
+	' >"$f.summary.json" || return 1
+	jq -r '.failedNames[]' "$f.summary.json" >"$f.failed"
+	jq -r '.skippedNames[]' "$f.summary.json" >"$f.skipped"
+	jq -r '"\(.passed) \(.failed) \(.skipped)"' "$f.summary.json"
+}
+
+declare -A P F S NOTE
+total_p=0 total_f=0 total_s=0
+problems=()
+
+netns_before=$(ip netns list 2>/dev/null | awk '{print $1}' | grep '^emt' | sort || true)
+
+for tier in "${tiers[@]}"; do
+	prefix=$(prefix_of "$tier")
+	listed=$(awk -F'\t' -v t="$tier" '$1 == t' "$results/list.tsv" | wc -l)
+	stream="$results/$tier.jsonl"
+	P[$tier]=0 F[$tier]=0 S[$tier]=0 NOTE[$tier]=""
+	echo
+	echo "==> tier $tier: $listed test(s) ($prefix…)$(in_uml "$tier" && echo ' inside user-mode Linux')"
+	if [ "$listed" = 0 ]; then
+		NOTE[$tier]="no tests"
+		continue
+	fi
+	if in_uml "$tier" && [ "${ENI_MULTUS_NO_UML:-0}" = 1 ]; then
+		NOTE[$tier]="not run (ENI_MULTUS_NO_UML=1)"
+		continue
+	fi
+	filter="^[^./]+\\.$prefix"
+	# shellcheck disable=SC2206
+	extra=(${ENI_MULTUS_TEST_ARGS:-})
+	cmd=("$bundle" --testing-library swift-testing --filter "$filter"
+		--event-stream-output-path "$stream" --event-stream-version 0
+		--xunit-output "$results/$tier.xml" "${extra[@]}")
+	start=$(date +%s)
+	if in_uml "$tier"; then
+		ENI_MULTUS_TIER=$tier ENI_MULTUS_NIC=eth0 \
+			bash "$root/scripts/uml/run.sh" --nic emt-tap0 \
+			--mem "${ENI_MULTUS_UML_MEM:-1G}" --timeout "${ENI_MULTUS_UML_TIMEOUT:-1500}" \
+			-- "${cmd[@]}"
+		rc=$?
+	else
+		ENI_MULTUS_TIER=$tier "${cmd[@]}"
+		rc=$?
+	fi
+	NOTE[$tier]="$(( $(date +%s) - start ))s"
+	if [ ! -s "$stream" ]; then
+		echo "test.sh: tier $tier produced no results (runner status $rc)" >&2
+		F[$tier]=1
+		NOTE[$tier]+=", no results (status $rc)"
+		problems+=("tier $tier: runner exited $rc without results")
+	else
+		read -r p f s < <(count_stream "$stream" || echo "0 1 0")
+		P[$tier]=$p F[$tier]=$f S[$tier]=$s
+		# A runner that failed (crash, timeout) but recorded no failing test.
+		if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+			F[$tier]=1
+			NOTE[$tier]+=", runner status $rc"
+			problems+=("tier $tier: runner exited $rc")
+		fi
+	fi
+done
+
+netns_after=$(ip netns list 2>/dev/null | awk '{print $1}' | grep '^emt' | sort || true)
+leaked=$(comm -13 <(echo "$netns_before") <(echo "$netns_after") | grep . || true)
+
+# ---------- report ----------
+echo
+echo "==> summary"
+printf '%-12s %7s %7s %8s  %s\n' tier passed failed skipped note
+for tier in "${tiers[@]}"; do
+	printf '%-12s %7d %7d %8d  %s\n' "$tier" "${P[$tier]}" "${F[$tier]}" "${S[$tier]}" "${NOTE[$tier]}"
+	total_p=$((total_p + P[$tier])); total_f=$((total_f + F[$tier])); total_s=$((total_s + S[$tier]))
+	ran=$((P[$tier] + F[$tier]))
+	if [ "$ci" = 1 ] && [ "$ran" = 0 ]; then problems+=("tier $tier ran no test (CI)"); fi
+	if [ "$ci" = 1 ] && [ "${S[$tier]}" != 0 ]; then problems+=("tier $tier skipped ${S[$tier]} test(s) (CI)"); fi
+done
+printf '%-12s %7d %7d %8d\n' total "$total_p" "$total_f" "$total_s"
+
+for tier in "${tiers[@]}"; do
+	if [ -s "$results/$tier.jsonl.failed" ]; then
+		echo; echo "failed in $tier:"; sed 's/^/  /' "$results/$tier.jsonl.failed"
+	fi
+	if [ -s "$results/$tier.jsonl.skipped" ]; then
+		echo; echo "skipped in $tier:"; sed 's/^/  /' "$results/$tier.jsonl.skipped"
+	fi
+done
+if [ -n "$untiered" ]; then
+	echo; echo "tests in no tier (a top-level suite must start with Unit, Host, Kernel, PeerHost or PeerKernel):"
+	echo "$untiered" | sed 's/^/  /'
+	problems+=("$(echo "$untiered" | wc -l) test(s) belong to no tier")
+fi
+if [ -n "$xctests" ]; then
+	echo; echo "XCTest tests found; this runner only runs Swift Testing:"
+	echo "$xctests" | sed 's/^/  /'
+	problems+=("XCTest tests are not run")
+fi
+if [ -n "$leaked" ]; then
+	echo; echo "warning: network namespaces left behind by the host tiers:"
+	echo "$leaked" | sed 's/^/  /'
+fi
+
+status=0
+[ "$total_f" = 0 ] || status=1
+if [ ${#problems[@]} -gt 0 ]; then
+	echo
+	for p in "${problems[@]}"; do echo "problem: $p"; done
+	status=1
+fi
+echo
+echo "results: $results"
+closing "$total_p" "$total_f" "$total_s"
+exit "$status"
