@@ -34,7 +34,7 @@ public struct DelegatedIPAM: Sendable {
         e["CNI_COMMAND"] = command.rawValue
         let out: ProcessOutput
         do {
-            out = try ProcessRunner.run(executable, arguments: [type], environment: e, stdin: stdin)
+            out = try ProcessRunner.run(executable, arguments: [], environment: e, stdin: stdin)
         } catch let errno {
             throw .delegateUnusable(plugin: type, reason: "cannot run \(executable): \(String(cString: strerror(errno.code)))")
         }
@@ -88,7 +88,7 @@ public enum ProcessRunner {
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
 
-        let argv = ([path] + arguments.dropFirst(0)).map { strdup($0) } + [nil]
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
             for p in argv { free(p) }
@@ -105,6 +105,8 @@ public enum ProcessRunner {
         var written = 0
         var inFD: Int32 = inPipe[1]
         if input.isEmpty { close(inFD); inFD = -1 }
+        // Non-blocking: a child that writes while we feed it must never wait on us (nor we on it).
+        if inFD >= 0 { _ = fcntl(inFD, F_SETFL, fcntl(inFD, F_GETFL) | O_NONBLOCK) }
         var outOpen = true, errOpen = true
         var buf = [UInt8](repeating: 0, count: 65536)
         let oldPipe = signal(SIGPIPE, SIG_IGN)
@@ -120,7 +122,7 @@ public enum ProcessRunner {
             }
             for f in fds where f.revents != 0 {
                 if f.fd == inFD {
-                    let n = input.withUnsafeBytes { p in write(inFD, p.baseAddress! + written, p.count - written) }
+                    let n = input.withUnsafeBytes { p in write(inFD, p.baseAddress! + written, min(p.count - written, 65536)) }
                     if n > 0 { written += n }
                     if n < 0 && errno != EINTR && errno != EAGAIN || written == input.count {
                         close(inFD); inFD = -1

@@ -198,13 +198,17 @@ import NetTypes
         }
     }
 
-    /// Hand-made leftovers named as the current writeAtomically names them are ignored by ADD, DEL and STATUS.
+    /// Hand-made leftovers, named as writeAtomically names its temporary files (".<name>.tmp.<pid>"), and in the
+    /// older "<name>.tmp.<pid>" form, are ignored by ADD, DEL and STATUS.
     @Test func leftoverTemporaryFilesAreIgnored() throws {
         try withTempDir { (d: String) throws in
             let a = allocator(d, subnet: "10.79.1.0/24")
             _ = try alloc(a, key("c1"))
-            writeFile(a.root + "/attachments/c2:eth0.tmp.99999", String(decoding: RangeAllocator.encodeRecord(key("c2"), [ip("10.79.1.3")]), as: UTF8.self))
-            writeFile(a.root + "/last_reserved_ip.0.tmp.99999", "10.79.1.200")
+            let rec = String(decoding: RangeAllocator.encodeRecord(key("c2"), [ip("10.79.1.3")]), as: UTF8.self)
+            writeFile(a.root + "/attachments/.c2:eth0.tmp.99999", rec)
+            writeFile(a.root + "/attachments/c2:eth0.tmp.99998", rec)
+            writeFile(a.root + "/.last_reserved_ip.0.tmp.99999", "10.79.1.200")
+            writeFile(a.root + "/last_reserved_ip.0.tmp.99998", "10.79.1.201")
             #expect(try a.addresses(of: key("c2")) == nil)
             #expect(try alloc(a, key("c2")) == [ip("10.79.1.3")])
             try a.release(key("c2"))
@@ -215,8 +219,8 @@ import NetTypes
         }
     }
 
-    /// BUG (see report): writeAtomically always runs under the lock, so any temporary file GC finds under the lock
-    /// is a leftover of a killed process; GC should remove it, or it leaks forever.
+    /// Regression (found by this suite, fixed in d4be4fa): writeAtomically always runs under the lock, so any
+    /// temporary file GC finds under the lock is a leftover of a killed process; GC must remove it, or it leaks.
     @Test func gcRemovesLeftoverTemporaryFiles() throws {
         try withTempDir { (d: String) throws in
             let a = allocator(d, subnet: "10.80.0.0/24")
@@ -232,9 +236,9 @@ import NetTypes
         }
     }
 
-    /// BUG (see report): a container ID or interface name may legally contain ".tmp." (CNI allows `[A-Za-z0-9_.-]`
-    /// in container IDs; "eth0.tmp.5" is a valid Linux name). FileIO.list hides such records from GC, so the
-    /// attachment is never collected.
+    /// Regression (found by this suite, fixed in d4be4fa): a container ID or interface name may legally contain
+    /// ".tmp." (CNI allows `[A-Za-z0-9_.-]` in container IDs; "eth0.tmp.5" is a valid Linux name). Listing must not
+    /// hide such records from GC.
     @Test func gcCollectsAttachmentsWhoseNamesContainDotTmpDot() throws {
         try withTempDir { (d: String) throws in
             let a = allocator(d, subnet: "10.81.0.0/24")

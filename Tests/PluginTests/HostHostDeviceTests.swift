@@ -155,6 +155,24 @@ struct HostHostDeviceTests {
         #expect(f.h.stateFiles().isEmpty)
     }
 
+    @Test func aRequestedMACIsRefusedBeforeAnythingChanges() throws {
+        let f = try Fixture()
+        defer { f.close() }
+        let nodeBefore = try f.node.snapshot(), podBefore = try f.pod.snapshot()
+        let viaArgs = try f.h.run("ADD", conf: Self.conf(device: "eni0"), netns: f.pod.path,
+                                  cniArgs: "IgnoreUnknown=1;MAC=02:00:00:00:00:99")
+        let viaRuntime = try f.h.run("ADD", conf: Self.conf(#","runtimeConfig":{"mac":"02:00:00:00:00:99"}"#, device: "eni0"),
+                                     netns: f.pod.path)
+        for out in [viaArgs, viaRuntime] {
+            let e = try parseJSON(out.stdout)
+            #expect(e["code"]?.int64Value == 2)
+            #expect(e["msg"]?.stringValue?.contains("02:00:00:00:00:99") == true)
+        }
+        #expect(try f.node.snapshot() == nodeBefore)
+        #expect(try f.pod.snapshot() == podBefore)
+        #expect(f.h.stateFiles().isEmpty)
+    }
+
     @Test func failureAfterTheMoveRollsEverythingBack() throws {
         let f = try Fixture()
         defer { f.close() }

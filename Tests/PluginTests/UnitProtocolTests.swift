@@ -297,10 +297,15 @@ private typealias K = UnitProtocolKit
     func multusArgsOnAdd() throws {
         let args = "IgnoreUnknown=true;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p;K8S_POD_INFRA_CONTAINER_ID=id;K8S_POD_UID=u;"
             + "IP=10.0.0.5/24,fd00::5/64;MAC=0a:1b:2c:3d:4e:5f;IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p;OTHER=1"
-        // The config then fails on its unusable IPAM section (code 7), not on the environment (code 4).
+        // The environment passes (not code 4); the parsed MAC= request is then refused (code 2, naming it), since
+        // an ipvlan slave keeps its master's MAC. Without MAC= the unusable IPAM section is next (code 7).
         let e = try #require(K.wireError(K.run("ADD", K.conf("1.0.0", #""master":"lo","ipam":{"type":"eni-multus"}"#), ["CNI_ARGS": args])))
-        #expect(e.code == 7)
-        #expect(e.msg?.hasPrefix("ipam needs") == true)
+        #expect(e.code == 2)
+        #expect(e.msg?.contains("0a:1b:2c:3d:4e:5f") == true)
+        let noMAC = args.replacingOccurrences(of: "MAC=0a:1b:2c:3d:4e:5f;", with: "MAC=;")
+        let e2 = try #require(K.wireError(K.run("ADD", K.conf("1.0.0", #""master":"lo","ipam":{"type":"eni-multus"}"#), ["CNI_ARGS": noMAC])))
+        #expect(e2.code == 7)
+        #expect(e2.msg?.hasPrefix("ipam needs") == true)
     }
 
     @Test("a duplicated cniVersion key: the last one counts, as in Go")
