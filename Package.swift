@@ -25,8 +25,13 @@ let package = Package(
         .target(name: "CNI", dependencies: ["JSON", "NetTypes"]),
         // Address management: host-local-compatible ranges, the on-disk store, delegated IPAM.
         .target(name: "IPAM", dependencies: ["CNI", "JSON", "NetTypes"]),
+        // Headers only (libcurl, libcrypto, expat) plus inline dlopen/dlsym shims: the AWS libraries are loaded on
+        // first use, so verbs that never call AWS (VERSION, ranges-only ADD) never map them.
+        .systemLibrary(name: "CAWSShims", path: "Sources/CAWSShims"),
+        // IMDSv2, credentials, SigV4, the EC2 Query API, retries under a deadline.
+        .target(name: "AWS", dependencies: ["CAWSShims", "JSON"]),
         // The plugin: verbs, ipvlan and host-device drivers, undo stack, logging, error mapping.
-        .target(name: "ENIMultusCore", dependencies: ["CNI", "IPAM", "Netlink", "NetTypes", "JSON"]),
+        .target(name: "ENIMultusCore", dependencies: ["CNI", "IPAM", "Netlink", "NetTypes", "JSON", "AWS"]),
         // Binds the live environment (env, stdin, stdout) to ENIMultusCore.
         .executableTarget(name: "eni-multus", dependencies: ["ENIMultusCore"]),
         // Shared by the test targets: capability probes, netns/veth fixtures, process helpers.
@@ -35,6 +40,7 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON", "TestSupport"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetTypes", "TestSupport"]),
         .testTarget(name: "CNITests", dependencies: ["CNI", "JSON", "NetTypes", "TestSupport"]),
+        .testTarget(name: "AWSTests", dependencies: ["AWS", "JSON", "TestSupport"]),
         .testTarget(name: "IPAMTests", dependencies: ["IPAM", "CNI", "JSON", "NetTypes", "TestSupport"]),
         .testTarget(
             name: "PluginTests",

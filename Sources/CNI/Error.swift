@@ -18,6 +18,8 @@ public enum CNIErrorCode: Int, Sendable {
     case ipamExhausted = 102
     case ipamConflict = 103
     case delegateFailure = 104
+    case checkMismatch = 105
+    case ec2Failure = 106
     case internalFailure = 999
 }
 

@@ -204,7 +204,8 @@ public struct NetConf: Sendable {
             throw CNIError(.invalidConfig,
                            "GC needs cni.dev/valid-attachments (an empty list frees everything; a missing one frees nothing)")
         }
-        if command == .add || command == .check {
+        // With an "eni" block the interface is the selected ENI (found by MAC): no master/device selector needed.
+        if (command == .add || command == .check) && obj["eni"] == nil {
             switch link {
             case .ipvlan:
                 if master == nil && masterMAC == nil {

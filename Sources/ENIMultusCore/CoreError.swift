@@ -1,3 +1,4 @@
+import AWS
 import CNI
 import IPAM
 import Netlink
@@ -65,6 +66,17 @@ func cniError(for error: any Error) -> CNIError {
         case .delegateFailed(_, let code, _, let details): return CNIError(rawCode: code, e.description, details: details)
         case .delegateUnusable: return CNIError(.delegateFailure, e.description)
         }
+    case let e as RegistrationError:
+        switch e {
+        case .noENI, .refused: return CNIError(.invalidConfig, e.description)
+        case .foreignHolder: return CNIError(.ipamConflict, e.description)
+        case .notConfirmed: return CNIError(.tryAgainLater, e.description)
+        }
+    case let e as AWSError:
+        // Throttling, 5xx, timeouts, an exhausted deadline: the runtime should retry later (code 11).
+        return CNIError(e.isTryAgainLater ? .tryAgainLater : .ec2Failure, "EC2: \(e)")
+    case let e as TransportError:
+        return CNIError(.tryAgainLater, "EC2: \(e)")
     case let e as NetlinkError:
         return CNIError(.linkFailure, e.description, details: e.extAck.map { "kernel: \($0)" } ?? "")
     default:

@@ -61,14 +61,12 @@ struct EC2NetworkConfig: Equatable {
     }
 }
 
-/// What IMDS says about one ENI of this instance.
+/// What IMDS says about one ENI of this instance (just what selection needs: three reads per MAC).
 struct LocalENI: Equatable {
     var mac: MACAddress
     var id: String
     var deviceIndex: Int
     var subnetID: String
-    var ipv4: [IPAddress]
-    var ipv6: [IPAddress]
 }
 
 /// What EC2 says about an ENI.
@@ -84,6 +82,8 @@ struct RemoteENI: Equatable {
 /// The EC2 and IMDS operations registration needs. Errors are the AWS layer's (mapped to CNI codes in one place).
 protocol ENIRegistry: AnyObject {
     func localENIs() throws -> [LocalENI]
+    /// IMDS `local-ipv4s` and `ipv6s` of one MAC: where an assignment shows that it has landed.
+    func localAddresses(mac: MACAddress) throws -> [IPAddress]
     func describe(ids: [String]) throws -> [RemoteENI]
     func describe(subnetID: String) throws -> [RemoteENI]
     func describe(tagKey: String, value: String, instanceENIs ids: [String]) throws -> [RemoteENI]
@@ -166,10 +166,7 @@ func register(_ addresses: [IPAddress], on eni: RemoteENI, mac: MACAddress, cfg:
     // Assignment is asynchronous: confirm through IMDS, bounded.
     let wanted = Set(v4 + v6)
     for attempt in 0..<confirmAttempts {
-        if let local = try registry.localENIs().first(where: { $0.mac == mac }),
-           wanted.isSubset(of: Set(local.ipv4 + local.ipv6)) {
-            return v4 + v6
-        }
+        if wanted.isSubset(of: Set(try registry.localAddresses(mac: mac))) { return v4 + v6 }
         if attempt + 1 < confirmAttempts { pause() }
     }
     if !v4.isEmpty { try? registry.unassign(ipv4: v4, from: eni.id) }
@@ -219,6 +216,15 @@ struct EC2Ledger {
     }
 
     var ledgerDir: String { root + "/ledger" }
+
+    /// Runs `body` under the ledger's flock: recording an entry and draining the queue exclude each other, so a
+    /// queued release never takes an address that a new attachment has just recorded.
+    func locked<R>(_ body: () throws -> R) throws -> R {
+        try FileIO.makeDirectories(root)
+        let lock = try DirectoryLock(path: root + "/lock")
+        defer { lock.hold() }
+        return try body()
+    }
     var queueDir: String { root + "/queue" }
 
     func record(_ key: AttachmentKey, _ entry: Entry) throws {
@@ -251,6 +257,11 @@ struct EC2Ledger {
     /// Drains up to `limit` queued releases; an entry stays queued when EC2 fails again. Returns how many were done.
     @discardableResult
     func drain(limit: Int, registry: ENIRegistry) throws -> Int {
+        guard !(try queued()).isEmpty else { return 0 }
+        return try locked { try drainLocked(limit: limit, registry: registry) }
+    }
+
+    private func drainLocked(limit: Int, registry: ENIRegistry) throws -> Int {
         let names = try queued()
         guard !names.isEmpty else { return 0 }
         let live = try liveAddresses()

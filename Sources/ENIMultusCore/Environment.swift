@@ -15,6 +15,8 @@ public struct PluginEnvironment: Sendable {
     public var random: @Sendable () -> UInt64
     /// File-system roots.
     public var paths: Paths
+    /// Tests replace EC2 and IMDS here (nil: the real AWS layer, configured from `variables`).
+    var registryFactory: (@Sendable (Double) throws -> any ENIRegistry)?
 
     public struct Paths: Sendable {
         /// `/proc/sys` (sysctls are written inside the target netns).

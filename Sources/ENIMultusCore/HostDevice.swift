@@ -114,9 +114,16 @@ struct HostDeviceDriver {
         guard case .link(let dev, let pci) = selection else {
             // DPDK: the application drives the device; reserve and report addresses, move nothing.
             guard case .dpdk(let pci) = selection else { fatalError() }
-            var result = try ipam.add(inv, interface: 0)
-            result.interfaces = [CNIResult.Interface(name: ifname, sandbox: inv.cni.netns, pciID: pci)]
-            return result
+            let undo = UndoStack()
+            do {
+                var result = try inv.acquireAddresses(ipam, interface: 0, undo: undo)
+                result.interfaces = [CNIResult.Interface(name: ifname, sandbox: inv.cni.netns, pciID: pci)]
+                undo.commit()
+                return result
+            } catch {
+                undo.rollback()
+                throw error
+            }
         }
         if !inv.conf.allowPrimary, try host.primaryIndices().contains(dev.index) {
             throw CoreError.primaryRefused(field: "device", name: dev.name)
@@ -124,8 +131,7 @@ struct HostDeviceDriver {
 
         let undo = UndoStack()
         do {
-            var result = try ipam.add(inv, interface: 0)
-            undo.push("release addresses") { try ipam.del(inv) }
+            var result = try inv.acquireAddresses(ipam, interface: 0, undo: undo)
             let recordPath = Self.recordPath(inv, ipam, inv.key)
             let record = Record(name: dev.name, mac: dev.hardwareAddress)
             try FileIO.makeDirectories(String(recordPath[..<recordPath.lastIndex(of: "/")!]))

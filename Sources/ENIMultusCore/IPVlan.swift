@@ -61,8 +61,7 @@ struct IPVlanDriver {
 
         let undo = UndoStack()
         do {
-            var result = try ipam.add(inv, interface: 0)
-            undo.push("release addresses") { try ipam.del(inv) }
+            var result = try inv.acquireAddresses(ipam, interface: 0, undo: undo)
 
             let tmpName = "emt" + String(String(inv.env.random(), radix: 16).suffix(10))
             let (mode, flag) = Self.modes(conf)

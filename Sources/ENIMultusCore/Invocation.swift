@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CNI
 import IPAM
 import JSON
@@ -8,11 +11,22 @@ import Netlink
 struct Invocation {
     let env: PluginEnvironment
     let cni: CNIEnvironment
-    let conf: NetConf
+    var conf: NetConf
     let version: CNIVersion
     let log: EventLog
     /// The network's IPAM, decoded once (DEL tolerates an unusable IPAM section; the other verbs do not).
     let addressManager: Result<AddressManager, any Error>
+    /// The `eni` block (nil: no EC2 registration on this network).
+    let ec2Config: Result<EC2NetworkConfig?, any Error>
+    /// Set on ADD once the ENI is selected: where the addresses get registered.
+    var registration: Registration?
+
+    struct Registration {
+        var config: EC2NetworkConfig
+        var registry: ENIRegistry
+        var local: LocalENI
+        var remote: RemoteENI
+    }
 
     init(env: PluginEnvironment, cni: CNIEnvironment, conf: NetConf, version: CNIVersion, log: EventLog) {
         self.env = env
@@ -21,6 +35,41 @@ struct Invocation {
         self.version = version
         self.log = log
         addressManager = Result { try AddressManager(conf: conf, cni: cni, defaultDataDir: env.paths.dataDir) }
+        ec2Config = Result { try EC2NetworkConfig.parse(conf.raw) }
+    }
+
+    /// EC2 and IMDS for this invocation (the AWS libraries load on first use), bounded by `seconds`.
+    func registry(seconds: Double) throws -> ENIRegistry {
+        if let make = env.registryFactory { return try make(seconds) }
+        return try AWSENIRegistry(environment: env.variables, timeoutSeconds: seconds)
+    }
+
+    func ec2Ledger(_ ipam: AddressManager) -> EC2Ledger { EC2Ledger(root: recordDirectory(ipam) + "/ec2") }
+
+    /// `namespace/name/uid` of the pod from CNI_ARGS, for the ledger.
+    var podIdentity: String {
+        ["K8S_POD_NAMESPACE", "K8S_POD_NAME", "K8S_POD_UID"].map { cni.args[$0] ?? "" }.joined(separator: "/")
+    }
+
+    /// IPAM, then (on an EC2 network) the ledger entry and the EC2 assignment; every step registers its undo.
+    func acquireAddresses(_ ipam: AddressManager, interface: Int, undo: UndoStack) throws -> CNIResult {
+        let result = try ipam.add(self, interface: interface)
+        undo.push("release addresses") { try ipam.del(self) }
+        guard let r = registration else { return result }
+        let addresses = result.ips.map(\.address.address)
+        let ledger = ec2Ledger(ipam)
+        try ledger.locked { try ledger.record(key, .init(eni: r.remote.id, addresses: addresses, pod: podIdentity)) }
+        undo.push("forget the ledger entry") { try ledger.forget(self.key) }
+        let added = try register(addresses, on: r.remote, mac: r.local.mac, cfg: r.config, registry: r.registry,
+                                 pause: { usleep(100_000) })
+        undo.push("unassign \(added.map(\.description).joined(separator: ", ")) from \(r.remote.id)") {
+            do {
+                try unregister(added, from: r.remote.id, keep: [], registry: r.registry)
+            } catch {
+                try ledger.enqueue(.init(eni: r.remote.id, addresses: added), unique: self.env.random())
+            }
+        }
+        return result
     }
 
     func ipam() throws -> AddressManager { try addressManager.get() }
@@ -28,6 +77,30 @@ struct Invocation {
     var key: AttachmentKey { AttachmentKey(containerID: cni.containerID, ifname: cni.ifname) }
 
     func add() throws -> CNIResult {
+        try withSelectedENI(drainQueue: true).addSelected()
+    }
+
+    /// On an EC2 network: the invocation with the ENI chosen through IMDS and EC2 and the interface pointed at the
+    /// node link with that MAC (never a guessed name). Elsewhere: self.
+    func withSelectedENI(drainQueue: Bool = false) throws -> Invocation {
+        var inv = self
+        if let ec2 = try ec2Config.get() {
+            let reg = try registry(seconds: ec2.timeoutSeconds)
+            if drainQueue { try? ec2Ledger(try self.ipam()).drain(limit: 4, registry: reg) }
+            let (local, remote) = try selectENI(ec2, registry: reg)
+            inv.registration = Registration(config: ec2, registry: reg, local: local, remote: remote)
+            inv.conf.master = nil
+            inv.conf.masterMAC = local.mac
+            inv.conf.device = nil
+            inv.conf.kernelpath = nil
+            inv.conf.pciBusID = nil
+            inv.conf.runtimeDeviceID = nil
+            inv.conf.hwaddr = local.mac
+        }
+        return inv
+    }
+
+    private func addSelected() throws -> CNIResult {
         if let mac = conf.runtimeMAC ?? cni.args.mac {
             // Honouring it silently wrong would be worse than refusing: an ipvlan slave always carries its master's
             // MAC, and EC2 fixes an ENI's MAC (traffic to a changed MAC is dropped).
@@ -46,6 +119,7 @@ struct Invocation {
     /// failure is reported.
     func del() throws {
         var first: (any Error)?
+        releaseRegistration()
         do {
             let ipam = try ipam()
             do { try ipam.del(self) } catch {
@@ -68,24 +142,60 @@ struct Invocation {
         if let first { throw first }
     }
 
+    /// DEL's EC2 half, before the IPAM release (so no new attachment can be handed the address while it is still
+    /// being unassigned). Never fails: when EC2 cannot take the release now, it is queued durably.
+    func releaseRegistration() {
+        guard case .success(let cfg?) = ec2Config, let ipam = try? ipam() else { return }
+        let ledger = ec2Ledger(ipam)
+        do {
+            guard let entry = try ledger.entry(key) else { return }
+            do {
+                let reg = try registry(seconds: min(cfg.timeoutSeconds, 5))
+                try unregister(entry.addresses, from: entry.eni, keep: [], registry: reg)
+                try? ledger.drain(limit: 4, registry: reg)
+            } catch {
+                try ledger.enqueue(entry, unique: env.random())
+                log.write(.info, "EC2 release of \(entry.addresses.map(\.description)) queued: \(error)")
+            }
+            try ledger.forget(key)
+        } catch {
+            log.write(.error, "EC2 ledger: \(error)")
+        }
+    }
+
     func check() throws {
         guard let prevJSON = conf.prevResult else { throw CoreError.prevResultRequired("CHECK") }
         let prev = try CNIResult.decode(prevJSON)
         let ipam = try ipam()
+        let inv = try withSelectedENI()
         switch conf.link {
-        case .ipvlan: try IPVlanDriver.check(self, prev: prev)
-        case .hostDevice: try HostDeviceDriver.check(self, prev: prev)
+        case .ipvlan: try IPVlanDriver.check(inv, prev: prev)
+        case .hostDevice: try HostDeviceDriver.check(inv, prev: prev)
         }
         try ipam.check(self, prev: prev)
+        if let r = inv.registration {
+            // The addresses are still registered on the ENI, as the ledger says.
+            guard let entry = try ec2Ledger(ipam).entry(key), entry.eni == r.remote.id else {
+                throw CoreError.checkFailed("no EC2 registration is recorded for \(key) on \(r.remote.id)")
+            }
+            let missing = entry.addresses.filter { !(r.remote.ipv4 + r.remote.ipv6).contains($0) }
+            if !missing.isEmpty {
+                throw CoreError.checkFailed("\(missing.map(\.description).joined(separator: ", ")) no longer assigned to \(r.remote.id)")
+            }
+        }
     }
 
     func status() throws {
         let ipam = try ipam()
         if let why = try ipam.unavailability(self) { throw CNIError(.notAvailable, why) }
+        let inv: Invocation
+        do { inv = try withSelectedENI() } catch {
+            throw CNIError(.notAvailable, "the network's ENI cannot be used: \(cniError(for: error).msg)")
+        }
         let host = try HostNamespace()
         switch conf.link {
         case .ipvlan:
-            do { _ = try IPVlanDriver.findMaster(conf, host) } catch {
+            do { _ = try IPVlanDriver.findMaster(inv.conf, host) } catch {
                 throw CNIError(.notAvailable, "ipvlan master unavailable: \(error)")
             }
         case .hostDevice:
@@ -96,7 +206,23 @@ struct Invocation {
     func gc() throws {
         let valid = Set((conf.validAttachments ?? []).map { AttachmentKey(containerID: $0.containerID, ifname: $0.ifname) })
         let ipam = try ipam()
-        var errors = ipam.gc(self, valid: valid)
+        var errors: [any Error] = []
+        if case .success(let cfg?) = ec2Config {
+            // Registrations of attachments that no longer exist are released (or queued), then the queue drained.
+            let ledger = ec2Ledger(ipam)
+            do {
+                let reg = try registry(seconds: cfg.timeoutSeconds)
+                for name in try FileIO.list(ledger.ledgerDir) {
+                    guard let k = AttachmentKey(fileName: name), !valid.contains(k), let entry = try ledger.entry(k) else { continue }
+                    do { try unregister(entry.addresses, from: entry.eni, keep: [], registry: reg) } catch {
+                        try ledger.enqueue(entry, unique: env.random())
+                    }
+                    try ledger.forget(k)
+                }
+                try ledger.drain(limit: 64, registry: reg)
+            } catch { errors.append(error) }
+        }
+        errors += ipam.gc(self, valid: valid)
         if conf.link == .hostDevice {
             errors += HostDeviceDriver.gc(self, valid: valid)
         }

@@ -43,7 +43,10 @@ public struct DelegatedIPAM: Sendable {
                 throw .delegateFailed(plugin: type, code: Int(code), msg: j["msg"]?.stringValue ?? "",
                                       details: j["details"]?.stringValue ?? "")
             }
+            // One line: the plugin's own error message is a single line on stderr and in `msg`.
             let err = String(decoding: out.stderr.prefix(2000), as: UTF8.self)
+                .split(whereSeparator: \.isNewline).map { String($0) }.filter { !$0.allSatisfy(\.isWhitespace) }
+                .joined(separator: "; ")
             throw .delegateUnusable(plugin: type, reason: "exited with status \(out.status): \(err)")
         }
         return out.stdout

@@ -23,9 +23,10 @@ struct PluginHarness {
     func cleanup() { _ = Shell.run(["rm", "-rf", dataDir]) }
 
     func run(_ command: String, conf: String, containerID: String = "ctr1", netns: String, ifname: String = "net1",
-             cniArgs: String? = nil, cniPath: String = "/usr/lib/cni", sys: String = "/sys") throws -> PluginOutput {
+             cniArgs: String? = nil, cniPath: String = "/usr/lib/cni", sys: String = "/sys",
+             extraVars: [String: String] = [:]) throws -> PluginOutput {
         var vars = ["CNI_COMMAND": command, "CNI_CONTAINERID": containerID, "CNI_NETNS": netns,
-                    "CNI_IFNAME": ifname, "CNI_PATH": cniPath]
+                    "CNI_IFNAME": ifname, "CNI_PATH": cniPath].merging(extraVars) { a, _ in a }
         if let a = cniArgs { vars["CNI_ARGS"] = a }
         let rnd = random
         let env = PluginEnvironment(

@@ -91,6 +91,22 @@ struct KernelIPVlanTests {
         #expect(f.h.stateFiles().isEmpty)
     }
 
+    @Test func refusesThePrimaryInterfaceAsMasterUnlessAllowed() throws {
+        let f = try Fixture()
+        defer { f.close() }
+        try f.node.ip("addr", "add", "192.0.2.10/24", "dev", "eni0")
+        try f.node.ip("route", "add", "default", "via", "192.0.2.1", "dev", "eni0")
+        let podBefore = try f.pod.snapshot()
+        let add = try f.h.run("ADD", conf: Self.conf(), netns: f.pod.path)
+        let e = try parseJSON(add.stdout)
+        #expect(e["code"]?.int64Value == 7)
+        #expect(e["msg"]?.stringValue?.contains("primary interface") == true)
+        #expect(try f.pod.snapshot() == podBefore)
+        #expect(f.h.stateFiles().isEmpty)
+        let allowed = try f.h.run("ADD", conf: Self.conf(extra: #","allowPrimary":true"#), netns: f.pod.path)
+        #expect(allowed.exitCode == 0, "\(allowed.stdout)")
+    }
+
     @Test func existingIfnameFailsAndCreatesNothing() throws {
         let f = try Fixture()
         defer { f.close() }

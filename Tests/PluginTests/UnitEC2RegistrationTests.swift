@@ -35,10 +35,14 @@ final class FakeRegistry: ENIRegistry {
         tick += 1
         return attachedHere.compactMap { id in
             guard let e = enis[id] else { return nil }
-            let hidden = Set(pending.filter { $0.eni == id && $0.ready > tick }.map(\.a))
-            return LocalENI(mac: macs[id]!, id: id, deviceIndex: e.deviceIndex ?? -1, subnetID: e.subnetID,
-                            ipv4: e.ipv4.filter { !hidden.contains($0) }, ipv6: e.ipv6.filter { !hidden.contains($0) })
+            return LocalENI(mac: macs[id]!, id: id, deviceIndex: e.deviceIndex ?? -1, subnetID: e.subnetID)
         }
+    }
+    func localAddresses(mac: MACAddress) throws -> [IPAddress] {
+        tick += 1
+        guard let id = macs.first(where: { $0.value == mac })?.key, let e = enis[id] else { return [] }
+        let hidden = Set(pending.filter { $0.eni == id && $0.ready > tick }.map(\.a))
+        return (e.ipv4 + e.ipv6).filter { !hidden.contains($0) }
     }
     func describe(ids: [String]) throws -> [RemoteENI] { try maybeFail("describe"); return ids.compactMap { enis[$0] } }
     func describe(subnetID: String) throws -> [RemoteENI] {

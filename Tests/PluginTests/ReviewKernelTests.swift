@@ -1,0 +1,212 @@
+import Foundation
+import Testing
+import CNI
+import ENIMultusCore
+import JSON
+import TestSupport
+
+/// Review additions for ipvlan (inside user-mode Linux): flags and MTU actually applied, CHECK noticing removed
+/// addresses and routes, the temporary-name path, delegated IPAM rollback.
+@Suite(.tier(.kernel), .serialized)
+struct KernelReviewIPVlanTests {
+    static func conf(_ extra: String = "", version: String = "1.1.0",
+                     ipam: String = #"{"type":"eni-multus","subnet":"10.66.0.0/24","routes":[{"dst":"10.67.0.0/16"}]}"#) -> String {
+        #"{"cniVersion":"\#(version)","name":"revipv","type":"eni-multus","master":"eni0","ipam":\#(ipam)\#(extra)}"#
+    }
+
+    struct Fixture {
+        let node: TestNetns
+        let pod: TestNetns
+        let h: PluginHarness
+        init() throws {
+            node = try TestNetns(prefix: "emtnode")
+            pod = try TestNetns(prefix: "emtpod")
+            try makeVeth(hostName: "eni0", peerName: "eni0peer", hostNetns: node)
+            h = try PluginHarness(node: node)
+        }
+        func close() { h.cleanup(); pod.delete(); node.delete() }
+    }
+
+    static func infoData(_ ns: TestNetns, _ name: String) -> [String: Any]? {
+        (linkInfo(ns, name)?["linkinfo"] as? [String: Any])?["info_data"] as? [String: Any]
+    }
+
+    @Test(arguments: ["bridge", "private", "vepa"])
+    func flagIsApplied(flag: String) throws {
+        let f = try Fixture()
+        defer { f.close() }
+        let conf = Self.conf(#","mode":"l2","flag":"\#(flag)""#)
+        let add = try f.h.run("ADD", conf: conf, netns: f.pod.path)
+        #expect(add.exitCode == 0, "\(add.stdout)")
+        let data = try #require(Self.infoData(f.pod, "net1"))
+        #expect(data["mode"] as? String == "l2")
+        // iproute2 prints the flag as a boolean member named after it.
+        #expect(data[flag] as? Bool == true, "ip -d link: \(data)")
+        for other in ["bridge", "private", "vepa"] where other != flag {
+            #expect(data[other] == nil, "ip -d link: \(data)")
+        }
+        #expect(try f.h.run("DEL", conf: conf, netns: f.pod.path).exitCode == 0)
+    }
+
+    @Test func mtuFollowsTheMasterByDefaultAndAnExplicitOneIsApplied() throws {
+        let f = try Fixture()
+        defer { f.close() }
+        try f.node.ip("link", "set", "eni0", "mtu", "1400")
+        let add = try f.h.run("ADD", conf: Self.conf(), netns: f.pod.path)
+        #expect(add.exitCode == 0, "\(add.stdout)")
+        #expect(linkInfo(f.pod, "net1")?["mtu"] as? Int == 1400)
+        #expect(try parseJSON(add.stdout)["interfaces"]?[0]?["mtu"]?.int64Value == 1400)
+        #expect(try f.h.run("DEL", conf: Self.conf(), netns: f.pod.path).exitCode == 0)
+
+        let explicit = Self.conf(#","mtu":1300"#)
+        let add2 = try f.h.run("ADD", conf: explicit, netns: f.pod.path)
+        #expect(add2.exitCode == 0, "\(add2.stdout)")
+        #expect(linkInfo(f.pod, "net1")?["mtu"] as? Int == 1300)
+        #expect(try parseJSON(add2.stdout)["interfaces"]?[0]?["mtu"]?.int64Value == 1300)
+        #expect(linkInfo(f.node, "eni0")?["mtu"] as? Int == 1400, "the master's MTU is not changed")
+        #expect(try f.h.run("DEL", conf: explicit, netns: f.pod.path).exitCode == 0)
+
+    }
+
+    @Test func checkFailsWhenAnAddressOrRouteIsRemoved() throws {
+        let f = try Fixture()
+        defer { f.close() }
+        let add = try f.h.run("ADD", conf: Self.conf(), netns: f.pod.path)
+        #expect(add.exitCode == 0, "\(add.stdout)")
+        let withPrev = Self.conf(#","prevResult":\#(add.stdout)"#)
+        #expect(try f.h.run("CHECK", conf: withPrev, netns: f.pod.path).exitCode == 0)
+
+        try f.pod.ip("route", "del", "10.67.0.0/16")
+        let noRoute = try f.h.run("CHECK", conf: withPrev, netns: f.pod.path)
+        #expect(noRoute.exitCode != 0)
+        #expect(try parseJSON(noRoute.stdout)["code"]?.int64Value == 105)
+        #expect(try parseJSON(noRoute.stdout)["msg"]?.stringValue?.contains("10.67.0.0/16") == true)
+
+        try f.pod.ip("addr", "del", "10.66.0.2/24", "dev", "net1")
+        let noAddr = try f.h.run("CHECK", conf: withPrev, netns: f.pod.path)
+        #expect(noAddr.exitCode != 0)
+        let e = try parseJSON(noAddr.stdout)
+        #expect(e["code"]?.int64Value == 105)
+        #expect(e["msg"]?.stringValue?.contains("10.66.0.2/24") == true)
+
+        // The link gone altogether.
+        try f.pod.ip("link", "del", "net1")
+        let gone = try f.h.run("CHECK", conf: withPrev, netns: f.pod.path)
+        #expect(try parseJSON(gone.stdout)["code"]?.int64Value == 105)
+        #expect(try f.h.run("DEL", conf: withPrev, netns: f.pod.path).exitCode == 0)
+        #expect(f.h.stateFiles().isEmpty)
+    }
+
+    /// The link is created under a temporary name directly in the pod netns, then renamed: an interface named like
+    /// CNI_IFNAME in the node netns does not matter, a clash with the temporary name in the pod netns makes ADD fail
+    /// (and roll back). The harness's random is fixed, so the temporary name is known. (A clash with the temporary
+    /// name in the *node* netns does fail: rtnetlink looks the name up in the caller's netns first.)
+    @Test func createdUnderATemporaryNameInThePodNetns() throws {
+        let f = try Fixture()
+        defer { f.close() }
+        let tmp = "emt" + String(String(f.h.random, radix: 16).suffix(10))
+        try f.node.ip("link", "add", "net1", "type", "veth", "peer", "name", "revx0")
+        let add = try f.h.run("ADD", conf: Self.conf(), netns: f.pod.path)
+        #expect(add.exitCode == 0, "a node interface named like CNI_IFNAME must not matter: \(add.stdout)")
+        #expect(linkInfo(f.pod, "net1") != nil)
+        #expect(try f.h.run("DEL", conf: Self.conf(), netns: f.pod.path).exitCode == 0)
+
+        try f.pod.ip("link", "add", tmp, "type", "veth", "peer", "name", "revy0")
+        let podBefore = try f.pod.snapshot()
+        let clash = try f.h.run("ADD", conf: Self.conf(), netns: f.pod.path)
+        #expect(clash.exitCode != 0, "ADD must have tried to create \(tmp) in the pod netns")
+        let e = try parseJSON(clash.stdout)
+        #expect(e["code"]?.int64Value == 100)
+        #expect(e["msg"]?.stringValue?.contains(tmp) == true)
+        #expect(try f.pod.snapshot() == podBefore)
+        #expect(f.h.stateFiles().isEmpty)
+    }
+
+    @Test func delegatedIPAMDelRunsOnRollback() throws {
+        let f = try Fixture()
+        defer { f.close() }
+        let fake = try ReviewFakeIPAM(result: #"{"cniVersion":"1.0.0","ips":[{"address":"10.66.0.9/24","gateway":"10.66.0.1"}],"routes":[{"dst":"10.67.0.0/16","gw":"10.99.0.1"}]}"#)
+        defer { fake.cleanup() }
+        let podBefore = try f.pod.snapshot(), nodeBefore = try f.node.snapshot()
+        let add = try f.h.run("ADD", conf: Self.conf(version: "1.0.0", ipam: #"{"type":"revipam"}"#), netns: f.pod.path,
+                              cniPath: fake.dir)
+        #expect(add.exitCode != 0)
+        #expect(try parseJSON(add.stdout)["code"]?.int64Value == 100)
+        #expect(fake.calls == ["ADD ctr1 net1", "DEL ctr1 net1"])
+        #expect(try f.pod.snapshot() == podBefore)
+        #expect(try f.node.snapshot() == nodeBefore)
+    }
+
+    /// One gratuitous ARP from the plugin on top of the kernel's own (arp_notify on link up), and likewise one
+    /// unsolicited NA for the IPv6 address (ndisc_notify).
+    @Test func l2AnnouncesEachAddressItself() throws {
+        let f = try Fixture()
+        defer { f.close() }
+        let capture = Process()
+        capture.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        capture.arguments = ["netns", "exec", f.node.name, "timeout", "-s", "KILL", "6", "tcpdump", "-l", "-n", "-c", "4", "-i", "eni0peer",
+                             "arp or (icmp6 and ip6[40] == 136)"]
+        let out = Pipe()
+        capture.standardOutput = out
+        capture.standardError = FileHandle.nullDevice
+        try capture.run()
+        Thread.sleep(forTimeInterval: 1.0)
+        let ipam = #"{"type":"eni-multus","ranges":[[{"subnet":"10.66.0.0/24"}],[{"subnet":"fd66::/64"}]]}"#
+        let add = try f.h.run("ADD", conf: Self.conf(ipam: ipam), netns: f.pod.path)
+        #expect(add.exitCode == 0, "\(add.stdout)")
+        // Never wait on the capture unboundedly.
+        _ = waitUntil(timeout: 10, interval: 0.1) { !capture.isRunning }
+        if capture.isRunning { capture.terminate(); Thread.sleep(forTimeInterval: 0.5) }
+        if capture.isRunning { kill(capture.processIdentifier, SIGKILL) }
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let garps = text.split(separator: "\n").filter { $0.contains("who-has 10.66.0.2 tell 10.66.0.2") }
+        let nas = text.split(separator: "\n").filter { $0.contains("neighbor advertisement") && $0.contains("fd66::2") }
+        #expect(garps.count >= 2, "kernel + plugin GARPs expected:\n\(text)")
+        #expect(nas.count >= 2, "kernel + plugin NAs expected:\n\(text)")
+    }
+}
+
+/// Review additions with a real NIC (UML's eth0): GC brings home a NIC whose pod netns died; kernelpath selects it.
+@Suite(.tier(.kernel, also: [.nic]), .serialized)
+struct KernelReviewNICTests {
+    @Test func gcRestoresANICReturnedByTheKernel() throws {
+        let nic = try #require(Capabilities.nic)
+        let h = try PluginHarness(node: nil)
+        defer { h.cleanup() }
+        let pod = try TestNetns(prefix: "emtpod")
+        let mac = try #require(linkInfo(nil, nic)?["address"] as? String)
+        let conf = #"{"cniVersion":"1.1.0","name":"revnic","type":"eni-multus","link":"host-device","device":"\#(nic)","ipam":{"type":"eni-multus","subnet":"10.56.0.0/24"}}"#
+        let add = try h.run("ADD", conf: conf, containerID: "gc1", netns: pod.path, ifname: "net1")
+        #expect(add.exitCode == 0, "\(add.stdout)")
+        pod.delete()
+        let back = waitUntil(timeout: 5) {
+            ((try? ipJSON(netns: nil as String?, ["link", "show"])) ?? []).contains { ($0["address"] as? String) == mac }
+        }
+        #expect(back)
+        let gcConf = #"{"cniVersion":"1.1.0","name":"revnic","type":"eni-multus","link":"host-device","device":"\#(nic)","ipam":{"type":"eni-multus","subnet":"10.56.0.0/24"},"cni.dev/valid-attachments":[]}"#
+        let gc = try h.run("GC", conf: gcConf, netns: "")
+        #expect(gc.exitCode == 0, "\(gc.stdout)")
+        let restored = try #require(linkInfo(nil, nic), "GC must restore \(nic)")
+        #expect(restored["address"] as? String == mac)
+        #expect(restored["ifalias"] == nil || restored["ifalias"] as? String == "")
+        #expect(h.stateFiles().isEmpty)
+    }
+
+    @Test func kernelpathSelectsTheNIC() throws {
+        let nic = try #require(Capabilities.nic)
+        let h = try PluginHarness(node: nil)
+        defer { h.cleanup() }
+        let pod = try TestNetns(prefix: "emtpod")
+        defer { pod.delete() }
+        // /sys/class/net/<nic> -> ../../devices/<bus path>/net/<nic>: the kernelpath is the device directory.
+        let real = try #require(URL(fileURLWithPath: "/sys/class/net/\(nic)").resolvingSymlinksInPath().path as String?)
+        let devicePath = ((real as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
+        try #require(devicePath.hasPrefix("/sys/devices/"), "\(real)")
+        let conf = #"{"cniVersion":"1.0.0","name":"revnic","type":"eni-multus","link":"host-device","kernelpath":"\#(devicePath)"}"#
+        let add = try h.run("ADD", conf: conf, netns: pod.path)
+        #expect(add.exitCode == 0, "\(add.stdout)")
+        #expect(linkInfo(pod, "net1")?["ifalias"] as? String == nic)
+        #expect(try h.run("DEL", conf: conf, netns: pod.path).exitCode == 0)
+        #expect(linkInfo(nil, nic) != nil)
+    }
+}
