@@ -25,6 +25,15 @@ func bringUp(_ socket: borrowing RouteSocket, _ links: Link...) throws {
     for link in links { try socket.setLink(index: link.index, LinkChange(up: true)) }
 }
 
+/// Waits (up to 2 s) until the kernel's link watch reports the link running: frames sent before its qdisc is
+/// activated are dropped.
+func waitRunning(_ socket: borrowing RouteSocket, _ link: Link) throws {
+    for _ in 0..<400 {
+        if let l = try socket.link(index: link.index), l.flags & UInt32(IFF_RUNNING) != 0 { return }
+        usleep(5_000)
+    }
+}
+
 /// Runs `body` and returns the NetlinkError it throws (recording an issue when it does not throw).
 func expectNetlinkError(
     _ comment: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void

@@ -341,6 +341,7 @@ struct HostNetlinkAnnounceTests {
     func garp() throws {
         try withVethNamespace { ns, socket, a, b in
             try bringUp(socket, a, b)
+            try waitRunning(socket, a)
             let hw = try #require(a.hardwareAddress)
             let frame = try ns.run { () throws -> [UInt8]? in
                 let capture = try openCapture(index: b.index, ethertype: 0x0806)
@@ -360,6 +361,7 @@ struct HostNetlinkAnnounceTests {
     func na() throws {
         try withVethNamespace { ns, socket, a, b in
             try bringUp(socket, a, b)
+            try waitRunning(socket, a)
             try socket.addAddress(pfx("2001:db8::2/64"), index: a.index, noDAD: true)
             let hw = try #require(a.hardwareAddress)
             let target = ip("2001:db8::2")

@@ -96,3 +96,18 @@ struct HarnessError: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }
 }
+
+/// A simulated node netns with an "ENI" stand-in (`eni0`, a veth end; its peer `eni0peer` stays beside it), a pod
+/// netns, and a harness running the plugin inside the node.
+struct NodeFixture {
+    let node: TestNetns
+    let pod: TestNetns
+    let h: PluginHarness
+    init() throws {
+        node = try TestNetns(prefix: "emtnode")
+        pod = try TestNetns(prefix: "emtpod")
+        try makeVeth(hostName: "eni0", peerName: "eni0peer", hostNetns: node)
+        h = try PluginHarness(node: node)
+    }
+    func close() { h.cleanup(); pod.delete(); node.delete() }
+}

@@ -14,53 +14,53 @@ struct HostEC2RegistrationTests {
 
 /// One moto scenario, a veth carrying the multus ENI's MAC in the test's netns, a pod netns, and the harness.
 struct EC2World {
-        let emu: EC2Emulator
-        let h: PluginHarness
-        let pod: TestNetns
-        let veth: Veth
-        let eni: String, primary: String, untagged: String
-        let subnet: String, v4: String, v6: String
-        var link = "host-device"
-        init(_ emulator: Result<EC2Emulator, any Error>) throws {
-            emu = try emulator.get()
-            try emu.clearFaults()
-            let w = try emu.scenario()
-            let enis = try #require(w["enis"] as? [String: [String: Any]])
-            let inst = try #require((w["instances"] as? [String: [String: Any]])?["node1"]?["enis"] as? [String: [String: Any]])
-            eni = try #require(enis["multus"]?["id"] as? String)
-            untagged = try #require(enis["untagged"]?["id"] as? String)
-            primary = try #require(inst["primary"]?["id"] as? String)
-            let sub = try #require((w["subnets"] as? [String: [String: Any]])?["multus-us-east-1a"])
-            subnet = try #require(sub["id"] as? String)
-            v4 = try #require(sub["cidr"] as? String)
-            v6 = try #require(sub["ipv6Cidr"] as? String)
-            let mac = try #require(enis["multus"]?["mac"] as? String)
-            let name = uniqueIfName(prefix: "emte")
-            veth = try makeVeth(hostName: name, peerName: uniqueIfName(prefix: "emtq"))
-            try Shell.check(["ip", "link", "set", name, "down"])
-            try Shell.check(["ip", "link", "set", name, "address", mac])
-            try Shell.check(["ip", "link", "set", name, "up"])
-            pod = try TestNetns(prefix: "emtpod")
-            h = try PluginHarness(node: nil)
-            try emu.resetCounts()
-        }
-        func close() { h.cleanup(); pod.delete(); veth.delete() }
+    let emu: EC2Emulator
+    let h: PluginHarness
+    let pod: TestNetns
+    let veth: Veth
+    let eni: String, primary: String, untagged: String
+    let subnet: String, v4: String, v6: String
+    var link = "host-device"
+    init(_ emulator: Result<EC2Emulator, any Error>) throws {
+        emu = try emulator.get()
+        try emu.clearFaults()
+        let w = try emu.scenario()
+        let enis = try #require(w["enis"] as? [String: [String: Any]])
+        let inst = try #require((w["instances"] as? [String: [String: Any]])?["node1"]?["enis"] as? [String: [String: Any]])
+        eni = try #require(enis["multus"]?["id"] as? String)
+        untagged = try #require(enis["untagged"]?["id"] as? String)
+        primary = try #require(inst["primary"]?["id"] as? String)
+        let sub = try #require((w["subnets"] as? [String: [String: Any]])?["multus-us-east-1a"])
+        subnet = try #require(sub["id"] as? String)
+        v4 = try #require(sub["cidr"] as? String)
+        v6 = try #require(sub["ipv6Cidr"] as? String)
+        let mac = try #require(enis["multus"]?["mac"] as? String)
+        let name = uniqueIfName(prefix: "emte")
+        veth = try makeVeth(hostName: name, peerName: uniqueIfName(prefix: "emtq"))
+        try Shell.check(["ip", "link", "set", name, "down"])
+        try Shell.check(["ip", "link", "set", name, "address", mac])
+        try Shell.check(["ip", "link", "set", name, "up"])
+        pod = try TestNetns(prefix: "emtpod")
+        h = try PluginHarness(node: nil)
+        try emu.resetCounts()
+    }
+    func close() { h.cleanup(); pod.delete(); veth.delete() }
 
-        func conf(_ selector: String, dual: Bool = true, extra: String = "") -> String {
-            let start = v4.replacingOccurrences(of: ".0/24", with: ".200")
-            let ranges = dual ? #"[[{"subnet":"\#(v4)","rangeStart":"\#(start)"}],[{"subnet":"\#(v6)"}]]"#
-                : #"[[{"subnet":"\#(v4)","rangeStart":"\#(start)"}]]"#
-            return #"{"cniVersion":"1.0.0","name":"ec2net","type":"eni-multus","link":"\#(link)","eni":\#(selector),"ec2TimeoutSeconds":20,"ipam":{"type":"eni-multus","ranges":\#(ranges)}\#(extra)}"#
-        }
-        func run(_ verb: String, _ conf: String, containerID: String = "ec2c1", vars: [String: String] = [:]) throws -> PluginOutput {
-            try h.run(verb, conf: conf, containerID: containerID, netns: pod.path,
-                      cniArgs: "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns1;K8S_POD_NAME=p1;K8S_POD_UID=u1",
-                      extraVars: emu.environment.merging(vars) { _, b in b })
-        }
-        func addresses(of id: String) throws -> [String] {
-            let e = try #require(try emu.enis()[id])
-            return e.privateIps + e.ipv6s
-        }
+    func conf(_ selector: String, dual: Bool = true, extra: String = "") -> String {
+        let start = v4.replacingOccurrences(of: ".0/24", with: ".200")
+        let ranges = dual ? #"[[{"subnet":"\#(v4)","rangeStart":"\#(start)"}],[{"subnet":"\#(v6)"}]]"#
+            : #"[[{"subnet":"\#(v4)","rangeStart":"\#(start)"}]]"#
+        return #"{"cniVersion":"1.0.0","name":"ec2net","type":"eni-multus","link":"\#(link)","eni":\#(selector),"ec2TimeoutSeconds":20,"ipam":{"type":"eni-multus","ranges":\#(ranges)}\#(extra)}"#
+    }
+    func run(_ verb: String, _ conf: String, containerID: String = "ec2c1", vars: [String: String] = [:]) throws -> PluginOutput {
+        try h.run(verb, conf: conf, containerID: containerID, netns: pod.path,
+                  cniArgs: "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns1;K8S_POD_NAME=p1;K8S_POD_UID=u1",
+                  extraVars: emu.environment.merging(vars) { _, b in b })
+    }
+    func addresses(of id: String) throws -> [String] {
+        let e = try #require(try emu.enis()[id])
+        return e.privateIps + e.ipv6s
+    }
 }
 
 extension HostEC2RegistrationTests {
@@ -93,6 +93,21 @@ extension HostEC2RegistrationTests {
         let delCounts = try w.emu.counts()
         #expect(delCounts["UnassignPrivateIpAddresses"] == 1 && delCounts["UnassignIpv6Addresses"] == 1)
         #expect(w.h.stateFiles().filter { !$0.hasSuffix("/lock") }.isEmpty, "\(w.h.stateFiles())")
+    }
+
+    @Test func delegatedIPAMAddressesAreRegisteredToo() throws {
+        try #require(Capabilities.hasReferencePlugins)
+        let w = try World(Self.emulator)
+        defer { w.close() }
+        let start = w.v4.replacingOccurrences(of: ".0/24", with: ".220")
+        let conf = #"{"cniVersion":"0.4.0","name":"ec2net","type":"eni-multus","link":"host-device","eni":{"id":"\#(w.eni)"},"ipam":{"type":"host-local","subnet":"\#(w.v4)","rangeStart":"\#(start)","dataDir":"\#(w.h.dataDir)/host-local"}}"#
+        let add = try w.run("ADD", conf)
+        #expect(add.exitCode == 0, "\(add.stdout)")
+        let v4 = try #require(try JSON.parse(add.stdout)["ips"]?[0]?["address"]?.stringValue?.split(separator: "/").first.map(String.init))
+        #expect(v4 == String(start))
+        #expect(try w.addresses(of: w.eni).contains(v4))
+        #expect(try w.run("DEL", conf).exitCode == 0)
+        #expect(try !w.addresses(of: w.eni).contains(v4))
     }
 
     @Test(arguments: ["subnet", "deviceIndex", "tag"])

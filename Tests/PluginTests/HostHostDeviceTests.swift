@@ -13,19 +13,7 @@ struct HostHostDeviceTests {
         return #"{"cniVersion":"\#(version)","name":"hdnet","type":"eni-multus","link":"host-device","device":"\#(device)","ipam":\#(ipamJSON)\#(extra)}"#
     }
 
-    struct Fixture {
-        let node: TestNetns
-        let pod: TestNetns
-        let h: PluginHarness
-        let eni = "eni0"
-        init() throws {
-            node = try TestNetns(prefix: "emtnode")
-            pod = try TestNetns(prefix: "emtpod")
-            try makeVeth(hostName: "eni0", peerName: "eni0peer", hostNetns: node)
-            h = try PluginHarness(node: node)
-        }
-        func close() { h.cleanup(); pod.delete(); node.delete() }
-    }
+    typealias Fixture = NodeFixture
 
     @Test func addMovesDeviceInAndDelReturnsIt() throws {
         let f = try Fixture()

@@ -14,18 +14,7 @@ struct KernelIPVlanTests {
         return #"{"cniVersion":"\#(version)","name":"ipvnet","type":"eni-multus",\#(master),"mode":"\#(mode)","ipam":\#(ipamJSON)\#(extra)}"#
     }
 
-    struct Fixture {
-        let node: TestNetns
-        let pod: TestNetns
-        let h: PluginHarness
-        init() throws {
-            node = try TestNetns(prefix: "emtnode")
-            pod = try TestNetns(prefix: "emtpod")
-            try makeVeth(hostName: "eni0", peerName: "eni0peer", hostNetns: node)
-            h = try PluginHarness(node: node)
-        }
-        func close() { h.cleanup(); pod.delete(); node.delete() }
-    }
+    typealias Fixture = NodeFixture
 
     @Test(arguments: ["l2", "l3", "l3s"])
     func addCheckDel(mode: String) throws {

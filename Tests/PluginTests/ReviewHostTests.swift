@@ -39,18 +39,7 @@ struct ReviewFakeIPAM {
 /// records, runtimeConfig.deviceID precedence, host-device MTU, the binary's range-exhausted error.
 @Suite(.tier(.host), .serialized)
 struct HostReviewTests {
-    struct Fixture {
-        let node: TestNetns
-        let pod: TestNetns
-        let h: PluginHarness
-        init() throws {
-            node = try TestNetns(prefix: "emtnode")
-            pod = try TestNetns(prefix: "emtpod")
-            try makeVeth(hostName: "eni0", peerName: "eni0peer", hostNetns: node)
-            h = try PluginHarness(node: node)
-        }
-        func close() { h.cleanup(); pod.delete(); node.delete() }
-    }
+    typealias Fixture = NodeFixture
 
     static func hd(_ extra: String = "", version: String = "1.1.0", ipam: String) -> String {
         #"{"cniVersion":"\#(version)","name":"revnet","type":"eni-multus","link":"host-device","device":"eni0","ipam":\#(ipam)\#(extra)}"#

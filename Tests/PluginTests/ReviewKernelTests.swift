@@ -14,18 +14,7 @@ struct KernelReviewIPVlanTests {
         #"{"cniVersion":"\#(version)","name":"revipv","type":"eni-multus","master":"eni0","ipam":\#(ipam)\#(extra)}"#
     }
 
-    struct Fixture {
-        let node: TestNetns
-        let pod: TestNetns
-        let h: PluginHarness
-        init() throws {
-            node = try TestNetns(prefix: "emtnode")
-            pod = try TestNetns(prefix: "emtpod")
-            try makeVeth(hostName: "eni0", peerName: "eni0peer", hostNetns: node)
-            h = try PluginHarness(node: node)
-        }
-        func close() { h.cleanup(); pod.delete(); node.delete() }
-    }
+    typealias Fixture = NodeFixture
 
     static func infoData(_ ns: TestNetns, _ name: String) -> [String: Any]? {
         (linkInfo(ns, name)?["linkinfo"] as? [String: Any])?["info_data"] as? [String: Any]
