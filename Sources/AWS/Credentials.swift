@@ -13,7 +13,7 @@ public enum CredentialSource: String, Sendable, Equatable {
 /// 1. environment: `AWS_ACCESS_KEY_ID` + `AWS_SECRET_ACCESS_KEY` (+ `AWS_SESSION_TOKEN`);
 /// 2. web identity (IRSA): `AWS_WEB_IDENTITY_TOKEN_FILE` + `AWS_ROLE_ARN` (+ `AWS_ROLE_SESSION_NAME`) through an
 ///    unsigned STS `AssumeRoleWithWebIdentity`;
-/// 3. container credentials (EKS Pod Identity, ECS): `AWS_CONTAINER_CREDENTIALS_FULL_URI` (or `…_RELATIVE_URI`)
+/// 3. container credentials (EKS Pod Identity, ECS): `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` (else `…_FULL_URI`)
 ///    with `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` / `AWS_CONTAINER_AUTHORIZATION_TOKEN`;
 /// 4. the instance role through IMDS (`iam/security-credentials/`).
 ///
@@ -194,11 +194,11 @@ public final class CredentialChain {
 
     private func fromContainer() throws(AWSError) -> AWSCredentials {
         let uri: String
-        if let full = env("AWS_CONTAINER_CREDENTIALS_FULL_URI") {
-            uri = full
-        } else {
-            let rel = env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")!
+        // RELATIVE_URI wins over FULL_URI, as botocore's ContainerProvider (and the other SDKs) decide.
+        if let rel = env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") {
             uri = Self.containerRelativeHost + (rel.hasPrefix("/") ? rel : "/" + rel)
+        } else {
+            uri = env("AWS_CONTAINER_CREDENTIALS_FULL_URI")!
         }
         guard let url = HTTPURL(uri) else {
             throw .credentials("container credentials URI is not an http(s) URL")

@@ -268,9 +268,9 @@ func configureInterface(_ pod: PodNamespace, index: Int32, name: String, result:
     guard announce, var link = try pod.sock.link(index: index), let mac = link.hardwareAddress,
           link.flags & 0x80 == 0 /* IFF_NOARP */ else { return }
     // A frame sent before the kernel's link watch has activated the device's qdisc is dropped silently: wait
-    // (bounded, 500 ms) until the link reports IFF_RUNNING. A device without carrier is announced anyway.
+    // (bounded, 200 ms) until the link reports IFF_RUNNING. A device without carrier is announced anyway.
     var waited = 0
-    while link.flags & 0x40 == 0 /* IFF_RUNNING */ && waited < 100 {
+    while link.flags & 0x40 == 0 /* IFF_RUNNING */ && waited < 40 {
         usleep(5_000)
         waited += 1
         guard let l = try pod.sock.link(index: index) else { return }

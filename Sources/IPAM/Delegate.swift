@@ -32,12 +32,21 @@ public struct DelegatedIPAM: Sendable {
     public func run(_ command: CNICommand, env: [String: String], stdin: [UInt8]) throws(IPAMError) -> [UInt8] {
         var e = env
         e["CNI_COMMAND"] = command.rawValue
-        let out: ProcessOutput
-        do {
-            out = try ProcessRunner.run(executable, arguments: [], environment: e, stdin: stdin)
-        } catch let errno {
-            throw .delegateUnusable(plugin: type, reason: "cannot run \(executable): \(String(cString: strerror(errno.code)))")
+        var out: ProcessOutput?
+        // ETXTBSY: the binary is being replaced (an installer's rename, or a writer's fd inherited by a concurrent
+        // fork). libcni retries this too; so do we, with a short backoff.
+        for attempt in 0..<6 {
+            do {
+                out = try ProcessRunner.run(executable, arguments: [], environment: e, stdin: stdin)
+                break
+            } catch let errno {
+                guard errno.code == ETXTBSY, attempt < 5 else {
+                    throw .delegateUnusable(plugin: type, reason: "cannot run \(executable): \(String(cString: strerror(errno.code)))")
+                }
+                usleep(UInt32(20_000 << attempt))
+            }
         }
+        guard let out else { throw .delegateUnusable(plugin: type, reason: "cannot run \(executable)") }
         if out.status != 0 {
             if let j = try? JSON.parse(out.stdout), let code = j["code"]?.int64Value {
                 throw .delegateFailed(plugin: type, code: Int(code), msg: j["msg"]?.stringValue ?? "",

@@ -460,4 +460,13 @@ import Testing
             }
         }
     }
+
+    @Test("container: RELATIVE_URI wins over FULL_URI, as botocore's ContainerProvider does")
+    func relativeWinsOverFull() throws {
+        let r = Self.rig { req in req.url == "http://169.254.170.2/v2/credentials/abc" ? text(Self.containerJSON()) : nil }
+        let c = Self.chain(r, ["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/credentials/abc",
+                               "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:1339/creds"])
+        _ = try c.credentials()
+        #expect(r.transport.requests.map(\.url) == ["http://169.254.170.2/v2/credentials/abc"])
+    }
 }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import Testing
 @testable import ENIMultusCore
@@ -21,7 +24,16 @@ struct EC2World {
     let eni: String, primary: String, untagged: String
     let subnet: String, v4: String, v6: String
     var link = "host-device"
+    /// Worlds put a veth with the (deterministic) moto ENI MAC into the test process's netns, so two at once would
+    /// make that MAC ambiguous: every world, in any suite, holds this process-wide file lock until `close()`.
+    let lockFD: Int32
+
     init(_ emulator: Result<EC2Emulator, any Error>) throws {
+        lockFD = open("/tmp/emt-ec2world.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        _ = flock(lockFD, LOCK_EX)
+        var made: [() -> Void] = [{ [lockFD] in _ = Glibc.close(lockFD) }]
+        var ok = false
+        defer { if !ok { made.reversed().forEach { $0() } } }
         emu = try emulator.get()
         try emu.clearFaults()
         let w = try emu.scenario()
@@ -36,15 +48,26 @@ struct EC2World {
         v6 = try #require(sub["ipv6Cidr"] as? String)
         let mac = try #require(enis["multus"]?["mac"] as? String)
         let name = uniqueIfName(prefix: "emte")
-        veth = try makeVeth(hostName: name, peerName: uniqueIfName(prefix: "emtq"))
+        let v = try makeVeth(hostName: name, peerName: uniqueIfName(prefix: "emtq"))
+        veth = v
+        made.append { v.delete() }
         try Shell.check(["ip", "link", "set", name, "down"])
         try Shell.check(["ip", "link", "set", name, "address", mac])
         try Shell.check(["ip", "link", "set", name, "up"])
-        pod = try TestNetns(prefix: "emtpod")
+        let p = try TestNetns(prefix: "emtpod")
+        pod = p
+        made.append { p.delete() }
         h = try PluginHarness(node: nil)
         try emu.resetCounts()
+        ok = true
     }
-    func close() { h.cleanup(); pod.delete(); veth.delete() }
+
+    func close() {
+        h.cleanup()
+        pod.delete()
+        veth.delete()
+        Glibc.close(lockFD)
+    }
 
     func conf(_ selector: String, dual: Bool = true, extra: String = "") -> String {
         let start = v4.replacingOccurrences(of: ".0/24", with: ".200")

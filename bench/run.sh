@@ -1,0 +1,219 @@
+#!/bin/bash
+# The benchmark of issue 6: eni-multus against Debian's reference CNI plugins (containernetworking-plugins),
+# side by side in the same run, alternating. One command, as root, from a clean clone:
+#
+#     bash bench/run.sh            # about 7 minutes on the 2-core dev machine, build included
+#
+# Prints a table (median, min, max, ratio ours/reference, targets) and writes bench/out/results.json.
+# Knobs (environment): BENCH_N (cycles for rows 1/2, default 300), BENCH_N_SCALE (row 3, default 100),
+# BENCH_N_VERSION (row 4, default 300), BENCH_SKIP_BUILD=1 (reuse bench/out/bin/eni-multus),
+# BENCH_LINK=static-stdlib (default: what Package.swift can ship today) or full-static (the proposal:
+# -static-executable, with bench/minimnl.c standing in for libmnl, which Debian ships only as a .so),
+# BENCH_SWIFT_FLAGS (overrides the swift build flags entirely).
+# Needs what .ci/run installs (libmnl-dev user-mode-linux kmod iproute2 containernetworking-plugins jq gcc).
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+out="$here/out"
+bin="$out/bin"
+ref=/usr/lib/cni
+N=${BENCH_N:-300}
+NS=${BENCH_N_SCALE:-100}
+NV=${BENCH_N_VERSION:-300}
+LINK=${BENCH_LINK:-static-stdlib}
+# The release settings (bench/README.md "Release settings"): -O (the release default; -Osize measured no faster),
+# static Swift stdlib, stripped. full-static: one static executable (no ld.so, no libstdc++/libm/libmnl .so).
+case "$LINK" in
+static-stdlib) SWIFT_FLAGS=${BENCH_SWIFT_FLAGS:---static-swift-stdlib}; scratch=.build-bench ;;
+full-static) SWIFT_FLAGS=${BENCH_SWIFT_FLAGS:--Xswiftc -static-executable -Xlinker -L$out/mnl}; scratch=.build-bench-full ;;
+*) echo "bench/run.sh: BENCH_LINK is static-stdlib or full-static" >&2; exit 2 ;;
+esac
+
+# ---------------------------------------------------------------------------------------------------------------
+# Part run inside user-mode Linux: rows 1 (ipvlan) and 6 (floor), in ONE boot and one driver loop.
+if [ "${1:-}" = "--inside-uml" ]; then
+	res=$2
+	node=bn-node pa=bn-ours pb=bn-ref pf=bn-floor
+	for n in $node $pa $pb $pf; do ip netns add $n; done
+	ip -n $node link add eni0 type veth peer name eni0peer
+	ip -n $node link set eni0 up; ip -n $node link set eni0peer up
+	d=/var/lib/cni/bench   # tmpfs inside UML (the host's / is hostfs: keep the stores off it)
+	mkdir -p $d
+	cat >$d/ours.json <<EOF
+{"cniVersion":"1.0.0","name":"bench-ipvlan","type":"eni-multus","master":"eni0","mode":"l2","ipam":{"type":"eni-multus","dataDir":"$d/ours","subnet":"10.1.0.0/16","routes":[{"dst":"10.0.8.0/21"}]}}
+EOF
+	cat >$d/ref.json <<EOF
+{"cniVersion":"1.0.0","name":"bench-ipvlan-ref","type":"ipvlan","master":"eni0","mode":"l2","ipam":{"type":"host-local","dataDir":"$d/hl","subnet":"10.2.0.0/16","routes":[{"dst":"10.0.8.0/21"}]}}
+EOF
+	echo '{}' >$d/floor.json
+	ip netns exec $node "$bin/driver" cycle ipvlan "$N" 20 \
+		ours "$bin/eni-multus" $d/ours.json CNI_NETNS=/run/netns/$pa CNI_IFNAME=net1 CNI_PATH=$ref \
+		-- reference "$ref/ipvlan" $d/ref.json CNI_NETNS=/run/netns/$pb CNI_IFNAME=net1 CNI_PATH=$ref \
+		-- floor "$bin/floor" $d/floor.json CNI_NETNS=/run/netns/$pf CNI_IFNAME=net1 FLOOR_MASTER=eni0 \
+		FLOOR_ADDR=10.3.0.5/16 FLOOR_DST=10.0.8.0/21 FLOOR_GW=10.3.0.1 >"$res"
+	echo "uml: $(uname -r), $(nproc) CPU" >&2
+	exit 0
+fi
+
+[ "$(id -u)" = 0 ] || { echo "bench/run.sh: run as root (it creates network namespaces)" >&2; exit 1; }
+for t in jq gcc ip "$ref/ipvlan" "$ref/host-local" "$ref/host-device"; do
+	command -v "$t" >/dev/null || { echo "bench/run.sh: missing $t (see .ci/run)" >&2; exit 1; }
+done
+export PATH="/opt/swift/usr/bin:$PATH"
+cd "$root"
+mkdir -p "$bin"
+rm -f "$out"/row*.json "$out/results.json"
+t_start=$(date +%s)
+note() { echo "==> $*" >&2; }
+
+# ---------------------------------------------------------------------------------------------------------------
+# Build: our release binary (separate scratch path, so a debug/test .build is untouched), stripped; the driver
+# (static, so its own exec and RSS are minimal) and the floor program.
+if [ "${BENCH_SKIP_BUILD:-0}" != 1 ] || [ ! -x "$bin/eni-multus" ]; then
+	if [ "$LINK" = full-static ]; then
+		mkdir -p "$out/mnl"
+		gcc -O2 -Wall -c -o "$out/mnl/minimnl.o" "$here/minimnl.c"
+		rm -f "$out/mnl/libmnl.a"; ar rcs "$out/mnl/libmnl.a" "$out/mnl/minimnl.o"
+	fi
+	note "building eni-multus: swift build -c release --product eni-multus --scratch-path $scratch $SWIFT_FLAGS"
+	# shellcheck disable=SC2086
+	swift build -c release --product eni-multus --scratch-path $scratch $SWIFT_FLAGS >"$out/build.log" 2>&1 ||
+		{ cat "$out/build.log" >&2; echo "bench/run.sh: build failed" >&2; exit 1; }
+	tail -1 "$out/build.log" >&2
+	cp $scratch/release/eni-multus "$bin/eni-multus.unstripped"
+	cp $scratch/release/eni-multus "$bin/eni-multus"
+	strip "$bin/eni-multus"
+fi
+gcc -O2 -static -Wall -o "$bin/driver" "$here/driver.c"
+gcc -O2 -Wall -o "$bin/floor" "$here/floor.c" -lmnl
+strip "$bin/driver" "$bin/floor"
+
+# ---------------------------------------------------------------------------------------------------------------
+# Row 4: start-up. VERSION exec time (alternating), peak RSS (VmHWM at the exit stop, under ptrace), sizes.
+note "row 4: VERSION start-up and peak RSS"
+echo '{"cniVersion":"1.0.0"}' >"$out/version.json"
+sides=(ours "$bin/eni-multus" "$out/version.json" -- ipvlan "$ref/ipvlan" "$out/version.json"
+	-- host-local "$ref/host-local" "$out/version.json" -- host-device "$ref/host-device" "$out/version.json")
+"$bin/driver" version version "$NV" 20 "${sides[@]}" >"$out/row4-version.json"
+"$bin/driver" rss rss 21 "${sides[@]}" >"$out/row4-rss.json"
+{
+	for p in "$bin/eni-multus" "$ref/ipvlan" "$ref/host-local" "$ref/host-device"; do
+		s=$p
+		if ! file -b "$p" 2>/dev/null | grep -q ', stripped' && [ "$p" != "$bin/eni-multus" ]; then
+			s=$(mktemp); cp "$p" "$s"; strip "$s"
+		fi
+		printf '{"binary":"%s","bytes":%d}\n' "$(basename "$p")" "$(stat -c %s "$s")"
+	done
+} >"$out/row4-size.json"
+
+# ---------------------------------------------------------------------------------------------------------------
+# Rows 2 and 3 on the host kernel: host-device with veth "ENI" stand-ins in a private node netns.
+hostns=bh-node
+cleanup() {
+	for n in $hostns bh-pa bh-pb; do ip netns del $n 2>/dev/null || true; done
+	rm -rf "${work:-/nonexistent}"
+}
+trap cleanup EXIT
+cleanup
+work=$(mktemp -d /tmp/emt-bench.XXXXXX)
+ip netns add $hostns; ip netns add bh-pa; ip netns add bh-pb
+for e in 0 1; do
+	ip -n $hostns link add eni$e type veth peer name eni${e}peer
+	ip -n $hostns link set eni$e up; ip -n $hostns link set eni${e}peer up
+done
+# A default route in the node netns, as on a node (the plugins look for the primary interface).
+ip -n $hostns link add prim0 type veth peer name prim0peer
+ip -n $hostns addr add 192.168.254.2/24 dev prim0; ip -n $hostns link set prim0 up; ip -n $hostns link set prim0peer up
+ip -n $hostns route add default via 192.168.254.1
+
+hdconf() { # hdconf OURS|REF NAME DEVICE SUBNET DATADIR
+	if [ "$1" = ours ]; then
+		printf '{"cniVersion":"1.0.0","name":"%s","type":"eni-multus","link":"host-device","device":"%s","ipam":{"type":"eni-multus","dataDir":"%s","subnet":"%s","routes":[{"dst":"10.0.8.0/21"}]}}\n' "$2" "$3" "$5" "$4"
+	else
+		printf '{"cniVersion":"1.0.0","name":"%s","type":"host-device","device":"%s","ipam":{"type":"host-local","dataDir":"%s","subnet":"%s","routes":[{"dst":"10.0.8.0/21"}]}}\n' "$2" "$3" "$5" "$4"
+	fi
+}
+
+note "row 2: host-device ADD+DEL, $N cycles"
+hdconf ours hd-ours eni0 10.4.0.0/24 "$work/r2-ours" >"$work/r2-ours.json"
+hdconf ref hd-ref eni1 10.5.0.0/24 "$work/r2-hl" >"$work/r2-ref.json"
+ip netns exec $hostns "$bin/driver" cycle host-device "$N" 20 \
+	ours "$bin/eni-multus" "$work/r2-ours.json" CNI_NETNS=/run/netns/bh-pa CNI_IFNAME=net1 CNI_PATH=$ref \
+	-- reference "$ref/host-device" "$work/r2-ref.json" CNI_NETNS=/run/netns/bh-pb CNI_IFNAME=net1 CNI_PATH=$ref \
+	>"$out/row2.json"
+
+# Row 3: IPAM at scale. K live allocations in a /16 (10.20.0.0/16: the first K assignable addresses from .0.2,
+# the round-robin cursor on the last), written directly in each plugin's on-disk format (10,000 real ADDs through
+# host-local would take O(K^2) file reads, minutes); a real ADD then checks the format and that the next address
+# handed out is the one after the K-th.
+ipat() { # ipat I -> the I-th address (0-based) from 10.20.0.2
+	local v=$(($1 + 2)); echo "10.20.$((v >> 8)).$((v & 255))"
+}
+prefill() { # prefill K OURSDIR HLDIR NET-OURS NET-HL
+	local k=$1 od=$2/$4 hd=$3/$5 i ip cid
+	mkdir -p "$od/attachments" "$od/ips" "$hd"
+	chmod 700 "$2" "$od" "$od/attachments" "$od/ips"
+	for ((i = 0; i < k; i++)); do
+		ip=$(ipat $i) cid=prefill-$i
+		printf 'eni-multus-ipam 1\ncontainer=%s\nifname=net1\nip=%s\n' $cid "$ip" >"$od/attachments/$cid:net1"
+		printf '%s\nnet1\n' $cid >"$od/ips/$ip"
+		printf '%s\r\nnet1' $cid >"$hd/$ip"
+	done
+	if [ "$k" -gt 0 ]; then
+		ip=$(ipat $((k - 1)))
+		printf '%s' "$ip" >"$od/last_reserved_ip.0"; printf '%s' "$ip" >"$hd/last_reserved_ip.0"
+	fi
+}
+check_store() { # check_store K NAME BINARY CONF NETNS OURS|REF STOREDIR: one real ADD+DEL, format + next address
+	local k=$1 name=$2 b=$3 conf=$4 netns=$5 kind=$6 sd=$7 got want f
+	want=$(ipat "$k")
+	got=$(ip netns exec $hostns env CNI_COMMAND=ADD CNI_CONTAINERID=probe CNI_NETNS=/run/netns/$netns CNI_IFNAME=net1 \
+		CNI_PATH=$ref "$b" <"$conf" | jq -r '.ips[0].address')
+	[ "$got" = "$want/16" ] || { echo "bench: $name at K=$k handed out $got, expected $want/16" >&2; exit 1; }
+	if [ "$kind" = ours ]; then f=$(cat "$sd/ips/$want"; echo x); [ "$f" = $'probe\nnet1\nx' ]
+	else f=$(cat "$sd/$want"; echo x); [ "$f" = $'probe\r\nnet1x' ]; fi || {
+		echo "bench: $name's store format differs from the synthesized one" >&2; exit 1; }
+	ip netns exec $hostns env CNI_COMMAND=DEL CNI_CONTAINERID=probe CNI_NETNS=/run/netns/$netns CNI_IFNAME=net1 \
+		CNI_PATH=$ref "$b" <"$conf" >/dev/null
+}
+for k in 0 1000 10000; do
+	note "row 3: IPAM at scale, K=$k live allocations, $NS cycles"
+	w=$work/r3-$k; mkdir -p "$w"
+	hdconf ours scale-ours eni0 10.20.0.0/16 "$w/ours" >"$w/ours.json"
+	hdconf ref scale-ref eni1 10.20.0.0/16 "$w/hl" >"$w/ref.json"
+	# host-local alone (as a main plugin would exec it): it reads the .ipam section of the network config
+	printf '{"cniVersion":"1.0.0","name":"scale-hl","ipam":{"type":"host-local","subnet":"10.20.0.0/16","dataDir":"%s","routes":[{"dst":"10.0.8.0/21"}]}}\n' "$w/hl-alone" >"$w/hl-ipam.json"
+	prefill "$k" "$w/ours" "$w/hl" scale-ours scale-ref
+	prefill "$k" "$w/unused" "$w/hl-alone" scale-unused scale-hl
+	check_store "$k" ours "$bin/eni-multus" "$w/ours.json" bh-pa ours "$w/ours/scale-ours"
+	check_store "$k" host-device+host-local "$ref/host-device" "$w/ref.json" bh-pb ref "$w/hl/scale-ref"
+	check_store "$k" host-local "$ref/host-local" "$w/hl-ipam.json" bh-pb ref "$w/hl-alone/scale-hl"
+	ip netns exec $hostns "$bin/driver" cycle "ipam-$k" "$NS" 10 \
+		ours "$bin/eni-multus" "$w/ours.json" CNI_NETNS=/run/netns/bh-pa CNI_IFNAME=net1 CNI_PATH=$ref \
+		-- reference "$ref/host-device" "$w/ref.json" CNI_NETNS=/run/netns/bh-pb CNI_IFNAME=net1 CNI_PATH=$ref \
+		-- host-local "$ref/host-local" "$w/hl-ipam.json" CNI_NETNS=/run/netns/bh-pb CNI_IFNAME=net1 CNI_PATH=$ref \
+		>"$out/row3-$k.json"
+	rm -rf "$w"
+done
+
+# ---------------------------------------------------------------------------------------------------------------
+# Rows 1 and 6 inside UML (the host kernel has no ipvlan), in one boot.
+note "rows 1 and 6: ipvlan ADD+DEL and the libmnl floor inside user-mode Linux, $N cycles"
+"$root/scripts/uml/run.sh" -e BENCH_N="$N" -- bash "$here/run.sh" --inside-uml "$out/row1.json"
+
+# ---------------------------------------------------------------------------------------------------------------
+# The table and the JSON.
+t_end=$(date +%s)
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
+jq -s --arg cpu "$cpu" --arg cores "$(nproc)" --arg kernel "$(uname -r)" --arg date "$(date -u +%FT%TZ)" \
+	--arg flags "--product eni-multus $SWIFT_FLAGS" --arg link "$LINK" --arg swift "$(swift --version 2>&1 | head -1)" --argjson secs $((t_end - t_start)) \
+	--arg ref "$(dpkg-query -W -f '${Version}' containernetworking-plugins 2>/dev/null || echo unknown)" '
+	def side($row; $s): map(select(.row == $row and .side == $s))[0];
+	{machine: {cpu: $cpu, cores: ($cores|tonumber), kernel: $kernel, date: $date, swift: $swift,
+	           reference_plugins: ("containernetworking-plugins " + $ref), build: ("swift build -c release " + $flags + " + strip"), link: $link,
+	           seconds: $secs},
+	 runs: map(select(.row != null)),
+	 sizes: map(select(.binary != null))}' \
+	"$out"/row*.json >"$out/results.json"
+bash "$here/table.sh" "$out/results.json"
+echo "JSON: $out/results.json  (total $((t_end - t_start)) s)"
