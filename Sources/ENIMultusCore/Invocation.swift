@@ -77,7 +77,13 @@ struct Invocation {
     var key: AttachmentKey { AttachmentKey(containerID: cni.containerID, ifname: cni.ifname) }
 
     func add() throws -> CNIResult {
-        try withSelectedENI(drainQueue: true).addSelected()
+        if let mac = conf.runtimeMAC ?? cni.args.mac {
+            // Honouring it silently wrong would be worse than refusing: an ipvlan slave always carries its master's
+            // MAC, and EC2 fixes an ENI's MAC (traffic to a changed MAC is dropped).
+            throw CNIError(.unsupportedField,
+                           "a MAC address was requested (\(mac)), but \(conf.link.rawValue) interfaces keep the ENI's hardware address; remove the MAC request from the pod")
+        }
+        return try withSelectedENI(drainQueue: true).addSelected()
     }
 
     /// On an EC2 network: the invocation with the ENI chosen through IMDS and EC2 and the interface pointed at the
@@ -101,12 +107,6 @@ struct Invocation {
     }
 
     private func addSelected() throws -> CNIResult {
-        if let mac = conf.runtimeMAC ?? cni.args.mac {
-            // Honouring it silently wrong would be worse than refusing: an ipvlan slave always carries its master's
-            // MAC, and EC2 fixes an ENI's MAC (traffic to a changed MAC is dropped).
-            throw CNIError(.unsupportedField,
-                           "a MAC address was requested (\(mac)), but \(conf.link.rawValue) interfaces keep the ENI's hardware address; remove the MAC request from the pod")
-        }
         let ipam = try ipam()
         switch conf.link {
         case .ipvlan: return try IPVlanDriver(inv: self, ipam: ipam).add()
