@@ -201,8 +201,9 @@ public struct InstanceTypeInfo: Sendable, Equatable {
     }
 }
 
-/// `AssignPrivateIpAddresses` result: what EC2 says it assigned (AWS lists only the new ones; moto lists all).
-public struct AssignedPrivateIPs: Sendable, Equatable {
+/// What an assign/unassign call reports changed on an ENI (`AssignPrivateIpAddresses`, `AssignIpv6Addresses`,
+/// `UnassignIpv6Addresses`). AWS lists only the new addresses; moto lists all: confirm, don't trust.
+public struct AddressChange: Sendable, Equatable {
     public var networkInterfaceID: String?
     public var addresses: [String]
     public var prefixes: [String]
@@ -214,18 +215,8 @@ public struct AssignedPrivateIPs: Sendable, Equatable {
     }
 }
 
-/// `AssignIpv6Addresses` / `UnassignIpv6Addresses` result.
-public struct IPv6Change: Sendable, Equatable {
-    public var networkInterfaceID: String?
-    public var addresses: [String]
-    public var prefixes: [String]
-
-    public init(networkInterfaceID: String?, addresses: [String], prefixes: [String]) {
-        self.networkInterfaceID = networkInterfaceID
-        self.addresses = addresses
-        self.prefixes = prefixes
-    }
-}
+public typealias AssignedPrivateIPs = AddressChange
+public typealias IPv6Change = AddressChange
 
 /// `AttachNetworkInterface` result.
 public struct AttachResult: Sendable, Equatable {
