@@ -6,6 +6,11 @@ let package = Package(
     name: "eni-multus",
     products: [
         .executable(name: "eni-multus", targets: ["eni-multus"]),
+        .executable(name: "eni-multus-node", targets: ["eni-multus-node"]),
+        .library(name: "NodeAgent", targets: ["NodeAgent"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         // The only C boundary for netlink: libmnl plus a header of inline shims.
@@ -34,6 +39,14 @@ let package = Package(
         .target(name: "ENIMultusCore", dependencies: ["CNI", "IPAM", "Netlink", "NetTypes", "JSON", "AWS"]),
         // Binds the live environment (env, stdin, stdout) to ENIMultusCore.
         .executableTarget(name: "eni-multus", dependencies: ["ENIMultusCore"]),
+        // The node installer's logic: attach/detach/cleanup/status of this node's multus ENIs, atomic install.
+        // Clock, paths, environment and link operations are injected, so all of it runs in-process in tests.
+        .target(name: "NodeAgent", dependencies: ["AWS", "Netlink", "NetTypes", "JSON"]),
+        // Binds the live environment to NodeAgent through swift-argument-parser commands.
+        .executableTarget(
+            name: "eni-multus-node",
+            dependencies: ["NodeAgent", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         // Shared by the test targets: capability probes, netns/veth fixtures, process helpers.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         // Test tiers are named by the first word of each top-level suite: Unit…, Host…, Kernel…, Peer….
@@ -45,6 +58,10 @@ let package = Package(
         .testTarget(
             name: "PluginTests",
             dependencies: ["ENIMultusCore", "CNI", "IPAM", "Netlink", "NetTypes", "JSON", "TestSupport"]
+        ),
+        .testTarget(
+            name: "NodeAgentTests",
+            dependencies: ["NodeAgent", "ENIMultusCore", "CNI", "AWS", "Netlink", "NetTypes", "JSON", "TestSupport"]
         ),
     ]
 )

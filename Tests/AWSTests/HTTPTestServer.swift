@@ -104,6 +104,7 @@ final class LoopbackHTTPServer {
     var base: String { "http://127.0.0.1:\(port)" }
 
     static let script = #"""
+import os; os.closerange(3, 65536)  # drop descriptors leaked from the test process (see ec2env.py)
 import http.server, socketserver, sys, json, time, threading
 from urllib.parse import urlsplit, parse_qs
 lock = threading.Lock()

@@ -1,0 +1,99 @@
+import AWS
+
+/// Where the node agent reads and writes on the host. Everything is below `hostRoot` (the DaemonSet mounts the
+/// host's `/` parts at `/host`; tests use a temporary directory), so nothing touches a fixed path implicitly.
+public struct NodePaths: Sendable, Equatable {
+    /// Prefix of every host path (`""` when running directly on the host).
+    public var hostRoot: String
+    /// systemd-networkd drop-in directory, relative to `hostRoot`.
+    public var networkdDir: String
+    /// Per-ENI records (what this agent has fully configured), relative to `hostRoot`.
+    public var stateDir: String
+    /// `/proc/sys` of the node's network namespace (not below `hostRoot`: the DaemonSet runs in the host netns).
+    public var sysctlRoot: String
+
+    public init(hostRoot: String = "", networkdDir: String = "/etc/systemd/network",
+                stateDir: String = "/var/lib/eni-multus-node", sysctlRoot: String = "/proc/sys")
+    {
+        var r = hostRoot
+        while r.hasSuffix("/") { r.removeLast() }
+        self.hostRoot = r
+        self.networkdDir = networkdDir
+        self.stateDir = stateDir
+        self.sysctlRoot = sysctlRoot
+    }
+
+    public func host(_ path: String) -> String { hostRoot + (path.hasPrefix("/") ? path : "/" + path) }
+    public var networkdPath: String { host(networkdDir) }
+    public var statePath: String { host(stateDir) + "/enis" }
+}
+
+/// The EC2 and IMDS clients of one command: one transport, one deadline, one credential chain (the AWS layer's,
+/// exactly as the plugin builds them).
+public final class AWSSession {
+    public let imds: IMDSClient
+    public let ec2: EC2Client
+
+    public init(environment: [String: String], timeoutSeconds: Double, clock: any AWSClock,
+                transport: any HTTPTransport, random: any AWSRandom = SystemRandom()) throws(NodeError)
+    {
+        let deadline = Deadline(seconds: timeoutSeconds, clock: clock)
+        let imds = IMDSClient.fromEnvironment(environment, transport: transport, clock: clock, deadline: deadline)
+        self.imds = imds
+        let region = try aws("resolve the region") { () throws(AWSError) in
+            try EC2Client.resolveRegion(environment: environment, imds: imds)
+        }
+        let chain = CredentialChain(environment: environment, transport: transport, clock: clock, random: random,
+                                    deadline: deadline, imds: imds, region: region)
+        ec2 = EC2Client(region: region, endpoint: EC2Client.resolveEndpoint(environment: environment, region: region),
+                        transport: transport,
+                        credentials: { () throws(AWSError) -> AWSCredentials in try chain.credentials() },
+                        clock: clock, random: random, retryPolicy: RetryPolicy.resolve(environment: environment),
+                        deadline: deadline)
+    }
+}
+
+/// Everything a command needs from the outside world, injected.
+public struct NodeContext {
+    public var config: NodeConfig
+    public var paths: NodePaths
+    public var clock: any AWSClock
+    public var links: any LinkOperations
+    /// One line per step taken (the CLI prints them on stderr).
+    public var log: (String) -> Void
+    /// Opens the AWS clients (the CLI: `AWSSession` over `CurlTransport` and the process environment).
+    public var openSession: () throws(NodeError) -> AWSSession
+
+    public init(config: NodeConfig, paths: NodePaths, clock: any AWSClock, links: any LinkOperations,
+                log: @escaping (String) -> Void, openSession: @escaping () throws(NodeError) -> AWSSession)
+    {
+        self.config = config
+        self.paths = paths
+        self.clock = clock
+        self.links = links
+        self.log = log
+        self.openSession = openSession
+    }
+}
+
+/// Every mutation registers how to undo it; on failure the undos run in reverse, all of them, even when one fails.
+final class UndoStack {
+    private var steps: [(what: String, undo: () throws -> Void)] = []
+    private(set) var failures: [String] = []
+
+    func push(_ what: String, _ undo: @escaping () throws -> Void) { steps.append((what, undo)) }
+
+    func rollback(log: (String) -> Void) {
+        while let s = steps.popLast() {
+            do {
+                try s.undo()
+                log("undone: \(s.what)")
+            } catch {
+                failures.append("undo \(s.what): \(error)")
+                log("undo failed: \(s.what): \(error)")
+            }
+        }
+    }
+
+    func commit() { steps.removeAll() }
+}

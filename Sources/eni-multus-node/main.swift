@@ -1,0 +1,216 @@
+// eni-multus-node: prepares an EKS node's multus ENIs and installs the eni-multus plugin.
+// This file only binds the live environment (process env, /proc/sys, netlink, libcurl, stderr) to NodeAgent.
+import ArgumentParser
+import AWS
+import Glibc
+import JSON
+import NodeAgent
+
+struct Common: ParsableArguments {
+    @Option(help: "JSON configuration file (the DaemonSet's ConfigMap); flags override it.")
+    var config: String?
+
+    @Option(help: "Cluster name (tag eni-multus.io/cluster).")
+    var cluster: String?
+
+    @Option(name: .customLong("subnet"),
+            help: "A multus subnet, repeatable: subnet-…, subnet-a|subnet-b (the one in this AZ), or tag:KEY=VALUE[,tag:…].")
+    var subnets: [String] = []
+
+    @Option(name: .customLong("security-group"), help: "Security group for every subnet's ENI, repeatable.")
+    var securityGroups: [String] = []
+
+    @Option(help: "SourceDestCheck of the multus ENIs (true|false).")
+    var sourceDestCheck: Bool?
+
+    @Option(help: "rp_filter for the multus links (0, 1 or 2).")
+    var rpFilter: Int?
+
+    @Flag(inversion: .prefixedNo, help: "Write the systemd-networkd Unmanaged=yes drop-in.")
+    var networkd: Bool?
+
+    @Option(help: "Prefix of host paths (the DaemonSet mounts host directories below /host).")
+    var hostRoot: String = ""
+
+    @Option(help: "systemd-networkd drop-in directory (below --host-root).")
+    var networkdDir: String = "/etc/systemd/network"
+
+    @Option(help: "State directory (below --host-root).")
+    var stateDir: String = "/var/lib/eni-multus-node"
+
+    @Option(help: "Seconds to wait for a hot-plugged ENI's link.")
+    var linkTimeout: Double?
+
+    @Option(help: "Deadline in seconds for the EC2/IMDS work of one run.")
+    var ec2Timeout: Double?
+
+    @Flag(help: "Print the result as JSON on stdout.")
+    var json = false
+
+    func load() throws -> NodeConfig {
+        var c = NodeConfig()
+        if let config { c = try NodeConfig.parse(try Files.readText(config)) }
+        if let cluster { c.clusterName = cluster }
+        if !subnets.isEmpty { c.subnets = try subnets.map { SubnetSpec(try SubnetSelector.parse($0)) } }
+        if !securityGroups.isEmpty { c.securityGroups = securityGroups }
+        if let sourceDestCheck { c.sourceDestCheck = sourceDestCheck }
+        if let rpFilter { c.rpFilter = rpFilter }
+        if let networkd { c.networkd = networkd }
+        if let linkTimeout { c.linkTimeoutSeconds = linkTimeout }
+        if let ec2Timeout { c.ec2TimeoutSeconds = ec2Timeout }
+        return c
+    }
+
+    var paths: NodePaths { NodePaths(hostRoot: hostRoot, networkdDir: networkdDir, stateDir: stateDir) }
+
+    func context() throws -> NodeContext {
+        let cfg = try load()
+        let env = Live.environment()
+        let clock = SystemClock()
+        return NodeContext(
+            config: cfg, paths: paths, clock: clock, links: LiveLinkOperations(), log: Live.log,
+            openSession: { () throws(NodeError) -> AWSSession in
+                try AWSSession(environment: env, timeoutSeconds: cfg.ec2TimeoutSeconds, clock: clock,
+                               transport: CurlTransport())
+            })
+    }
+}
+
+enum Live {
+    static func environment() -> [String: String] {
+        var out: [String: String] = [:]
+        var p = environ
+        while let entry = p.pointee {
+            let s = String(cString: entry)
+            if let eq = s.firstIndex(of: "=") { out[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
+            p += 1
+        }
+        return out
+    }
+
+    static func log(_ line: String) {
+        write(2, "eni-multus-node: \(line)\n")
+    }
+
+    static func write(_ fd: Int32, _ s: String) {
+        var bytes = Array(s.utf8)
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
+            if n < 0 { if errno == EINTR { continue } else { return } }
+            off += n
+        }
+    }
+
+    /// Runs a command body; a NodeError becomes one line on stderr and its exit code.
+    static func run(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let e as NodeError {
+            log("error: \(e)")
+            throw ExitCode(e.exitCode)
+        }
+    }
+}
+
+@main
+struct ENIMultusNode: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eni-multus-node",
+        abstract: "Attach, inspect and remove an EKS node's multus ENIs; install the eni-multus CNI plugin.",
+        subcommands: [Attach.self, Install.self, Detach.self, Cleanup.self, Status.self])
+}
+
+struct Attach: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create (tagged at creation), attach and configure one ENI per configured subnet; idempotent.")
+    @OptionGroup var common: Common
+
+    func run() throws {
+        try Live.run {
+            let report = try Attacher(try common.context()).run()
+            Live.write(1, common.json ? report.json.serialized() + "\n" : report.human)
+        }
+    }
+}
+
+struct Install: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Copy the plugin binary atomically into the host's CNI bin directory (and optionally a conf).")
+    @OptionGroup var common: Common
+    @Option(help: "The plugin binary to install.") var source: String = "/opt/eni-multus/bin/eni-multus"
+    @Option(help: "CNI bin directory (below --host-root).") var cniBinDir: String = "/opt/cni/bin"
+    @Option(help: "A CNI configuration file to install as well.") var conf: String?
+    @Option(help: "CNI configuration directory (below --host-root).") var cniConfDir: String?
+    @Flag(help: "Run attach after installing (the DaemonSet's init container).") var attach = false
+
+    func run() throws {
+        try Live.run {
+            let r = try Installer(paths: common.paths, log: Live.log)
+                .install(source: source, binDir: cniBinDir, confSource: conf, confDir: cniConfDir)
+            if attach {
+                let report = try Attacher(try common.context()).run()
+                Live.write(1, common.json ? report.json.serialized() + "\n" : report.human)
+            } else if !common.json {
+                Live.write(1, "\(r.binary) \(r.binaryChanged ? "installed" : "unchanged")\n")
+            }
+        }
+    }
+}
+
+struct Detach: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Detach and delete this node's eni-multus ENIs (tags cluster + node); never foreign ones.")
+    @OptionGroup var common: Common
+
+    func run() throws {
+        try Live.run {
+            let ids = try Detacher(try common.context()).detachNode()
+            Live.write(1, ids.map { "deleted \($0)\n" }.joined())
+        }
+    }
+}
+
+struct Cleanup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Delete the cluster's unattached eni-multus ENIs (left by terminated nodes); never foreign ones.")
+    @OptionGroup var common: Common
+
+    func run() throws {
+        try Live.run {
+            let ids = try Detacher(try common.context()).cleanupCluster()
+            Live.write(1, ids.map { "deleted \($0)\n" }.joined())
+        }
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show this node's ENIs, addresses, ownership and drift (read-only).")
+    @OptionGroup var common: Common
+    @Flag(help: "Keep running: print the status every --interval seconds (the DaemonSet's main container).")
+    var watch = false
+    @Option(help: "Seconds between two --watch rounds.") var interval: Double = 300
+    @Flag(help: "With --watch, run attach again when drift is found (re-creates a missing ENI, brings a link up).")
+    var repair = false
+
+    func run() throws {
+        try Live.run {
+            let ctx = try common.context()
+            repeat {
+                do {
+                    let report = try StatusReader(ctx).run()
+                    Live.write(1, common.json ? report.json.serialized() + "\n" : report.human)
+                    if watch && repair && report.hasDrift {
+                        Live.log("drift found: running attach")
+                        _ = try Attacher(ctx).run()
+                    }
+                } catch let e as NodeError where watch {
+                    // One failed round (EC2 throttling, IMDS hiccup) must not restart the pod: log, try next round.
+                    Live.log("status round failed: \(e)")
+                }
+                if watch { ctx.clock.sleep(seconds: max(1, interval)) }
+            } while watch
+        }
+    }
+}

@@ -1,0 +1,33 @@
+import Foundation
+import Testing
+import CNI
+@testable import ENIMultusCore
+import JSON
+
+/// The cni-conf examples with an `eni` block (EC2 registration) parse through the plugin's own EC2 config parser
+/// (UnitConfExamplesTests checks the rest of every example).
+@Suite struct UnitRegistrationExamplesTests {
+    static var confDir: String {
+        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while dir.path != "/" && !FileManager.default.fileExists(atPath: dir.appendingPathComponent("cni-conf").path) {
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir.appendingPathComponent("cni-conf").path
+    }
+
+    static let files = ["host-device-eni-subnet.yaml", "ipvlan-ipv6-registration.yaml",
+                        "ipvlan-dualstack-registration.yaml", "ipvlan-whereabouts-registration.yaml"]
+
+    @Test(arguments: files)
+    func registrationExampleParses(file: String) throws {
+        let text = try String(contentsOfFile: Self.confDir + "/" + file, encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let start = try #require(lines.firstIndex { $0.trimmingCharacters(in: .whitespaces) == "config: |" })
+        let json = try JSON.parse(lines[(start + 1)...].joined(separator: "\n"))
+        let obj = try #require(json.objectValue)
+        let ec2 = try #require(try EC2NetworkConfig.parse(obj))
+        #expect(obj["clusterName"]?.stringValue == "demo")
+        _ = ec2
+        _ = try NetConf(json: json, command: .add)
+    }
+}
