@@ -78,16 +78,20 @@ typedef struct cawss_curl {
         }                                                                                                  \
     } while (0)
 
+/// `dlopen(path, RTLD_NOW|RTLD_LOCAL)`; NULL with the dlerror text in `err` on failure.
+static inline void *cawss_dlopen(const char *path, char *err, size_t errlen) {
+    dlerror();
+    void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!lib) cawss_dlerror("dlopen: ", "unknown error", err, errlen);
+    return lib;
+}
+
 /// `dlopen(path, RTLD_NOW|RTLD_LOCAL)`, resolves every entry point and runs `curl_global_init`.
 /// Returns 0, or -1 with the dlerror text in `err`. Call once (the Swift side keeps the result in a lazy global).
 static inline int cawss_curl_load(cawss_curl *api, const char *path, char *err, size_t errlen) {
     memset(api, 0, sizeof(*api));
-    dlerror();
-    void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        cawss_dlerror("dlopen: ", "unknown error", err, errlen);
-        return -1;
-    }
+    void *lib = cawss_dlopen(path, err, errlen);
+    if (!lib) return -1;
     CAWSS_SYM(api, lib, global_init, "curl_global_init", err, errlen);
     CAWSS_SYM(api, lib, easy_init, "curl_easy_init", err, errlen);
     CAWSS_SYM(api, lib, easy_cleanup, "curl_easy_cleanup", err, errlen);
@@ -152,12 +156,8 @@ typedef struct cawss_crypto {
 /// `dlopen(path, RTLD_NOW|RTLD_LOCAL)` and resolves EVP_sha256, EVP_Digest, HMAC. Returns 0 or -1 (dlerror in `err`).
 static inline int cawss_crypto_load(cawss_crypto *api, const char *path, char *err, size_t errlen) {
     memset(api, 0, sizeof(*api));
-    dlerror();
-    void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        cawss_dlerror("dlopen: ", "unknown error", err, errlen);
-        return -1;
-    }
+    void *lib = cawss_dlopen(path, err, errlen);
+    if (!lib) return -1;
     CAWSS_SYM(api, lib, EVP_sha256, "EVP_sha256", err, errlen);
     CAWSS_SYM(api, lib, EVP_Digest, "EVP_Digest", err, errlen);
     CAWSS_SYM(api, lib, HMAC, "HMAC", err, errlen);
