@@ -143,7 +143,7 @@ struct HostDeviceDriver {
                 try host.sock.setLink(index: dev.index, LinkChange(up: false, namespaceFD: tmp.ns.fd))
             }
             undo.push("return \(dev.name) to the node") {
-                try Self.returnDevice(record: record, ifname: ifname, pod: pod, host: host, log: inv.log)
+                try Self.returnDevice(record: record, ifname: ifname, pod: pod, host: host, staging: tmp, log: inv.log)
             }
             guard let inTmp = try tmp.sock.link(named: dev.name) else {
                 throw CoreError.deviceNotFound("\(dev.name) vanished while moving it")
@@ -175,27 +175,27 @@ struct HostDeviceDriver {
         }
     }
 
-    /// Brings a device home wherever it is: in the pod netns under `ifname` (via a temporary netns, so neither
-    /// name can clash), or already back in the node's netns under another name because the pod netns died.
-    /// Restores the name, clears the alias, leaves it down. Returns false when the device was not found.
+    /// Brings a device home wherever it is: in the pod netns under `ifname` (moved out through a temporary netns,
+    /// so neither name can clash), in `staging` (ADD's own temporary netns, when ADD failed half-way through the
+    /// move), or already back in the node's netns under another name because the pod netns died. Restores the
+    /// name, clears the alias, leaves it down. Returns false when the device was not found.
     @discardableResult
-    static func returnDevice(record: Record, ifname: String, pod: PodNamespace?, host: HostNamespace, log: EventLog) throws -> Bool {
+    static func returnDevice(record: Record, ifname: String, pod: PodNamespace?, host: HostNamespace,
+                             staging: TemporaryNamespace? = nil, log: EventLog) throws -> Bool {
         func isOurs(_ l: Link) -> Bool {
             (l.alias == record.name) && (record.mac == nil || l.hardwareAddress == nil || l.hardwareAddress == record.mac)
         }
-        let tmp = try TemporaryNamespace()
-        var moved = false
+        let tmp = try staging ?? TemporaryNamespace()
         if let pod, let l = try pod.sock.link(named: ifname), isOurs(l) {
             try CoreError.step("move \(ifname) out of \(pod.path)") {
                 try pod.sock.setLink(index: l.index, LinkChange(up: false, namespaceFD: tmp.ns.fd))
             }
-            moved = true
-        } else if let l = try tmp.sock.links().first(where: isOurs) {
-            _ = l
-            moved = true
         }
-        if moved {
-            guard let l = try tmp.sock.links().first(where: isOurs) else { return false }
+        // A temporary netns is private to this invocation: any device in it besides lo with the recorded MAC is
+        // the one we moved, renamed and aliased or not yet.
+        if let l = try tmp.sock.links().first(where: {
+            $0.name != "lo" && (record.mac == nil || $0.hardwareAddress == record.mac)
+        }) {
             try CoreError.step("rename \(l.name) back to \(record.name)") {
                 try tmp.sock.setLink(index: l.index, LinkChange(name: record.name, alias: ""))
             }

@@ -94,7 +94,7 @@ public enum FileIO {
 
     /// Replaces `path` atomically: write a temporary file in the same directory, then rename over `path`.
     /// A reader (or a process killed half-way) sees the old content or the new, never a mix.
-    public static func writeAtomically(_ path: String, _ bytes: [UInt8], durable: Bool = false) throws(IPAMError) {
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8]) throws(IPAMError) {
         // The temporary name starts with "." so it can never be a record or address name (neither a container
         // id nor an address starts with "."); `list` skips such names and GC removes leftovers.
         let slash = path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex
@@ -103,7 +103,6 @@ public enum FileIO {
         if fd < 0 { throw .io(operation: "create", path: tmp, errno: errno) }
         do throws(IPAMError) {
             try writeAll(fd, bytes, path: tmp)
-            if durable && fsync(fd) != 0 { throw IPAMError.io(operation: "fsync", path: tmp, errno: errno) }
         } catch {
             close(fd)
             unlink(tmp)

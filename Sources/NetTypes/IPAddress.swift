@@ -284,7 +284,7 @@ public struct IPPrefix: Hashable, Sendable, CustomStringConvertible {
         contains(other.networkAddress) || other.contains(networkAddress)
     }
 
-    /// The IPv4 netmask text (`255.255.255.0`) or nil for IPv6.
+    /// True for a /32 (IPv4) or /128 (IPv6): a single address.
     public var isHostPrefix: Bool { length == address.bitWidth }
 }
 

@@ -494,23 +494,9 @@ public final class EC2Emulator: @unchecked Sendable {
         return nil
     }
 
-    private typealias Pipe2 = @convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32
-    private static let pipe2Function: Pipe2? = {
-        guard let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pipe2") else { return nil }
-        return unsafeBitCast(sym, to: Pipe2.self)
-    }()
-
     /// pipe2(O_CLOEXEC): the emulator's stdin pipe must never leak into another child, or the emulator would
     /// outlive this process.
-    private static func makePipe(_ fds: inout [Int32]) -> Bool {
-        if let pipe2Function {
-            return fds.withUnsafeMutableBufferPointer { pipe2Function($0.baseAddress!, O_CLOEXEC) } == 0
-        }
-        guard pipe(&fds) == 0 else { return false }
-        _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
-        _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
-        return true
-    }
+    private static func makePipe(_ fds: inout [Int32]) -> Bool { Shell.makePipe(&fds) }
 
     private static func withCStrings<R>(
         _ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R

@@ -248,7 +248,7 @@ public enum Shell {
         return unsafeBitCast(sym, to: Pipe2.self)
     }()
 
-    private static func makePipe(_ fds: inout [Int32]) -> Bool {
+    static func makePipe(_ fds: inout [Int32]) -> Bool {
         if let pipe2Function {
             return fds.withUnsafeMutableBufferPointer { pipe2Function($0.baseAddress!, O_CLOEXEC) } == 0
         }
