@@ -11,13 +11,14 @@ enum AddressManager {
 
     static let builtinType = "eni-multus"
 
-    init(conf: NetConf, cni: CNIEnvironment, defaultDataDir: String) throws {
+    init(conf: NetConf, cni: CNIEnvironment, defaultDataDir: String, wallClock: @escaping @Sendable () -> Double) throws {
         guard let ipam = conf.ipam, let type = conf.ipamType else {
             self = .none
             return
         }
         if type == Self.builtinType {
-            self = .builtin(RangeAllocator(config: try IPAMConfig(ipam, defaultDataDir: defaultDataDir), network: conf.name))
+            self = .builtin(RangeAllocator(config: try IPAMConfig(ipam, defaultDataDir: defaultDataDir), network: conf.name,
+                                           now: { Int64(wallClock()) }))
         } else {
             self = .delegated(try DelegatedIPAM(type: type, searchPath: cni.path))
         }

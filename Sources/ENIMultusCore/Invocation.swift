@@ -34,7 +34,7 @@ struct Invocation {
         self.conf = conf
         self.version = version
         self.log = log
-        addressManager = Result { try AddressManager(conf: conf, cni: cni, defaultDataDir: env.paths.dataDir) }
+        addressManager = Result { try AddressManager(conf: conf, cni: cni, defaultDataDir: env.paths.dataDir, wallClock: env.wallClock) }
         ec2Config = Result { try EC2NetworkConfig.parse(conf.raw) }
     }
 

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CNI
 import NetTypes
 
@@ -29,16 +32,22 @@ public struct AttachmentKey: Hashable, Sendable, CustomStringConvertible {
 ///   nothing or a record that the next DEL or GC completes.
 /// - `ips/<address>`: one file per reserved address, created with `O_EXCL`, holding its owner.
 /// - `last_reserved_ip.<set>`: the round-robin cursor of each range set.
+/// - `cooling/<address>`: a released address and the wall-clock second until which it is not handed out again
+///   (`cooldownSeconds`); removed when it is taken again or by GC once expired. A *requested* address may be
+///   taken while cooling: the pod asked for it by name.
 ///
 /// ADD looks at candidate files only from the cursor on, and DEL reads one record: neither scans the store,
 /// so their cost does not grow with the number of allocations. GC and STATUS list the directory.
 public struct RangeAllocator: Sendable {
     public let config: IPAMConfig
     public let network: String
+    /// Wall-clock seconds since the epoch (cooldown).
+    public let now: @Sendable () -> Int64
 
-    public init(config: IPAMConfig, network: String) {
+    public init(config: IPAMConfig, network: String, now: @escaping @Sendable () -> Int64 = { Int64(time(nil)) }) {
         self.config = config
         self.network = network
+        self.now = now
     }
 
     public var root: String { "\(config.dataDir)/\(network)" }
@@ -46,6 +55,21 @@ public struct RangeAllocator: Sendable {
     func recordPath(_ k: AttachmentKey) -> String { "\(root)/attachments/\(k.fileName)" }
     func ipPath(_ a: IPAddress) -> String { "\(root)/ips/\(a)" }
     func cursorPath(_ set: Int) -> String { "\(root)/last_reserved_ip.\(set)" }
+    func coolingPath(_ a: IPAddress) -> String { "\(root)/cooling/\(a)" }
+
+    /// Whether `a` was released less than `cooldownSeconds` ago (one stat when it was not).
+    func isCooling(_ a: IPAddress, at t: Int64) -> Bool {
+        guard FileIO.exists(coolingPath(a)) else { return false }
+        guard let b = try? FileIO.read(coolingPath(a)),
+              let until = Int64(String(decoding: b, as: UTF8.self).trimmingCharacters()) else { return true }
+        return t < until
+    }
+
+    /// Every address released less than `cooldownSeconds` ago.
+    public func coolingAddresses() throws(IPAMError) -> [IPAddress] {
+        let t = now()
+        return try FileIO.list(root + "/cooling").compactMap { IPAddress($0) }.filter { isCooling($0, at: t) }
+    }
 
     func prepare() throws(IPAMError) {
         try FileIO.makeDirectories(root + "/attachments")
@@ -142,6 +166,7 @@ public struct RangeAllocator: Sendable {
             for c in chosen where wanted[c.set] == nil {
                 try FileIO.writeAtomically(cursorPath(c.set), Array(c.address.description.utf8))
             }
+            for c in chosen where FileIO.exists(coolingPath(c.address)) { try FileIO.remove(coolingPath(c.address)) }
         } catch {
             for a in created { try? FileIO.remove(ipPath(a)) }
             try? FileIO.remove(recordPath(key))
@@ -163,10 +188,11 @@ public struct RangeAllocator: Sendable {
             (ri, ip) = Self.step(set, ri, ip)
         }
         let total = set.ranges.reduce(Int64(0)) { $0 &+ $1.size }
+        let t = now()
         var visited: Int64 = 0
         while visited < total {
             let r = set.ranges[ri]
-            if r.isAssignable(ip) && !FileIO.exists(ipPath(ip)) { return ip }
+            if r.isAssignable(ip) && !FileIO.exists(ipPath(ip)) && !isCooling(ip, at: t) { return ip }
             (ri, ip) = Self.step(set, ri, ip)
             visited += 1
         }
@@ -191,9 +217,17 @@ public struct RangeAllocator: Sendable {
 
     func releaseLocked(_ key: AttachmentKey) throws(IPAMError) {
         guard let ips = try addresses(of: key) else { return }
+        let until = now() + Int64(config.cooldownSeconds)
         for ip in ips {
             let p = ipPath(ip)
-            if let owner = try FileIO.read(p), owner == key.ownerBytes { try FileIO.remove(p) }
+            if let owner = try FileIO.read(p), owner == key.ownerBytes {
+                // Cooling first, then the reservation: a crash in between leaves the address held, never free early.
+                if config.cooldownSeconds > 0 {
+                    try FileIO.makeDirectories(root + "/cooling")
+                    try FileIO.writeAtomically(coolingPath(ip), Array("\(until)\n".utf8))
+                }
+                try FileIO.remove(p)
+            }
         }
         try FileIO.remove(recordPath(key))
     }
@@ -232,6 +266,11 @@ public struct RangeAllocator: Sendable {
                     try FileIO.remove(dir + "/" + name)
                 }
             }
+            let t = now()
+            for name in try FileIO.list(root + "/cooling") {
+                guard let a = IPAddress(name), !isCooling(a, at: t) else { continue }
+                try FileIO.remove(coolingPath(a))
+            }
             for name in try FileIO.list(root + "/attachments") {
                 guard let k = AttachmentKey(fileName: name) else { continue }
                 if valid.contains(k) { continue }
@@ -257,6 +296,12 @@ public struct RangeAllocator: Sendable {
     /// Nil when every range set has a free address; otherwise why ADD cannot be served.
     public func exhaustion() throws(IPAMError) -> String? {
         var used = [Int64](repeating: 0, count: config.rangeSets.count)
+        var cooling = [Int64](repeating: 0, count: config.rangeSets.count)
+        for a in try coolingAddresses() {
+            for (si, s) in config.rangeSets.enumerated() where s.ranges.contains(where: { $0.isAssignable(a) }) {
+                cooling[si] += 1
+            }
+        }
         for name in try FileIO.list(root + "/ips") {
             guard let a = IPAddress(name) else { continue }
             for (si, s) in config.rangeSets.enumerated() where s.ranges.contains(where: { $0.isAssignable(a) }) {
@@ -269,8 +314,9 @@ public struct RangeAllocator: Sendable {
                     .compactMap { $0 }.filter { r.contains($0) }
                 return acc &+ r.size - Int64(Set(excluded).count)
             }
-            if used[si] >= cap {
-                return "range set \(si) (\(s.ranges.map { "\($0.rangeStart)-\($0.rangeEnd)" }.joined(separator: ", "))) is exhausted: \(used[si]) of \(cap) addresses in use"
+            if used[si] + cooling[si] >= cap {
+                let why = cooling[si] > 0 ? " (\(cooling[si]) more cooling down for up to \(config.cooldownSeconds) s after release)" : ""
+                return "range set \(si) (\(s.ranges.map { "\($0.rangeStart)-\($0.rangeEnd)" }.joined(separator: ", "))) is exhausted: \(used[si]) of \(cap) addresses in use\(why)"
             }
         }
         return nil

@@ -9,6 +9,13 @@ public struct IPRange: Sendable, Equatable {
     public var rangeEnd: IPAddress
     public var gateway: IPAddress?
 
+    public init(subnet: IPPrefix, rangeStart: IPAddress, rangeEnd: IPAddress, gateway: IPAddress?) {
+        self.subnet = subnet
+        self.rangeStart = rangeStart
+        self.rangeEnd = rangeEnd
+        self.gateway = gateway
+    }
+
     public func contains(_ a: IPAddress) -> Bool {
         subnet.contains(a) && rangeStart <= a && a <= rangeEnd
     }
@@ -32,6 +39,7 @@ public struct IPRange: Sendable, Equatable {
 /// A set of ranges of one family; an attachment gets one address from each set.
 public struct RangeSet: Sendable, Equatable {
     public var ranges: [IPRange]
+    public init(ranges: [IPRange]) { self.ranges = ranges }
     public var isV4: Bool { ranges[0].subnet.address.isV4 }
 
     public func range(containing a: IPAddress) -> IPRange? { ranges.first { $0.contains(a) } }
@@ -39,20 +47,52 @@ public struct RangeSet: Sendable, Equatable {
 
 /// `"ipam": {"type": "eni-multus", …}`: the built-in IPAM's configuration.
 public struct IPAMConfig: Sendable {
-    public enum Mode: String, Sendable { case ranges }
+    /// `ranges`: host-local-style ranges from the config. `ec2`: EC2 chooses each address on the selected ENI.
+    /// `prefix`: the node holds /28 (IPv4) and /80 (IPv6) prefixes on the ENI and allocates from them locally.
+    public enum Mode: String, Sendable, CaseIterable { case ranges, ec2, prefix }
+    public enum Family: String, Sendable { case ipv4, ipv6 }
     public static let defaultDataDir = "/var/lib/cni/eni-multus"
+    public static let defaultCooldownSeconds = 30
 
     public var mode: Mode
     public var rangeSets: [RangeSet]
     public var routes: [CNIResult.Route]
     public var dataDir: String
+    /// A released address is not handed out again for this long (stale ARP and conntrack entries elsewhere).
+    public var cooldownSeconds: Int
+    /// `ec2`/`prefix`: the families each attachment gets an address of (`"families"`, default `["ipv4"]`).
+    public var families: [Family]
+    /// `ec2`/`prefix`: the IPv4 gateway (default: the ENI subnet's base + 1) and IPv6 gateway (default: the
+    /// subnet's `::1`, the VPC router).
+    public var gateway: IPAddress?
+    public var gateway6: IPAddress?
+    /// `prefix`: free addresses to keep on hand (`warmAddresses`, default 0: grow only when full).
+    public var warmAddresses: Int
+    /// `prefix`: a prefix that has held no address for this long is returned to EC2 (`prefixReleaseSeconds`).
+    public var prefixReleaseSeconds: Int
+    /// `ec2`/`prefix`: an address or prefix on our ENI that no reservation of this node owns is unassigned by
+    /// GC/reconcile once it has been seen unowned for this long (`reconcileGraceSeconds`).
+    public var reconcileGraceSeconds: Int
+
+    public init(mode: Mode, rangeSets: [RangeSet], routes: [CNIResult.Route] = [], dataDir: String,
+                cooldownSeconds: Int = IPAMConfig.defaultCooldownSeconds, families: [Family] = [.ipv4]) {
+        self.mode = mode
+        self.rangeSets = rangeSets
+        self.routes = routes
+        self.dataDir = dataDir
+        self.cooldownSeconds = cooldownSeconds
+        self.families = families
+        warmAddresses = 0
+        prefixReleaseSeconds = 300
+        reconcileGraceSeconds = 300
+    }
 
     /// `defaultDataDir` is used when the config has no `ipam.dataDir` (injected: tests never touch /var/lib).
     public init(_ ipam: JSONObject, defaultDataDir: String = IPAMConfig.defaultDataDir) throws(CNIError) {
         let r = ConfigReader(ipam, path: "ipam")
         let modeText = try r.string("mode") ?? "ranges"
         guard let m = Mode(rawValue: modeText) else {
-            throw r.invalid("mode", "\"\(modeText)\" is not a supported IPAM mode (this build supports: ranges)")
+            throw r.invalid("mode", "\"\(modeText)\" is not an IPAM mode (one of: ranges, ec2, prefix)")
         }
         mode = m
         dataDir = try r.string("dataDir") ?? defaultDataDir
@@ -62,6 +102,54 @@ public struct IPAMConfig: Sendable {
         routes = []
         if let rt = ipam["routes"], !rt.isNull {
             routes = try CNIResult.Route.decodeList(rt, field: "ipam.routes", code: .invalidConfig)
+        }
+        cooldownSeconds = Int(try r.int("cooldownSeconds", in: 0...3600) ?? Int64(Self.defaultCooldownSeconds))
+        warmAddresses = 0
+        prefixReleaseSeconds = 300
+        reconcileGraceSeconds = 300
+        families = [.ipv4]
+        gateway = nil
+        gateway6 = nil
+
+        if m != .ranges {
+            for key in ["ranges", "subnet", "rangeStart", "rangeEnd"] where r.object[key] != nil {
+                throw r.invalid(key, "belongs to mode \"ranges\"; mode \"\(m.rawValue)\" takes its addresses from EC2")
+            }
+            if let fs = try r.array("families") {
+                var out: [Family] = []
+                for (i, f) in fs.enumerated() {
+                    guard let t = f.stringValue, let fam = Family(rawValue: t) else {
+                        throw CNIError(.invalidConfig, "ipam.families[\(i)] must be \"ipv4\" or \"ipv6\"")
+                    }
+                    if out.contains(fam) { throw CNIError(.invalidConfig, "ipam.families lists \"\(t)\" twice") }
+                    out.append(fam)
+                }
+                guard !out.isEmpty else { throw CNIError(.invalidConfig, "ipam.families is empty") }
+                families = out
+            }
+            if let g = try r.string("gateway") {
+                guard let a = IPAddress(g), a.isV4 else { throw r.invalid("gateway", "\"\(g)\" is not an IPv4 address") }
+                gateway = a
+            }
+            if let g = try r.string("gateway6") {
+                guard let a = IPAddress(g), !a.isV4 else { throw r.invalid("gateway6", "\"\(g)\" is not an IPv6 address") }
+                gateway6 = a
+            }
+            reconcileGraceSeconds = Int(try r.int("reconcileGraceSeconds", in: 0...86400) ?? 300)
+            if m == .prefix {
+                warmAddresses = Int(try r.int("warmAddresses", in: 0...4096) ?? 0)
+                prefixReleaseSeconds = Int(try r.int("prefixReleaseSeconds", in: 0...86400) ?? 300)
+            } else {
+                for key in ["warmAddresses", "prefixReleaseSeconds"] where r.object[key] != nil {
+                    throw r.invalid(key, "belongs to mode \"prefix\"")
+                }
+            }
+            rangeSets = []
+            return
+        }
+        for key in ["families", "gateway6", "warmAddresses", "prefixReleaseSeconds", "reconcileGraceSeconds"]
+        where r.object[key] != nil {
+            throw r.invalid(key, "belongs to modes \"ec2\" and \"prefix\", not \"ranges\"")
         }
 
         var sets: [RangeSet] = []

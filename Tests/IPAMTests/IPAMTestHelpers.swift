@@ -62,9 +62,11 @@ func ipamError(_ body: () throws -> Void, sourceLocation: SourceLocation = #_sou
     }
 }
 
-/// `{"dataDir": dir, "ranges": ranges}` plus extra keys.
+/// `{"dataDir": dir, "ranges": ranges}` plus extra keys. Cooldown is off unless `extra` sets it (the cooldown
+/// tests do), so tests of reuse and exhaustion see released addresses at once.
 func rangesConfig(_ dir: String, _ ranges: String, extra: String = "") -> IPAMConfig {
-    let text = "{\"type\":\"eni-multus\",\"dataDir\":\"\(dir)\",\"ranges\":\(ranges)\(extra.isEmpty ? "" : "," + extra)}"
+    let more = extra.contains("cooldownSeconds") ? extra : (extra.isEmpty ? "" : extra + ",") + "\"cooldownSeconds\":0"
+    let text = "{\"type\":\"eni-multus\",\"dataDir\":\"\(dir)\",\"ranges\":\(ranges),\(more)}"
     do { return try ipamConfig(text) } catch { fatalError("config rejected: \(error): \(text)") }
 }
 
