@@ -20,6 +20,8 @@ public final class EC2Client {
 
     /// Actions sent, one entry per HTTP attempt (retries included): what the ADD/DEL call budget is measured with.
     public private(set) var attempts: [String] = []
+    /// Attempts EC2 answered with a throttling error (retried or not).
+    public private(set) var throttles = 0
 
     public init(region: String, endpoint: String, transport: any HTTPTransport,
                 credentials: @escaping () throws(AWSError) -> AWSCredentials, clock: any AWSClock,
@@ -96,8 +98,9 @@ public final class EC2Client {
                 throw AWSError.transport(error)
             }
             guard (200..<300).contains(response.status) else {
-                throw AWSError.fromErrorResponse(status: response.status, body: response.body,
-                                                 headers: response.headers)
+                let e = AWSError.fromErrorResponse(status: response.status, body: response.body, headers: response.headers)
+                if e.isThrottling { throttles += 1 }
+                throw e
             }
             do throws(XMLError) {
                 return try XMLParser.parse(response.body)

@@ -6,6 +6,7 @@ import NetTypes
 final class AWSENIRegistry: ENIRegistry {
     let imds: IMDSClient
     let ec2: EC2Client
+    let chain: CredentialChain
 
     init(environment: [String: String], timeoutSeconds: Double) throws {
         let transport = CurlTransport()
@@ -14,10 +15,10 @@ final class AWSENIRegistry: ENIRegistry {
         let deadline = Deadline(seconds: timeoutSeconds, clock: clock)
         imds = IMDSClient.fromEnvironment(environment, transport: transport, clock: clock, deadline: deadline)
         let region = try EC2Client.resolveRegion(environment: environment, imds: imds)
-        let chain = CredentialChain(environment: environment, transport: transport, clock: clock, random: random,
+        chain = CredentialChain(environment: environment, transport: transport, clock: clock, random: random,
                                     deadline: deadline, imds: imds, region: region)
         ec2 = EC2Client(region: region, endpoint: EC2Client.resolveEndpoint(environment: environment, region: region),
-                        transport: transport, credentials: { () throws(AWSError) -> AWSCredentials in try chain.credentials() },
+                        transport: transport, credentials: { [chain] () throws(AWSError) -> AWSCredentials in try chain.credentials() },
                         clock: clock, random: random, retryPolicy: RetryPolicy.resolve(environment: environment),
                         deadline: deadline)
     }
@@ -37,8 +38,10 @@ final class AWSENIRegistry: ENIRegistry {
 
     static func remote(_ n: NetworkInterface) -> RemoteENI {
         RemoteENI(id: n.id, subnetID: n.subnetID ?? "", deviceIndex: n.attachment?.deviceIndex, tags: n.tags,
-                  ipv4: n.privateIPs.compactMap { IPAddress($0.address) },
-                  ipv6: n.ipv6Addresses.compactMap { IPAddress($0) })
+                  ipv4: n.secondaryIPv4s.compactMap { IPAddress($0) },
+                  ipv6: n.ipv6Addresses.compactMap { IPAddress($0) },
+                  primaryIPv4: n.primaryIPv4.flatMap { IPAddress($0) },
+                  prefixes: (n.ipv4Prefixes + n.ipv6Prefixes).compactMap { IPPrefix($0) })
     }
 
     func describe(ids: [String]) throws -> [RemoteENI] {
@@ -54,9 +57,21 @@ final class AWSENIRegistry: ENIRegistry {
         try describe(ids: ids).filter { $0.tags[tagKey] == value }
     }
 
+    /// EC2's "that address is held by an ENI" answers, as `AddressInUse` (the caller then looks at the holder).
+    static func inUse(_ e: AWSError, _ addresses: [IPAddress]) -> any Error {
+        guard case .service(let code, let message, _, _) = e else { return e }
+        let m = message.lowercased()
+        if code == "InvalidIPAddress.InUse" || code == "InvalidParameterValue" && (m.contains("in use") || m.contains("already assigned")) {
+            return AddressInUse(addresses: addresses, detail: "\(code): \(message)")
+        }
+        return e
+    }
+
     func assign(ipv4: [IPAddress], to eni: String, allowReassignment: Bool) throws {
-        try ec2.assignPrivateIPAddresses(networkInterfaceID: eni, addresses: ipv4.map(\.description),
-                                         allowReassignment: allowReassignment)
+        do {
+            try ec2.assignPrivateIPAddresses(networkInterfaceID: eni, addresses: ipv4.map(\.description),
+                                             allowReassignment: allowReassignment)
+        } catch { throw Self.inUse(error, ipv4) }
     }
 
     func unassign(ipv4: [IPAddress], from eni: String) throws {
@@ -64,10 +79,61 @@ final class AWSENIRegistry: ENIRegistry {
     }
 
     func assign(ipv6: [IPAddress], to eni: String) throws {
-        try ec2.assignIPv6Addresses(networkInterfaceID: eni, addresses: ipv6.map(\.description))
+        do {
+            try ec2.assignIPv6Addresses(networkInterfaceID: eni, addresses: ipv6.map(\.description))
+        } catch { throw Self.inUse(error, ipv6) }
     }
 
     func unassign(ipv6: [IPAddress], from eni: String) throws {
         try ec2.unassignIPv6Addresses(networkInterfaceID: eni, addresses: ipv6.map(\.description))
     }
+
+    func assign(count: Int, v4: Bool, to eni: String) throws -> [IPAddress] {
+        let change = v4 ? try ec2.assignPrivateIPAddresses(networkInterfaceID: eni, count: count)
+                        : try ec2.assignIPv6Addresses(networkInterfaceID: eni, count: count)
+        let got = change.addresses.compactMap { IPAddress($0) }
+        // AWS lists only what this call assigned; anything else is not an answer we can use.
+        guard got.count == count else {
+            throw AWSError.malformedResponse("asked EC2 for \(count) address(es) on \(eni), it reported \(got.count)")
+        }
+        return got
+    }
+
+    func assignPrefixes(count: Int, v4: Bool, to eni: String) throws -> [IPPrefix] {
+        let change = v4 ? try ec2.assignPrivateIPAddresses(networkInterfaceID: eni, prefixCount: count)
+                        : try ec2.assignIPv6Addresses(networkInterfaceID: eni, prefixCount: count)
+        let got = change.prefixes.compactMap { IPPrefix($0) }
+        guard got.count == count else {
+            throw AWSError.malformedResponse("asked EC2 for \(count) prefix(es) on \(eni), it reported \(got.count)")
+        }
+        return got
+    }
+
+    func unassign(prefixes: [IPPrefix], from eni: String) throws {
+        let v4 = prefixes.filter(\.address.isV4).map(\.description)
+        let v6 = prefixes.filter { !$0.address.isV4 }.map(\.description)
+        if !v4.isEmpty { try ec2.unassignPrivateIPAddresses(networkInterfaceID: eni, prefixes: v4) }
+        if !v6.isEmpty { try ec2.unassignIPv6Addresses(networkInterfaceID: eni, prefixes: v6) }
+    }
+
+    func subnets(mac: MACAddress) throws -> [IPPrefix] {
+        let base = "network/interfaces/macs/\(mac)/"
+        let v4 = try imds.metadataList(base + "subnet-ipv4-cidr-block")
+        let v6 = try imds.metadataList(base + "subnet-ipv6-cidr-blocks")
+        return (v4 + v6).compactMap { IPPrefix($0) }
+    }
+
+    func localPrefixes(mac: MACAddress) throws -> [IPPrefix] {
+        let base = "network/interfaces/macs/\(mac)/"
+        return (try imds.metadataList(base + "ipv4-prefix") + imds.metadataList(base + "ipv6-prefix")).compactMap { IPPrefix($0) }
+    }
+
+    func addressLimits() throws -> AddressLimits {
+        let type = try imds.instanceType()
+        let info = try ec2.describeInstanceType(type)
+        return AddressLimits(instanceType: type, ipv4PerENI: info.ipv4AddressesPerInterface,
+                             ipv6PerENI: info.ipv6AddressesPerInterface)
+    }
+
+    func checkCredentials() throws { _ = try chain.credentials() }
 }

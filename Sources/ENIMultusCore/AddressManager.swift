@@ -7,6 +7,8 @@ import NetTypes
 enum AddressManager {
     case none
     case builtin(RangeAllocator)
+    case ec2(EC2ModeIPAM)
+    case prefix(PrefixPool)
     case delegated(DelegatedIPAM)
 
     static let builtinType = "eni-multus"
@@ -17,28 +19,69 @@ enum AddressManager {
             return
         }
         if type == Self.builtinType {
-            self = .builtin(RangeAllocator(config: try IPAMConfig(ipam, defaultDataDir: defaultDataDir), network: conf.name,
-                                           now: { Int64(wallClock()) }))
+            let config = try IPAMConfig(ipam, defaultDataDir: defaultDataDir)
+            let now: @Sendable () -> Int64 = { Int64(wallClock()) }
+            if config.mode != .ranges, conf.raw["eni"] == nil { throw CoreError.ec2ModeNeedsENI(config.mode.rawValue) }
+            switch config.mode {
+            case .ranges: self = .builtin(RangeAllocator(config: config, network: conf.name, now: now))
+            case .ec2: self = .ec2(EC2ModeIPAM(config: config, network: conf.name))
+            case .prefix: self = .prefix(PrefixPool(config: config, network: conf.name, now: now))
+            }
         } else {
             self = .delegated(try DelegatedIPAM(type: type, searchPath: cni.path))
         }
     }
 
     var dataDir: String? {
-        if case .builtin(let a) = self { return a.config.dataDir }
-        return nil
+        switch self {
+        case .builtin(let a): return a.config.dataDir
+        case .ec2(let m): return m.config.dataDir
+        case .prefix(let p): return p.config.dataDir
+        case .none, .delegated: return nil
+        }
+    }
+
+    /// Modes whose addresses EC2 routes to the ENI already (nothing to register per address).
+    var isEC2Native: Bool {
+        switch self {
+        case .ec2, .prefix: return true
+        default: return false
+        }
+    }
+
+    var isPrefixPool: Bool {
+        if case .prefix = self { return true }
+        return false
+    }
+
+    /// The release cooldown of the built-in modes (0 elsewhere).
+    var cooldownSeconds: Int {
+        switch self {
+        case .builtin(let a): return a.config.cooldownSeconds
+        case .ec2(let m): return m.config.cooldownSeconds
+        case .prefix(let p): return p.config.cooldownSeconds
+        case .none, .delegated: return 0
+        }
     }
 
     /// ADD: addresses, routes and DNS for the interface at result index `interface`.
-    func add(_ inv: Invocation, interface: Int) throws -> CNIResult {
+    func add(_ inv: Invocation, interface: Int, undo: UndoStack) throws -> CNIResult {
         switch self {
+        case .ec2(let m):
+            return try m.add(inv, interface: interface, undo: undo)
+        case .prefix(let p):
+            let r = try p.add(inv, interface: interface)
+            undo.push("release addresses") { try p.release(inv) }
+            return r
         case .none:
             return CNIResult()
         case .builtin(let a):
             let ips = try a.allocate(inv.key, requested: inv.conf.requestedIPs(cniArgs: inv.cni.args))
+            undo.push("release addresses") { try a.release(inv.key) }
             return CNIResult(ips: ips.map { var c = $0; c.interface = interface; return c }, routes: a.config.routes)
         case .delegated(let d):
             var r = try d.add(env: inv.env.variables, stdin: inv.env.stdin)
+            undo.push("release addresses") { try self.del(inv) }
             r.interfaces = []
             r.ips = r.ips.map { var c = $0; c.interface = interface; return c }
             return r
@@ -49,6 +92,8 @@ enum AddressManager {
         switch self {
         case .none: return
         case .builtin(let a): try a.release(inv.key)
+        case .ec2: return  // the EC2 ledger is its record: released by Invocation.releaseRegistration
+        case .prefix(let p): try p.release(inv)
         case .delegated(let d): _ = try d.run(.del, env: inv.env.variables, stdin: inv.env.stdin)
         }
     }
@@ -57,6 +102,8 @@ enum AddressManager {
         switch self {
         case .none: return
         case .builtin(let a): try a.check(inv.key, expected: prev.ips.map(\.address.address))
+        case .ec2(let m): try m.check(inv, prev: prev)
+        case .prefix(let p): try p.check(inv, prev: prev)
         case .delegated(let d): _ = try d.run(.check, env: inv.env.variables, stdin: inv.env.stdin)
         }
     }
@@ -66,6 +113,8 @@ enum AddressManager {
         switch self {
         case .none: return []
         case .builtin(let a): return a.collectGarbage(valid: valid)
+        case .ec2: return []  // Invocation.gc releases the ledger entries
+        case .prefix(let p): return p.gc(inv, valid: valid)
         case .delegated(let d):
             do { _ = try d.run(.gc, env: inv.env.variables, stdin: inv.env.stdin) } catch { return [error] }
             return []
@@ -77,6 +126,8 @@ enum AddressManager {
         switch self {
         case .none: return nil
         case .builtin(let a): return try a.exhaustion()
+        case .ec2(let m): return try m.unavailability(inv)
+        case .prefix(let p): return try p.unavailability(inv)
         case .delegated(let d):
             do {
                 _ = try d.run(.status, env: inv.env.variables, stdin: inv.env.stdin)

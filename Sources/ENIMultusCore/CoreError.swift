@@ -18,6 +18,8 @@ public enum CoreError: Error, CustomStringConvertible {
     case prevResultRequired(String)
     case unsupported(String)
     case io(String)
+    /// IPAM mode ec2/prefix on a network without an `eni` block.
+    case ec2ModeNeedsENI(String)
 
     public var description: String {
         switch self {
@@ -33,6 +35,8 @@ public enum CoreError: Error, CustomStringConvertible {
         case .prevResultRequired(let v): return "\(v) requires prevResult in the network config"
         case .unsupported(let s): return s
         case .io(let s): return s
+        case .ec2ModeNeedsENI(let m):
+            return "ipam mode \"\(m)\" takes its addresses from EC2 and needs an \"eni\" block selecting the ENI (e.g. \"eni\": {\"subnetId\": \"subnet-…\"})"
         }
     }
 }
@@ -54,7 +58,10 @@ func cniError(for error: any Error) -> CNIError {
         case .prevResultRequired: return CNIError(.invalidConfig, e.description)
         case .unsupported: return CNIError(.unsupportedField, e.description)
         case .io: return CNIError(.ioFailure, e.description)
+        case .ec2ModeNeedsENI: return CNIError(.invalidConfig, e.description)
         }
+    case let e as AddressInUse:
+        return CNIError(.ipamConflict, e.description)
     case let e as IPAMError:
         switch e {
         case .io: return CNIError(.ioFailure, e.description)
@@ -71,6 +78,7 @@ func cniError(for error: any Error) -> CNIError {
         case .noENI, .refused: return CNIError(.invalidConfig, e.description)
         case .foreignHolder: return CNIError(.ipamConflict, e.description)
         case .notConfirmed: return CNIError(.tryAgainLater, e.description)
+        case .eniFull: return CNIError(.ipamExhausted, e.description)
         }
     case let e as AWSError:
         // Throttling, 5xx, timeouts, an exhausted deadline: the runtime should retry later (code 11).

@@ -1,3 +1,4 @@
+import AWS
 import CNI
 import IPAM
 import JSON
@@ -5,7 +6,7 @@ import NetTypes
 
 // Registration of pod addresses on the selected secondary ENI (issue: EC2 registration).
 // The plugin-side logic only: it talks to EC2 and IMDS through `ENIRegistry`, which the AWS layer implements and
-// tests replace with an in-memory model. Not wired into the verbs yet.
+// tests replace with an in-memory model.
 
 /// `"eni": {…}` and the options around it.
 struct EC2NetworkConfig: Equatable {
@@ -75,8 +76,20 @@ struct RemoteENI: Equatable {
     var subnetID: String
     var deviceIndex: Int?
     var tags: [String: String]
+    /// Secondary IPv4 addresses (the primary one is never ours) and IPv6 addresses; empty when `known` is false.
     var ipv4: [IPAddress]
     var ipv6: [IPAddress]
+    var primaryIPv4: IPAddress? = nil
+    var prefixes: [IPPrefix] = []
+    /// False when the ENI came from the verification cache (addresses not read from EC2).
+    var known = true
+}
+
+/// The instance type's per-ENI address limits (`DescribeInstanceTypes`), cached per node.
+struct AddressLimits: Equatable {
+    var instanceType: String
+    var ipv4PerENI: Int
+    var ipv6PerENI: Int
 }
 
 /// The EC2 and IMDS operations registration needs. Errors are the AWS layer's (mapped to CNI codes in one place).
@@ -91,6 +104,27 @@ protocol ENIRegistry: AnyObject {
     func unassign(ipv4: [IPAddress], from eni: String) throws
     func assign(ipv6: [IPAddress], to eni: String) throws
     func unassign(ipv6: [IPAddress], from eni: String) throws
+    /// EC2 chooses `count` free addresses of the family for the ENI (`SecondaryPrivateIpAddressCount`,
+    /// `Ipv6AddressCount`); returns them.
+    func assign(count: Int, v4: Bool, to eni: String) throws -> [IPAddress]
+    /// Assigns `count` prefixes (IPv4 /28, IPv6 /80) to the ENI; returns them.
+    func assignPrefixes(count: Int, v4: Bool, to eni: String) throws -> [IPPrefix]
+    func unassign(prefixes: [IPPrefix], from eni: String) throws
+    /// IMDS: the subnet CIDRs of the ENI with this MAC (IPv4 first, then IPv6), and its prefixes.
+    func subnets(mac: MACAddress) throws -> [IPPrefix]
+    func localPrefixes(mac: MACAddress) throws -> [IPPrefix]
+    /// IMDS `instance-type` and EC2 `DescribeInstanceTypes`.
+    func addressLimits() throws -> AddressLimits
+    /// Whether credentials can be obtained (no EC2 call).
+    func checkCredentials() throws
+}
+
+/// The registry's answer when EC2 refuses an explicit address because an ENI already holds it
+/// (`InvalidIPAddress.InUse`, or `InvalidParameterValue` "... in use"/"already assigned").
+struct AddressInUse: Error, CustomStringConvertible {
+    var addresses: [IPAddress]
+    var detail: String
+    var description: String { "EC2: \(addresses.map(\.description).joined(separator: ", ")) in use: \(detail)" }
 }
 
 enum RegistrationError: Error, CustomStringConvertible {
@@ -98,10 +132,11 @@ enum RegistrationError: Error, CustomStringConvertible {
     case refused(String)
     case foreignHolder(address: IPAddress, eni: String)
     case notConfirmed(address: IPAddress, eni: String)
+    case eniFull(String)
 
     var description: String {
         switch self {
-        case .noENI(let s), .refused(let s): return s
+        case .noENI(let s), .refused(let s), .eniFull(let s): return s
         case .foreignHolder(let a, let e):
             return "\(a) is assigned to \(e), which does not carry this cluster's ownership tag; refusing to take it (set \"allowForeignReassignment\": true to override)"
         case .notConfirmed(let a, let e): return "\(a) did not appear on \(e) in instance metadata in time"
@@ -109,8 +144,24 @@ enum RegistrationError: Error, CustomStringConvertible {
     }
 }
 
-/// Chooses the ENI a network config names, refusing the primary ENI and unmanaged-tag violations.
-func selectENI(_ cfg: EC2NetworkConfig, registry: ENIRegistry) throws -> (local: LocalENI, remote: RemoteENI) {
+/// ENIs whose `no_manage` tag has been verified on this node, so that steady-state ADDs make no Describe call:
+/// `<dir>/<eni-id>` holds the subnet id. An ENI id is never reused, and an ENI that leaves the instance stops
+/// being selected (IMDS), so the cache cannot point at the wrong ENI; removing the tag later is not noticed until
+/// the cache is cleared (`eni-multus-node` clears it on detach).
+struct VerifiedENICache {
+    let dir: String
+    func contains(_ id: String) -> Bool { FileIO.exists("\(dir)/\(id)") }
+    func remember(_ e: RemoteENI) {
+        try? FileIO.makeDirectories(dir)
+        try? FileIO.writeAtomically("\(dir)/\(e.id)", Array("subnet=\(e.subnetID)\n".utf8))
+    }
+    func all() -> [String] { (try? FileIO.list(dir)) ?? [] }
+}
+
+/// Chooses the ENI a network config names, refusing the primary ENI and unmanaged-tag violations. With a cache,
+/// an ENI already verified is not described again (`fresh` forces the Describe, e.g. for CHECK).
+func selectENI(_ cfg: EC2NetworkConfig, registry: ENIRegistry, cache: VerifiedENICache? = nil,
+               fresh: Bool = false) throws -> (local: LocalENI, remote: RemoteENI) {
     let locals = try registry.localENIs()
     var candidates: [LocalENI]
     switch cfg.selector {
@@ -128,60 +179,105 @@ func selectENI(_ cfg: EC2NetworkConfig, registry: ENIRegistry) throws -> (local:
     if chosen.deviceIndex == 0 {
         throw RegistrationError.refused("\(chosen.id) is the primary ENI (device index 0), which the VPC CNI owns; select a secondary ENI")
     }
+    if !fresh, let cache, cache.contains(chosen.id) {
+        return (chosen, RemoteENI(id: chosen.id, subnetID: chosen.subnetID, deviceIndex: chosen.deviceIndex,
+                                  tags: [EC2NetworkConfig.noManageTagKey: "true"], ipv4: [], ipv6: [], known: false))
+    }
     guard let remote = try registry.describe(ids: [chosen.id]).first else {
         throw RegistrationError.noENI("EC2 does not know \(chosen.id)")
     }
     if cfg.requireNoManageTag && remote.tags[EC2NetworkConfig.noManageTagKey] != "true" {
         throw RegistrationError.refused("\(chosen.id) lacks the tag \(EC2NetworkConfig.noManageTagKey)=true, so the VPC CNI would adopt it and hand its addresses to other pods; tag it at creation (or set \"requireNoManageTag\": false)")
     }
+    if cfg.requireNoManageTag { cache?.remember(remote) }
     return (chosen, remote)
 }
 
-/// Assigns `addresses` to `eni` with the ownership guard, then waits until IMDS shows them on the ENI's MAC.
-/// Returns what it changed (for the undo).
-func register(_ addresses: [IPAddress], on eni: RemoteENI, mac: MACAddress, cfg: EC2NetworkConfig,
-              registry: ENIRegistry, confirmAttempts: Int = 50, pause: () -> Void) throws -> [IPAddress] {
-    let v4 = addresses.filter(\.isV4).filter { !eni.ipv4.contains($0) }
-    let v6 = addresses.filter { !$0.isV4 }.filter { !eni.ipv6.contains($0) }
-    guard !v4.isEmpty || !v6.isEmpty else { return [] }
-    // Who else holds them? Only ENIs of the same subnet can.
-    let others = try registry.describe(subnetID: eni.subnetID).filter { $0.id != eni.id }
-    var reassign = false
-    var v6Holders: [(String, IPAddress)] = []
-    for a in v4 + v6 {
-        guard let holder = others.first(where: { $0.ipv4.contains(a) || $0.ipv6.contains(a) }) else { continue }
+/// Who holds `addresses` in the ENI's subnet, when EC2 said some are in use: those on our own ENI need nothing;
+/// those on an ENI of this cluster (`clusterName` tag) may be taken back; anything else is refused unless
+/// `allowForeignReassignment`.
+private func resolveHolders(_ addresses: [IPAddress], eni: RemoteENI, cfg: EC2NetworkConfig,
+                            registry: ENIRegistry) throws -> (alreadyOurs: Set<IPAddress>, holders: [(String, IPAddress)]) {
+    var mine = Set<IPAddress>()
+    var holders: [(String, IPAddress)] = []
+    let all = try registry.describe(subnetID: eni.subnetID)
+    for a in addresses {
+        guard let holder = all.first(where: { $0.ipv4.contains(a) || $0.ipv6.contains(a) }) else { continue }
+        if holder.id == eni.id { mine.insert(a); continue }
         let ours = cfg.clusterName.map { holder.tags[EC2NetworkConfig.clusterTagKey] == $0 } ?? false
         guard ours || cfg.allowForeignReassignment else { throw RegistrationError.foreignHolder(address: a, eni: holder.id) }
-        if a.isV4 { reassign = true } else { v6Holders.append((holder.id, a)) }
+        holders.append((holder.id, a))
     }
-    // IPv6 has no reassignment flag: unassign from the previous holder first.
-    for (holder, a) in v6Holders { try registry.unassign(ipv6: [a], from: holder) }
-    if !v4.isEmpty { try registry.assign(ipv4: v4, to: eni.id, allowReassignment: reassign) }
+    return (mine, holders)
+}
+
+/// Waits (bounded) until IMDS shows `wanted` on the ENI's MAC: assignment is asynchronous.
+func confirmVisible(_ wanted: Set<IPAddress>, mac: MACAddress, eni: String, registry: ENIRegistry,
+                    attempts: Int, pause: () -> Void) throws {
+    for attempt in 0..<attempts {
+        if wanted.isSubset(of: Set(try registry.localAddresses(mac: mac))) { return }
+        if attempt + 1 < attempts { pause() }
+    }
+    throw RegistrationError.notConfirmed(address: wanted.sorted().first!, eni: eni)
+}
+
+/// Assigns `addresses` to `eni` with the ownership guard, then waits until IMDS shows them on the ENI's MAC.
+/// Returns what it changed (for the undo). One EC2 call in the common case: the addresses are assigned first,
+/// and only when EC2 answers that one is in use does it look (one Describe of the subnet) at who holds it.
+func register(_ addresses: [IPAddress], on eni: RemoteENI, mac: MACAddress, cfg: EC2NetworkConfig,
+              registry: ENIRegistry, confirmAttempts: Int = 50, pause: () -> Void) throws -> [IPAddress] {
+    var v4 = addresses.filter(\.isV4).filter { !eni.ipv4.contains($0) }
+    var v6 = addresses.filter { !$0.isV4 }.filter { !eni.ipv6.contains($0) }
+    guard !v4.isEmpty || !v6.isEmpty else { return [] }
+    if !v4.isEmpty {
+        do {
+            try registry.assign(ipv4: v4, to: eni.id, allowReassignment: false)
+        } catch let inUse as AddressInUse {
+            let (mine, holders) = try resolveHolders(v4, eni: eni, cfg: cfg, registry: registry)
+            v4.removeAll { mine.contains($0) }
+            guard !holders.isEmpty || !mine.isEmpty else { throw inUse }
+            if !v4.isEmpty { try registry.assign(ipv4: v4, to: eni.id, allowReassignment: !holders.isEmpty) }
+        }
+    }
     do {
-        if !v6.isEmpty { try registry.assign(ipv6: v6, to: eni.id) }
+        if !v6.isEmpty {
+            do {
+                try registry.assign(ipv6: v6, to: eni.id)
+            } catch let inUse as AddressInUse {
+                // IPv6 has no reassignment flag: unassign from the previous holder first.
+                let (mine, holders) = try resolveHolders(v6, eni: eni, cfg: cfg, registry: registry)
+                v6.removeAll { mine.contains($0) }
+                guard !holders.isEmpty || !mine.isEmpty else { throw inUse }
+                for (holder, a) in holders { try registry.unassign(ipv6: [a], from: holder) }
+                if !v6.isEmpty { try registry.assign(ipv6: v6, to: eni.id) }
+            }
+        }
+        try confirmVisible(Set(v4 + v6), mac: mac, eni: eni.id, registry: registry, attempts: confirmAttempts, pause: pause)
     } catch {
         if !v4.isEmpty { try? registry.unassign(ipv4: v4, from: eni.id) }
+        if !v6.isEmpty { try? registry.unassign(ipv6: v6, from: eni.id) }
         throw error
     }
-    // Assignment is asynchronous: confirm through IMDS, bounded.
-    let wanted = Set(v4 + v6)
-    for attempt in 0..<confirmAttempts {
-        if wanted.isSubset(of: Set(try registry.localAddresses(mac: mac))) { return v4 + v6 }
-        if attempt + 1 < confirmAttempts { pause() }
-    }
-    if !v4.isEmpty { try? registry.unassign(ipv4: v4, from: eni.id) }
-    if !v6.isEmpty { try? registry.unassign(ipv6: v6, from: eni.id) }
-    throw RegistrationError.notConfirmed(address: wanted.sorted().first!, eni: eni.id)
+    return v4 + v6
 }
 
 /// Releases what an attachment registered, only where it is still on our ENI (a pod that moved to another node
-/// keeps its address) and not held by another live attachment of this node.
-func unregister(_ addresses: [IPAddress], from eniID: String, keep: Set<IPAddress>, registry: ENIRegistry) throws {
+/// keeps its address) and not held by another live attachment of this node. Where the ENI is on this instance
+/// (`mac` known and listed by IMDS) "still on our ENI" is read from IMDS, so the release is one EC2 call; else,
+/// or when that call fails with a client error, from EC2 (Describe).
+func unregister(_ addresses: [IPAddress], from eniID: String, mac: MACAddress? = nil, keep: Set<IPAddress>,
+                registry: ENIRegistry) throws {
+    func release(_ present: Set<IPAddress>) throws {
+        let v4 = addresses.filter { $0.isV4 && present.contains($0) && !keep.contains($0) }
+        let v6 = addresses.filter { !$0.isV4 && present.contains($0) && !keep.contains($0) }
+        if !v4.isEmpty { try registry.unassign(ipv4: v4, from: eniID) }
+        if !v6.isEmpty { try registry.unassign(ipv6: v6, from: eniID) }
+    }
+    if let mac, let local = try? registry.localAddresses(mac: mac), !local.isEmpty {
+        do { return try release(Set(local)) } catch let e as AWSError where !e.isRetryable { /* describe below */ }
+    }
     guard let eni = try registry.describe(ids: [eniID]).first else { return }
-    let v4 = addresses.filter { $0.isV4 && eni.ipv4.contains($0) && !keep.contains($0) }
-    let v6 = addresses.filter { !$0.isV4 && eni.ipv6.contains($0) && !keep.contains($0) }
-    if !v4.isEmpty { try registry.unassign(ipv4: v4, from: eniID) }
-    if !v6.isEmpty { try registry.unassign(ipv6: v6, from: eniID) }
+    try release(Set(eni.ipv4 + eni.ipv6))
 }
 
 /// The ownership ledger and the durable release queue, under `<dataDir>/<network>/ec2/`.
@@ -196,22 +292,32 @@ struct EC2Ledger {
         var eni: String
         var addresses: [IPAddress]
         var pod: String
+        /// The ENI's MAC, when known: "still ours" is then read from IMDS on release.
+        var mac: MACAddress?
+        /// Queue only: not released before this wall-clock second (cooldown).
+        var notBefore: Int64
         var bytes: [UInt8] {
             var s = "eni=\(eni)\n"
+            if let mac { s += "mac=\(mac)\n" }
             if !pod.isEmpty { s += "pod=\(pod)\n" }
+            if notBefore > 0 { s += "after=\(notBefore)\n" }
             for a in addresses { s += "ip=\(a)\n" }
             return Array(s.utf8)
         }
-        init(eni: String, addresses: [IPAddress], pod: String = "") { self.eni = eni; self.addresses = addresses; self.pod = pod }
+        init(eni: String, addresses: [IPAddress], pod: String = "", mac: MACAddress? = nil, notBefore: Int64 = 0) {
+            self.eni = eni; self.addresses = addresses; self.pod = pod; self.mac = mac; self.notBefore = notBefore
+        }
         init?(_ b: [UInt8]) {
-            var e: String?, ips: [IPAddress] = [], p = ""
+            var e: String?, ips: [IPAddress] = [], p = "", m: MACAddress?, after: Int64 = 0
             for line in String(decoding: b, as: UTF8.self).split(separator: "\n") {
                 if line.hasPrefix("eni=") { e = String(line.dropFirst(4)) }
                 if line.hasPrefix("ip="), let a = IPAddress(line.dropFirst(3)) { ips.append(a) }
                 if line.hasPrefix("pod=") { p = String(line.dropFirst(4)) }
+                if line.hasPrefix("mac=") { m = MACAddress(String(line.dropFirst(4))) }
+                if line.hasPrefix("after=") { after = Int64(line.dropFirst(6)) ?? 0 }
             }
             guard let e else { return nil }
-            eni = e; addresses = ips; pod = p
+            eni = e; addresses = ips; pod = p; mac = m; notBefore = after
         }
     }
 
@@ -254,27 +360,46 @@ struct EC2Ledger {
 
     func queued() throws -> [String] { try FileIO.list(queueDir).sorted() }
 
-    /// Drains up to `limit` queued releases; an entry stays queued when EC2 fails again. Returns how many were done.
+    /// Drains queued releases that are due (`notBefore` passed), up to `limit` entries, with one unassign per ENI
+    /// and family; entries stay queued when EC2 fails again. Returns how many entries were done.
     @discardableResult
-    func drain(limit: Int, registry: ENIRegistry) throws -> Int {
+    func drain(limit: Int, now: Int64, registry: ENIRegistry) throws -> Int {
         guard !(try queued()).isEmpty else { return 0 }
-        return try locked { try drainLocked(limit: limit, registry: registry) }
+        return try locked { try drainLocked(limit: limit, now: now, registry: registry) }
     }
 
-    private func drainLocked(limit: Int, registry: ENIRegistry) throws -> Int {
+    /// Queued entries and when the next one falls due (nil: none queued).
+    func queueSummary() throws -> (count: Int, nextDue: Int64?) {
         let names = try queued()
-        guard !names.isEmpty else { return 0 }
-        let live = try liveAddresses()
-        var done = 0
-        for name in names.prefix(limit) {
+        var next: Int64?
+        for n in names {
+            guard let e = try FileIO.read("\(queueDir)/\(n)").flatMap(Entry.init) else { continue }
+            next = min(next ?? e.notBefore, e.notBefore)
+        }
+        return (names.count, next)
+    }
+
+    private func drainLocked(limit: Int, now: Int64, registry: ENIRegistry) throws -> Int {
+        var due: [(path: String, entry: Entry)] = []
+        for name in try queued() {
             let path = "\(queueDir)/\(name)"
             guard let e = try FileIO.read(path).flatMap(Entry.init) else { try FileIO.remove(path); continue }
+            if e.notBefore <= now { due.append((path, e)) }
+            if due.count >= limit { break }
+        }
+        guard !due.isEmpty else { return 0 }
+        let live = try liveAddresses()
+        var done = 0
+        var byENI: [String: [(path: String, entry: Entry)]] = [:]
+        for d in due { byENI[d.entry.eni, default: []].append(d) }
+        for (eni, items) in byENI.sorted(by: { $0.key < $1.key }) {
             do {
-                try unregister(e.addresses, from: e.eni, keep: live, registry: registry)
-                try FileIO.remove(path)
-                done += 1
+                try unregister(items.flatMap(\.entry.addresses), from: eni, mac: items.first?.entry.mac, keep: live,
+                               registry: registry)
+                for i in items { try FileIO.remove(i.path) }
+                done += items.count
             } catch {
-                break  // EC2 still unhappy: keep the rest for later
+                continue  // EC2 still unhappy for this ENI: keep its entries for later
             }
         }
         return done

@@ -51,26 +51,35 @@ struct Invocation {
         ["K8S_POD_NAMESPACE", "K8S_POD_NAME", "K8S_POD_UID"].map { cni.args[$0] ?? "" }.joined(separator: "/")
     }
 
-    /// IPAM, then (on an EC2 network) the ledger entry and the EC2 assignment; every step registers its undo.
+    /// IPAM, then (on an EC2 network with IPAM that EC2 does not route by itself) the ledger entry and the EC2
+    /// assignment; every step registers its undo.
     func acquireAddresses(_ ipam: AddressManager, interface: Int, undo: UndoStack) throws -> CNIResult {
-        let result = try ipam.add(self, interface: interface)
-        undo.push("release addresses") { try ipam.del(self) }
-        guard let r = registration else { return result }
+        let result = try ipam.add(self, interface: interface, undo: undo)
+        guard let r = registration, !ipam.isEC2Native else { return result }
         let addresses = result.ips.map(\.address.address)
         let ledger = ec2Ledger(ipam)
-        try ledger.locked { try ledger.record(key, .init(eni: r.remote.id, addresses: addresses, pod: podIdentity)) }
+        try ledger.locked {
+            try ledger.record(key, .init(eni: r.remote.id, addresses: addresses, pod: podIdentity, mac: r.local.mac))
+        }
         undo.push("forget the ledger entry") { try ledger.forget(self.key) }
         let added = try register(addresses, on: r.remote, mac: r.local.mac, cfg: r.config, registry: r.registry,
                                  pause: { usleep(100_000) })
         undo.push("unassign \(added.map(\.description).joined(separator: ", ")) from \(r.remote.id)") {
+            let v4 = added.filter(\.isV4), v6 = added.filter { !$0.isV4 }
             do {
-                try unregister(added, from: r.remote.id, keep: [], registry: r.registry)
+                if !v4.isEmpty { try r.registry.unassign(ipv4: v4, from: r.remote.id) }
+                if !v6.isEmpty { try r.registry.unassign(ipv6: v6, from: r.remote.id) }
             } catch {
-                try ledger.enqueue(.init(eni: r.remote.id, addresses: added), unique: self.env.random())
+                try ledger.enqueue(.init(eni: r.remote.id, addresses: added, mac: r.local.mac), unique: self.env.random())
             }
         }
         return result
     }
+
+    var now: Int64 { Int64(env.wallClock()) }
+
+    /// Node-level records (verified ENIs, instance limits) beside the IPAM store.
+    var nodeRecords: NodeRecords { NodeRecords(dataDir: (try? ipam())?.dataDir ?? env.paths.dataDir) }
 
     func ipam() throws -> AddressManager { try addressManager.get() }
 
@@ -88,12 +97,12 @@ struct Invocation {
 
     /// On an EC2 network: the invocation with the ENI chosen through IMDS and EC2 and the interface pointed at the
     /// node link with that MAC (never a guessed name). Elsewhere: self.
-    func withSelectedENI(drainQueue: Bool = false) throws -> Invocation {
+    func withSelectedENI(drainQueue: Bool = false, fresh: Bool = false) throws -> Invocation {
         var inv = self
         if let ec2 = try ec2Config.get() {
             let reg = try registry(seconds: ec2.timeoutSeconds)
-            if drainQueue { try? ec2Ledger(try self.ipam()).drain(limit: 4, registry: reg) }
-            let (local, remote) = try selectENI(ec2, registry: reg)
+            if drainQueue { try? ec2Ledger(try self.ipam()).drain(limit: 16, now: now, registry: reg) }
+            let (local, remote) = try selectENI(ec2, registry: reg, cache: nodeRecords.verifiedENIs, fresh: fresh)
             inv.registration = Registration(config: ec2, registry: reg, local: local, remote: remote)
             inv.conf.master = nil
             inv.conf.masterMAC = local.mac
@@ -148,11 +157,19 @@ struct Invocation {
         guard case .success(let cfg?) = ec2Config, let ipam = try? ipam() else { return }
         let ledger = ec2Ledger(ipam)
         do {
-            guard let entry = try ledger.entry(key) else { return }
+            guard var entry = try ledger.entry(key) else { return }
+            if case .ec2 = ipam, ipam.cooldownSeconds > 0 {
+                // EC2 chose the address: it stays on our ENI through the cooldown (so EC2 cannot hand it to another
+                // pod at once) and is released in a batch by a later invocation, GC or the node agent.
+                entry.notBefore = now + Int64(ipam.cooldownSeconds)
+                try ledger.enqueue(entry, unique: env.random())
+                try ledger.forget(key)
+                return
+            }
             do {
                 let reg = try registry(seconds: min(cfg.timeoutSeconds, 5))
-                try unregister(entry.addresses, from: entry.eni, keep: [], registry: reg)
-                try? ledger.drain(limit: 4, registry: reg)
+                try unregister(entry.addresses, from: entry.eni, mac: entry.mac, keep: [], registry: reg)
+                try? ledger.drain(limit: 16, now: now, registry: reg)
             } catch {
                 try ledger.enqueue(entry, unique: env.random())
                 log.write(.info, "EC2 release of \(entry.addresses.map(\.description)) queued: \(error)")
@@ -167,13 +184,13 @@ struct Invocation {
         guard let prevJSON = conf.prevResult else { throw CoreError.prevResultRequired("CHECK") }
         let prev = try CNIResult.decode(prevJSON)
         let ipam = try ipam()
-        let inv = try withSelectedENI()
+        let inv = try withSelectedENI(fresh: true)
         switch conf.link {
         case .ipvlan: try IPVlanDriver.check(inv, prev: prev)
         case .hostDevice: try HostDeviceDriver.check(inv, prev: prev)
         }
-        try ipam.check(self, prev: prev)
-        if let r = inv.registration {
+        try ipam.check(inv, prev: prev)
+        if let r = inv.registration, !ipam.isPrefixPool {
             // The addresses are still registered on the ENI, as the ledger says.
             guard let entry = try ec2Ledger(ipam).entry(key), entry.eni == r.remote.id else {
                 throw CoreError.checkFailed("no EC2 registration is recorded for \(key) on \(r.remote.id)")
@@ -187,10 +204,19 @@ struct Invocation {
 
     func status() throws {
         let ipam = try ipam()
-        if let why = try ipam.unavailability(self) { throw CNIError(.notAvailable, why) }
         let inv: Invocation
         do { inv = try withSelectedENI() } catch {
             throw CNIError(.notAvailable, "the network's ENI cannot be used: \(cniError(for: error).msg)")
+        }
+        if let r = inv.registration {
+            do { try r.registry.checkCredentials() } catch {
+                throw CNIError(.notAvailable, "no AWS credentials for EC2: \(cniError(for: error).msg)")
+            }
+        }
+        do {
+            if let why = try ipam.unavailability(inv) { throw CNIError(.notAvailable, why) }
+        } catch let e as CNIError { throw e } catch {
+            throw CNIError(.notAvailable, "IPAM cannot tell whether it can allocate: \(cniError(for: error).msg)")
         }
         let host = try HostNamespace()
         switch conf.link {
@@ -212,14 +238,33 @@ struct Invocation {
             let ledger = ec2Ledger(ipam)
             do {
                 let reg = try registry(seconds: cfg.timeoutSeconds)
+                let deferred: Int64 = { if case .ec2 = ipam { return Int64(ipam.cooldownSeconds) }; return 0 }()
                 for name in try FileIO.list(ledger.ledgerDir) {
-                    guard let k = AttachmentKey(fileName: name), !valid.contains(k), let entry = try ledger.entry(k) else { continue }
-                    do { try unregister(entry.addresses, from: entry.eni, keep: [], registry: reg) } catch {
+                    guard let k = AttachmentKey(fileName: name), !valid.contains(k), var entry = try ledger.entry(k) else { continue }
+                    if deferred > 0 {
+                        entry.notBefore = now + deferred
                         try ledger.enqueue(entry, unique: env.random())
+                    } else {
+                        do { try unregister(entry.addresses, from: entry.eni, mac: entry.mac, keep: [], registry: reg) } catch {
+                            try ledger.enqueue(entry, unique: env.random())
+                        }
                     }
                     try ledger.forget(k)
                 }
-                try ledger.drain(limit: 64, registry: reg)
+                try ledger.drain(limit: 256, now: now, registry: reg)
+                // Node-local reconcile: addresses on our ENIs that no record of this node owns.
+                let grace: Int? = {
+                    switch ipam {
+                    case .ec2(let m): return m.config.reconcileGraceSeconds
+                    case .prefix(let p): return p.config.reconcileGraceSeconds
+                    default: return nil
+                    }
+                }()
+                if let grace {
+                    let report = try Reconciler(dataDir: ipam.dataDir ?? env.paths.dataDir, registry: reg, now: now,
+                                                graceSeconds: grace).run()
+                    log.write(.info, "reconcile: \(report)")
+                }
             } catch { errors.append(error) }
         }
         errors += ipam.gc(self, valid: valid)

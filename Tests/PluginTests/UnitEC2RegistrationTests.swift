@@ -8,7 +8,7 @@ import NetTypes
 
 /// An in-memory EC2 + IMDS with AWS's semantics where moto has none (reassignment moves an IPv4 address; IPv6
 /// cannot be reassigned; assignment shows in IMDS after a lag), recording every call.
-final class FakeRegistry: ENIRegistry {
+final class FakeRegistry: ENIRegistry, @unchecked Sendable {
     var enis: [String: RemoteENI] = [:]
     var macs: [String: MACAddress] = [:]
     var attachedHere: [String] = []
@@ -42,7 +42,7 @@ final class FakeRegistry: ENIRegistry {
         tick += 1
         guard let id = macs.first(where: { $0.value == mac })?.key, let e = enis[id] else { return [] }
         let hidden = Set(pending.filter { $0.eni == id && $0.ready > tick }.map(\.a))
-        return (e.ipv4 + e.ipv6).filter { !hidden.contains($0) }
+        return ([e.primaryIPv4].compactMap { $0 } + e.ipv4 + e.ipv6).filter { !hidden.contains($0) }
     }
     func describe(ids: [String]) throws -> [RemoteENI] { try maybeFail("describe"); return ids.compactMap { enis[$0] } }
     func describe(subnetID: String) throws -> [RemoteENI] {
@@ -51,13 +51,42 @@ final class FakeRegistry: ENIRegistry {
     func describe(tagKey: String, value: String, instanceENIs ids: [String]) throws -> [RemoteENI] {
         try maybeFail("describeTag"); return ids.compactMap { enis[$0] }.filter { $0.tags[tagKey] == value }
     }
+    /// Subnet CIDRs by subnet id (IMDS `subnet-ipv4-cidr-block` / `subnet-ipv6-cidr-blocks`).
+    var subnetCIDRs: [String: [IPPrefix]] = [
+        "subnet-a": [IPPrefix("10.0.0.0/24")!], "subnet-b": [IPPrefix("10.0.1.0/24")!, IPPrefix("2600::/64")!],
+        "subnet-c": [IPPrefix("10.0.2.0/24")!],
+    ]
+    var limits = AddressLimits(instanceType: "m5.large", ipv4PerENI: 50, ipv6PerENI: 50)
+    var credentialsOK = true
+    /// Answer "in use" also for an address already on the same ENI (what EC2 may do).
+    var inUseOnSameENI = false
+    struct LimitExceeded: Error {}
+    struct NoCredentials: Error {}
+
+    private func holder(of a: IPAddress) -> RemoteENI? {
+        enis.values.first { $0.primaryIPv4 == a || $0.ipv4.contains(a) || $0.ipv6.contains(a) || $0.prefixes.contains { $0.contains(a) } }
+    }
+    private func slots(_ eni: String, v4: Bool) -> Int {
+        let e = enis[eni]!
+        return (v4 ? e.ipv4.count + (e.primaryIPv4 == nil ? 0 : 1) : e.ipv6.count) + e.prefixes.filter { $0.address.isV4 == v4 }.count
+    }
+    private func checkLimit(_ eni: String, v4: Bool, adding n: Int) throws {
+        if slots(eni, v4: v4) + n > (v4 ? limits.ipv4PerENI : limits.ipv6PerENI) { throw LimitExceeded() }
+    }
+
+    // AWS semantics: an address held by another ENI is refused (InvalidIPAddress.InUse) unless IPv4 reassignment
+    // is allowed; one already on this ENI is a no-op.
     func assign(ipv4: [IPAddress], to eni: String, allowReassignment: Bool) throws {
         try maybeFail("assign4")
-        for a in ipv4 {
-            if let holder = enis.values.first(where: { $0.id != eni && $0.ipv4.contains(a) }) {
-                guard allowReassignment else { throw Throttled() }  // InvalidIPAddress.InUse in AWS
-                enis[holder.id]!.ipv4.removeAll { $0 == a }
-            }
+        if inUseOnSameENI, case let same = ipv4.filter({ enis[eni]!.ipv4.contains($0) }), !same.isEmpty {
+            throw AddressInUse(addresses: same, detail: "InvalidIPAddress.InUse")
+        }
+        let new = ipv4.filter { !enis[eni]!.ipv4.contains($0) }
+        let held = new.filter { holder(of: $0) != nil }
+        if !held.isEmpty && !allowReassignment { throw AddressInUse(addresses: held, detail: "InvalidIPAddress.InUse") }
+        try checkLimit(eni, v4: true, adding: new.count)
+        for a in new {
+            if let h = holder(of: a) { enis[h.id]!.ipv4.removeAll { $0 == a } }
             enis[eni]!.ipv4.append(a)
             pending.append((tick + imdsLag + 1, eni, a))
         }
@@ -67,8 +96,11 @@ final class FakeRegistry: ENIRegistry {
     }
     func assign(ipv6: [IPAddress], to eni: String) throws {
         try maybeFail("assign6")
-        for a in ipv6 {
-            guard !enis.values.contains(where: { $0.ipv6.contains(a) }) else { throw Throttled() }
+        let new = ipv6.filter { !enis[eni]!.ipv6.contains($0) }
+        let held = new.filter { holder(of: $0) != nil }
+        if !held.isEmpty { throw AddressInUse(addresses: held, detail: "InvalidIPAddress.InUse") }
+        try checkLimit(eni, v4: false, adding: new.count)
+        for a in new {
             enis[eni]!.ipv6.append(a)
             pending.append((tick + imdsLag + 1, eni, a))
         }
@@ -76,6 +108,61 @@ final class FakeRegistry: ENIRegistry {
     func unassign(ipv6: [IPAddress], from eni: String) throws {
         try maybeFail("unassign6"); enis[eni]!.ipv6.removeAll { ipv6.contains($0) }
     }
+    /// EC2 picks the lowest free address of the subnet (never the first four or the last: AWS reserves them).
+    func assign(count: Int, v4: Bool, to eni: String) throws -> [IPAddress] {
+        try maybeFail(v4 ? "assignCount4" : "assignCount6")
+        try checkLimit(eni, v4: v4, adding: count)
+        let sub = subnetCIDRs[enis[eni]!.subnetID]!.first { $0.address.isV4 == v4 }!
+        var out: [IPAddress] = []
+        var a = sub.networkAddress.advanced(by: 4)
+        while out.count < count {
+            precondition(a < sub.lastAddress, "fake subnet exhausted")
+            if holder(of: a) == nil {
+                out.append(a)
+                if v4 { enis[eni]!.ipv4.append(a) } else { enis[eni]!.ipv6.append(a) }
+                pending.append((tick + imdsLag + 1, eni, a))
+            }
+            a = a.next()
+        }
+        return out
+    }
+    /// The lowest aligned /28 (/80) of the subnet that overlaps no address or prefix.
+    func assignPrefixes(count: Int, v4: Bool, to eni: String) throws -> [IPPrefix] {
+        try maybeFail(v4 ? "assignPrefix4" : "assignPrefix6")
+        try checkLimit(eni, v4: v4, adding: count)
+        let sub = subnetCIDRs[enis[eni]!.subnetID]!.first { $0.address.isV4 == v4 }!
+        let len = v4 ? 28 : 80
+        let step: Int64 = v4 ? 16 : Int64(1) << 48
+        var out: [IPPrefix] = []
+        var base = sub.networkAddress
+        while out.count < count {
+            let p = IPPrefix(address: base, length: len)!
+            let clash = p.contains(sub.networkAddress.advanced(by: 3)) || p.contains(sub.lastAddress)
+                || enis.values.contains { e in (e.ipv4 + e.ipv6).contains { p.contains($0) } || e.prefixes.contains { $0.overlaps(p) } }
+            if !clash {
+                out.append(p)
+                enis[eni]!.prefixes.append(p)
+            }
+            base = base.advanced(by: step)
+        }
+        return out
+    }
+    func unassign(prefixes: [IPPrefix], from eni: String) throws {
+        try maybeFail("unassignPrefix"); enis[eni]!.prefixes.removeAll { prefixes.contains($0) }
+    }
+    func subnets(mac: MACAddress) throws -> [IPPrefix] {
+        tick += 1
+        guard let id = macs.first(where: { $0.value == mac })?.key, let e = enis[id] else { return [] }
+        return subnetCIDRs[e.subnetID] ?? []
+    }
+    func localPrefixes(mac: MACAddress) throws -> [IPPrefix] {
+        guard let id = macs.first(where: { $0.value == mac })?.key, let e = enis[id] else { return [] }
+        return e.prefixes
+    }
+    func addressLimits() throws -> AddressLimits { try maybeFail("describeInstanceTypes"); return limits }
+    func checkCredentials() throws { if !credentialsOK { throw NoCredentials() } }
+    /// EC2 calls made (IMDS reads are not calls).
+    var ec2Calls: [String] { calls }
 }
 
 @Suite struct UnitEC2RegistrationTests {
@@ -83,11 +170,11 @@ final class FakeRegistry: ENIRegistry {
 
     func world() -> FakeRegistry {
         let r = FakeRegistry()
-        r.add(RemoteENI(id: "eni-primary", subnetID: "subnet-a", deviceIndex: 0, tags: [:], ipv4: [IPAddress("10.0.0.10")!], ipv6: []),
+        r.add(RemoteENI(id: "eni-primary", subnetID: "subnet-a", deviceIndex: 0, tags: [:], ipv4: [], ipv6: [], primaryIPv4: IPAddress("10.0.0.10")!),
               mac: "02:00:00:00:00:10")
-        r.add(RemoteENI(id: "eni-multus", subnetID: "subnet-b", deviceIndex: 1, tags: Self.noManage, ipv4: [IPAddress("10.0.1.10")!], ipv6: []),
+        r.add(RemoteENI(id: "eni-multus", subnetID: "subnet-b", deviceIndex: 1, tags: Self.noManage, ipv4: [IPAddress("10.0.1.11")!], ipv6: [], primaryIPv4: IPAddress("10.0.1.10")!),
               mac: "02:00:00:00:00:11")
-        r.add(RemoteENI(id: "eni-untagged", subnetID: "subnet-c", deviceIndex: 2, tags: ["team": "x"], ipv4: [IPAddress("10.0.2.10")!], ipv6: []),
+        r.add(RemoteENI(id: "eni-untagged", subnetID: "subnet-c", deviceIndex: 2, tags: ["team": "x"], ipv4: [], ipv6: [], primaryIPv4: IPAddress("10.0.2.10")!),
               mac: "02:00:00:00:00:12")
         // Another node's ENIs in subnet-b: one of ours (cluster tag), one foreign.
         r.add(RemoteENI(id: "eni-other-ours", subnetID: "subnet-b", deviceIndex: 1,
@@ -156,7 +243,7 @@ final class FakeRegistry: ENIRegistry {
         let r = world()
         let (local, remote) = try selectENI(cfg(#"{"id":"eni-multus"}"#), registry: r)
         r.calls = []
-        let added = try register([IPAddress("10.0.1.10")!], on: remote, mac: local.mac, cfg: cfg(#"{"id":"eni-multus"}"#), registry: r) {}
+        let added = try register([IPAddress("10.0.1.11")!], on: remote, mac: local.mac, cfg: cfg(#"{"id":"eni-multus"}"#), registry: r) {}
         #expect(added.isEmpty)
         #expect(r.calls.isEmpty)
     }
@@ -170,7 +257,8 @@ final class FakeRegistry: ENIRegistry {
         #expect(r.enis["eni-other-ours"]!.ipv4 == [IPAddress("10.0.1.50")!])
         #expect(r.enis["eni-other-ours"]!.ipv6.isEmpty)
         #expect(r.enis["eni-multus"]!.ipv6 == [IPAddress("2600::50")!])
-        #expect(r.calls.firstIndex(of: "unassign6")! < r.calls.firstIndex(of: "assign6")!)
+        // Assign first; EC2 said "in use", so the holder was looked up, unassigned, and the assign repeated.
+        #expect(r.calls.filter { $0 != "describe" } == ["assign4", "describeSubnet", "assign4", "assign6", "describeSubnet", "unassign6", "assign6"])
         // From a foreign ENI: refused, naming the holder, nothing changed.
         let before = r.enis
         #expect { try register([IPAddress("10.0.1.30")!], on: r.enis["eni-multus"]!, mac: local.mac, cfg: c, registry: r) {} } throws: {
@@ -185,6 +273,46 @@ final class FakeRegistry: ENIRegistry {
         let loose = try cfg(#"{"id":"eni-multus"}"#, extra: #","allowForeignReassignment":true"#)
         _ = try register([IPAddress("10.0.1.30")!], on: r.enis["eni-multus"]!, mac: local.mac, cfg: loose, registry: r) {}
         #expect(r.enis["eni-foreign"]!.ipv4.isEmpty)
+    }
+
+    @Test("steady state: one EC2 call per registration and one per release (verified ENI cached, IMDS says what is ours)")
+    func oneCallEach() throws {
+        let dir = NSTemporaryDirectory() + "emt-verified-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = world()
+        let c = try cfg(#"{"id":"eni-multus"}"#)
+        let cache = VerifiedENICache(dir: dir)
+        _ = try selectENI(c, registry: r, cache: cache)
+        #expect(r.calls == ["describe"])
+        for i in 0..<5 {
+            r.calls = []
+            let (local, remote) = try selectENI(c, registry: r, cache: cache)
+            #expect(!remote.known)
+            let a = IPAddress("10.0.1.\(100 + i)")!
+            _ = try register([a], on: remote, mac: local.mac, cfg: c, registry: r) {}
+            try unregister([a], from: remote.id, mac: local.mac, keep: [], registry: r)
+            #expect(r.calls == ["assign4", "unassign4"])
+        }
+        // fresh (CHECK) describes again; an ENI that failed verification is never cached.
+        r.calls = []
+        #expect(try selectENI(c, registry: r, cache: cache, fresh: true).remote.known)
+        #expect(r.calls == ["describe"])
+        _ = try? selectENI(try cfg(#"{"id":"eni-untagged"}"#), registry: r, cache: cache)
+        #expect(!cache.contains("eni-untagged"))
+    }
+
+    @Test("an address already on our own ENI (EC2: in use) is taken as registered, not an error")
+    func inUseByOurselves() throws {
+        let r = world()
+        let c = try cfg(#"{"id":"eni-multus"}"#)
+        let cached = RemoteENI(id: "eni-multus", subnetID: "subnet-b", deviceIndex: 1, tags: Self.noManage, ipv4: [], ipv6: [], known: false)
+        r.enis["eni-multus"]!.ipv4.append(IPAddress("10.0.1.44")!)
+        r.inUseOnSameENI = true
+        r.calls = []
+        let added = try register([IPAddress("10.0.1.44")!], on: cached, mac: MACAddress("02:00:00:00:00:11")!, cfg: c, registry: r) {}
+        #expect(added.isEmpty, "not ours to undo: it was there before")
+        #expect(r.calls == ["assign4", "describeSubnet"])
+        #expect(r.enis["eni-multus"]!.ipv4.filter { $0 == IPAddress("10.0.1.44")! }.count == 1)
     }
 
     @Test func unconfirmedAssignmentIsUndone() throws {
@@ -215,7 +343,7 @@ final class FakeRegistry: ENIRegistry {
         // .62 moved to another node meanwhile; .61 was given to a new pod of this node.
         try unregister([IPAddress("10.0.1.60")!, IPAddress("10.0.1.61")!, IPAddress("10.0.1.62")!], from: "eni-multus",
                        keep: [IPAddress("10.0.1.61")!], registry: r)
-        #expect(r.enis["eni-multus"]!.ipv4 == [IPAddress("10.0.1.10")!, IPAddress("10.0.1.61")!])
+        #expect(r.enis["eni-multus"]!.ipv4 == [IPAddress("10.0.1.11")!, IPAddress("10.0.1.61")!])
         #expect(r.calls.filter { $0 == "unassign4" }.count == 1)
     }
 
@@ -236,9 +364,9 @@ final class FakeRegistry: ENIRegistry {
         try ledger.record(k2, .init(eni: "eni-multus", addresses: [IPAddress("10.0.1.71")!]))
         try ledger.enqueue(.init(eni: "eni-multus", addresses: [IPAddress("10.0.1.71")!]), unique: 2)
         r.failNext["describe"] = 1
-        #expect(try ledger.drain(limit: 4, registry: r) == 0)
+        #expect(try ledger.drain(limit: 4, now: 0, registry: r) == 0)
         #expect(try ledger.queued() == ["1", "2"])
-        #expect(try ledger.drain(limit: 4, registry: r) == 2)
+        #expect(try ledger.drain(limit: 4, now: 0, registry: r) == 2)
         #expect(try ledger.queued().isEmpty)
         #expect(!r.enis["eni-multus"]!.ipv4.contains(IPAddress("10.0.1.70")!))
         #expect(r.enis["eni-multus"]!.ipv4.contains(IPAddress("10.0.1.71")!))

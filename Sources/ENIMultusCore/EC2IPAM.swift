@@ -1,0 +1,375 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CNI
+import IPAM
+import NetTypes
+
+// The EC2-native IPAM modes (`"ipam": {"type": "eni-multus", "mode": "ec2" | "prefix"}`), on the ENI the
+// network's `eni` block selects. Both keep their records beside the ranges store, under `<dataDir>/<network>/`.
+
+/// Node-level records shared by every network: `<dataDir>/.eni/` (ENIs whose no_manage tag was verified) and
+/// `<dataDir>/.instance-limits` (the instance type's per-ENI limits: one `DescribeInstanceTypes` per node).
+struct NodeRecords {
+    let dataDir: String
+
+    var verifiedENIs: VerifiedENICache { VerifiedENICache(dir: dataDir + "/.eni") }
+    var limitsPath: String { dataDir + "/.instance-limits" }
+
+    func limits(_ registry: ENIRegistry) throws -> AddressLimits {
+        if let b = try FileIO.read(limitsPath) {
+            var f: [String: String] = [:]
+            for line in String(decoding: b, as: UTF8.self).split(separator: "\n") {
+                let kv = line.split(separator: "=", maxSplits: 1)
+                if kv.count == 2 { f[String(kv[0])] = String(kv[1]) }
+            }
+            if let t = f["type"], let v4 = f["ipv4"].flatMap({ Int($0) }), let v6 = f["ipv6"].flatMap({ Int($0) }) {
+                return AddressLimits(instanceType: t, ipv4PerENI: v4, ipv6PerENI: v6)
+            }
+        }
+        let l = try registry.addressLimits()
+        try FileIO.makeDirectories(dataDir)
+        try FileIO.writeAtomically(limitsPath, Array("type=\(l.instanceType)\nipv4=\(l.ipv4PerENI)\nipv6=\(l.ipv6PerENI)\n".utf8))
+        return l
+    }
+}
+
+/// The ENI's subnet of each family (IMDS) and the gateway a pod address gets in it.
+struct ENISubnets {
+    var v4: IPPrefix?
+    var v6: IPPrefix?
+
+    init(_ registry: ENIRegistry, mac: MACAddress) throws {
+        let all = try registry.subnets(mac: mac)
+        v4 = all.first { $0.address.isV4 }
+        v6 = all.first { !$0.address.isV4 }
+    }
+
+    func subnet(v4 want: Bool, eni: String) throws -> IPPrefix {
+        guard let s = want ? v4 : v6 else {
+            throw RegistrationError.refused("the subnet of \(eni) has no \(want ? "IPv4" : "IPv6") CIDR block (instance metadata), so it cannot serve ipam.families \(want ? "ipv4" : "ipv6")")
+        }
+        return s
+    }
+
+    static func gateway(_ subnet: IPPrefix, _ config: IPAMConfig) -> IPAddress {
+        (subnet.address.isV4 ? config.gateway : config.gateway6) ?? subnet.networkAddress.next()
+    }
+}
+
+extension IPAMConfig.Family {
+    var isV4: Bool { self == .ipv4 }
+    var label: String { isV4 ? "IPv4" : "IPv6" }
+}
+
+// MARK: - mode "ec2"
+
+/// EC2 chooses each address (`SecondaryPrivateIpAddressCount` / `Ipv6AddressCount` = 1) on the selected ENI:
+/// unique across the cluster by construction, with no datastore. The EC2 ledger is the record: an entry is
+/// written before EC2 is asked (so DEL after a crash finds it) and completed with the addresses EC2 chose.
+/// DEL queues the release until the cooldown has passed (the address stays on our ENI meanwhile, so EC2 cannot
+/// hand it to another pod); later invocations, GC and the node agent's reconcile drain the queue in batches.
+struct EC2ModeIPAM {
+    let config: IPAMConfig
+    let network: String
+
+    func add(_ inv: Invocation, interface: Int, undo: UndoStack) throws -> CNIResult {
+        guard let r = inv.registration else { throw CoreError.ec2ModeNeedsENI(config.mode.rawValue) }
+        let ledger = EC2Ledger(root: "\(config.dataDir)/\(network)/ec2")
+        let key = inv.key
+        try ledger.locked {
+            if let held = try ledger.entry(key), !held.addresses.isEmpty {
+                throw IPAMError.duplicateAllocation(containerID: key.containerID, ifname: key.ifname,
+                                                    addresses: held.addresses.map(\.description).joined(separator: ", "))
+            }
+            try ledger.record(key, .init(eni: r.remote.id, addresses: [], pod: inv.podIdentity, mac: r.local.mac))
+        }
+        undo.push("forget the ledger entry") { try ledger.forget(key) }
+
+        let subnets = try ENISubnets(r.registry, mac: r.local.mac)
+        let requested = try inv.conf.requestedIPs(cniArgs: inv.cni.args)
+        for q in requested where !config.families.contains(where: { $0.isV4 == q.address.isV4 }) {
+            throw IPAMError.requestedOutOfRange(address: q.description)
+        }
+        var ips: [CNIResult.IPConfig] = []
+        var assigned: [IPAddress] = []
+        for fam in config.families {
+            let subnet = try subnets.subnet(v4: fam.isV4, eni: r.remote.id)
+            let address: IPAddress
+            if let q = requested.first(where: { $0.address.isV4 == fam.isV4 }) {
+                guard subnet.contains(q.address) else {
+                    throw IPAMError.requestedUnavailable(address: q.description, reason: "it is outside \(r.remote.id)'s subnet \(subnet)")
+                }
+                // Explicit: with the ownership guard; confirmed in IMDS inside.
+                let added = try register([q.address], on: r.remote, mac: r.local.mac, cfg: r.config,
+                                         registry: r.registry, pause: { usleep(100_000) })
+                if !added.isEmpty { pushUnassign(added, r, undo) }
+                address = q.address
+            } else {
+                let got = try r.registry.assign(count: 1, v4: fam.isV4, to: r.remote.id)
+                pushUnassign(got, r, undo)
+                address = got[0]
+                assigned.append(address)
+            }
+            ips.append(CNIResult.IPConfig(address: IPPrefix(address: address, length: subnet.length)!,
+                                          gateway: ENISubnets.gateway(subnet, config), interface: interface))
+        }
+        let all = ips.map(\.address.address)
+        try ledger.locked { try ledger.record(key, .init(eni: r.remote.id, addresses: all, pod: inv.podIdentity, mac: r.local.mac)) }
+        if !assigned.isEmpty {
+            try confirmVisible(Set(assigned), mac: r.local.mac, eni: r.remote.id, registry: r.registry, attempts: 50,
+                               pause: { usleep(100_000) })
+        }
+        return CNIResult(ips: ips, routes: config.routes)
+    }
+
+    private func pushUnassign(_ a: [IPAddress], _ r: Invocation.Registration, _ undo: UndoStack) {
+        undo.push("unassign \(a.map(\.description).joined(separator: ", ")) from \(r.remote.id)") {
+            let v4 = a.filter(\.isV4), v6 = a.filter { !$0.isV4 }
+            if !v4.isEmpty { try r.registry.unassign(ipv4: v4, from: r.remote.id) }
+            if !v6.isEmpty { try r.registry.unassign(ipv6: v6, from: r.remote.id) }
+        }
+    }
+
+    func check(_ inv: Invocation, prev: CNIResult) throws {
+        let ledger = EC2Ledger(root: "\(config.dataDir)/\(network)/ec2")
+        guard let e = try ledger.entry(inv.key), !e.addresses.isEmpty else {
+            throw IPAMError.checkFailed("no EC2 address is recorded for \(inv.key) in network \(network)")
+        }
+        let prevSet = Set(prev.ips.map(\.address.address))
+        if !Set(e.addresses).isSubset(of: prevSet) {
+            throw IPAMError.checkFailed("prevResult lists \(prev.ips.map(\.address.address.description)) but \(inv.key) holds \(e.addresses.map(\.description))")
+        }
+    }
+
+    /// STATUS: the ENI has no free address slot for a family we need.
+    func unavailability(_ inv: Invocation) throws -> String? {
+        guard let r = inv.registration else { return nil }
+        let limits = try NodeRecords(dataDir: config.dataDir).limits(r.registry)
+        let local = try r.registry.localAddresses(mac: r.local.mac)
+        let prefixes = try r.registry.localPrefixes(mac: r.local.mac)
+        for fam in config.families {
+            let used = local.filter { $0.isV4 == fam.isV4 }.count + prefixes.filter { $0.address.isV4 == fam.isV4 }.count
+            let cap = fam.isV4 ? limits.ipv4PerENI : limits.ipv6PerENI
+            if used >= cap {
+                return "\(r.remote.id) is full: \(used) of \(cap) \(fam.label) address slots of \(limits.instanceType) are in use"
+            }
+        }
+        return nil
+    }
+}
+
+// MARK: - mode "prefix"
+
+/// The node holds /28 IPv4 and /80 IPv6 prefixes on the ENI and allocates from them with the ranges allocator
+/// (one range per prefix, in the ENI subnet, so results carry the subnet's length and gateway). Steady-state ADD
+/// and DEL make no EC2 call: a prefix is requested only when every held one is full (or below the warm minimum),
+/// up to the instance type's per-ENI limit, and returned once it has been empty for `prefixReleaseSeconds`.
+///
+/// `<dataDir>/<network>/ec2/prefixes` lists the held prefixes (`p=<cidr> eni=<id> empty=<since>`), written right
+/// after EC2 assigned them; every change happens under `ec2/prefix.lock`, taken before the ranges store's lock.
+struct PrefixPool {
+    let config: IPAMConfig
+    let network: String
+    let now: @Sendable () -> Int64
+
+    struct Held: Equatable {
+        var prefix: IPPrefix
+        var eni: String
+        /// Wall-clock second since which it holds no address (0: in use).
+        var emptySince: Int64
+    }
+
+    var root: String { "\(config.dataDir)/\(network)" }
+    var statePath: String { root + "/ec2/prefixes" }
+
+    func withLock<R>(_ body: () throws -> R) throws -> R {
+        try FileIO.makeDirectories(root + "/ec2")
+        let lock = try DirectoryLock(path: root + "/ec2/prefix.lock")
+        defer { lock.hold() }
+        return try body()
+    }
+
+    func load() throws -> [Held] {
+        guard let b = try FileIO.read(statePath) else { return [] }
+        return String(decoding: b, as: UTF8.self).split(separator: "\n").compactMap { line in
+            var f: [Substring: Substring] = [:]
+            for part in line.split(separator: " ") {
+                let kv = part.split(separator: "=", maxSplits: 1)
+                if kv.count == 2 { f[kv[0]] = kv[1] }
+            }
+            guard let p = f["p"].flatMap({ IPPrefix(String($0)) }), let e = f["eni"] else { return nil }
+            return Held(prefix: p, eni: String(e), emptySince: f["empty"].flatMap { Int64($0) } ?? 0)
+        }
+    }
+
+    func save(_ held: [Held]) throws {
+        let text = held.map { "p=\($0.prefix) eni=\($0.eni) empty=\($0.emptySince)\n" }.joined()
+        try FileIO.writeAtomically(statePath, Array(text.utf8))
+    }
+
+    /// The ranges allocator over the prefixes held on `eni` (no ranges: enough for release and GC).
+    func allocator(_ held: [Held], eni: String?, subnets: ENISubnets?) throws -> RangeAllocator {
+        var sets: [RangeSet] = []
+        if let eni, let subnets {
+            for fam in config.families {
+                let sub = try subnets.subnet(v4: fam.isV4, eni: eni)
+                let gw = ENISubnets.gateway(sub, config)
+                sets.append(RangeSet(ranges: held.filter { $0.eni == eni && $0.prefix.address.isV4 == fam.isV4 }.map {
+                    IPRange(subnet: sub, rangeStart: $0.prefix.networkAddress, rangeEnd: $0.prefix.lastAddress, gateway: gw)
+                }))
+            }
+        }
+        return RangeAllocator(config: IPAMConfig(mode: .prefix, rangeSets: sets, routes: config.routes,
+                                                 dataDir: config.dataDir, cooldownSeconds: config.cooldownSeconds,
+                                                 families: config.families),
+                              network: network, now: now)
+    }
+
+    func add(_ inv: Invocation, interface: Int) throws -> CNIResult {
+        guard let r = inv.registration else { throw CoreError.ec2ModeNeedsENI(config.mode.rawValue) }
+        return try withLock {
+            var held = try load()
+            let subnets = try ENISubnets(r.registry, mac: r.local.mac)
+            for fam in config.families {
+                _ = try subnets.subnet(v4: fam.isV4, eni: r.remote.id)
+                if !held.contains(where: { $0.eni == r.remote.id && $0.prefix.address.isV4 == fam.isV4 }) {
+                    try grow(&held, fam, count: 1, r)
+                }
+            }
+            let requested = try inv.conf.requestedIPs(cniArgs: inv.cni.args)
+            var ips: [CNIResult.IPConfig] = []
+            for attempt in 0..<3 {
+                do {
+                    ips = try allocator(held, eni: r.remote.id, subnets: subnets).allocate(inv.key, requested: requested)
+                    break
+                } catch IPAMError.exhausted(let si, _) where attempt < 2 {
+                    try grow(&held, config.families[si], count: 1, r)
+                }
+            }
+            let addresses = ips.map(\.address.address)
+            for i in held.indices where addresses.contains(where: { held[i].prefix.contains($0) }) { held[i].emptySince = 0 }
+            try save(held)
+            // Warm minimum: top up in one call, best effort (the ADD itself has succeeded).
+            if config.warmAddresses > 0 {
+                let free = try freeAddresses(held, eni: r.remote.id, v4: true)
+                if free < config.warmAddresses {
+                    let n = (config.warmAddresses - free + 15) / 16
+                    do { try grow(&held, .ipv4, count: n, r) } catch {
+                        inv.log.write(.info, "warm pool top-up of \(n) prefix(es) failed: \(error)")
+                    }
+                }
+            }
+            return CNIResult(ips: ips.map { var c = $0; c.interface = interface; return c }, routes: config.routes)
+        }
+    }
+
+    /// Asks EC2 for `count` prefixes of the family on the ENI (fewer if the ENI's limit is near), records them.
+    func grow(_ held: inout [Held], _ fam: IPAMConfig.Family, count: Int, _ r: Invocation.Registration) throws {
+        let limits = try NodeRecords(dataDir: config.dataDir).limits(r.registry)
+        let used = try r.registry.localAddresses(mac: r.local.mac).filter { $0.isV4 == fam.isV4 }.count
+            + r.registry.localPrefixes(mac: r.local.mac).filter { $0.address.isV4 == fam.isV4 }.count
+        let cap = fam.isV4 ? limits.ipv4PerENI : limits.ipv6PerENI
+        let n = min(count, cap - used)
+        guard n > 0 else {
+            throw RegistrationError.eniFull("every held \(fam.label) prefix is full and \(r.remote.id) has no slot for another: \(used) of \(cap) \(fam.label) address slots of \(limits.instanceType) are in use")
+        }
+        let got = try r.registry.assignPrefixes(count: n, v4: fam.isV4, to: r.remote.id)
+        let t = now()
+        held += got.map { Held(prefix: $0, eni: r.remote.id, emptySince: t) }
+        try save(held)
+    }
+
+    /// Addresses reserved or cooling, per the ranges store.
+    func usedAddresses() throws -> [IPAddress] {
+        let a = try allocator([], eni: nil, subnets: nil)
+        return try FileIO.list(a.root + "/ips").compactMap { IPAddress($0) } + a.coolingAddresses()
+    }
+
+    func freeAddresses(_ held: [Held], eni: String, v4: Bool) throws -> Int {
+        let mine = held.filter { $0.eni == eni && $0.prefix.address.isV4 == v4 }
+        let used = try usedAddresses().filter { a in mine.contains { $0.prefix.contains(a) } }.count
+        let cap = mine.reduce(0) { acc, h in
+            let bits = h.prefix.address.bitWidth - h.prefix.length
+            return acc + (bits >= 20 ? 1 << 20 : 1 << bits)
+        }
+        return cap - used
+    }
+
+    func release(_ inv: Invocation) throws {
+        guard FileIO.exists(root) else { return }
+        try withLock { try allocator([], eni: nil, subnets: nil).release(inv.key) }
+        try returnEmpty(inv)
+    }
+
+    /// Marks prefixes that hold nothing (cooling addresses count as held) and returns to EC2 those empty for
+    /// `prefixReleaseSeconds`, keeping the warm minimum. EC2 is reached only when one is due.
+    func returnEmpty(_ inv: Invocation) throws {
+        try withLock {
+            var held = try load()
+            guard !held.isEmpty else { return }
+            let used = try usedAddresses()
+            let t = now()
+            for i in held.indices {
+                if used.contains(where: { held[i].prefix.contains($0) }) { held[i].emptySince = 0 }
+                else if held[i].emptySince == 0 { held[i].emptySince = t }
+            }
+            var due = held.filter { $0.emptySince > 0 && t - $0.emptySince >= Int64(config.prefixReleaseSeconds) }
+            if config.warmAddresses > 0 {
+                // Keep enough empty IPv4 prefixes for the warm minimum (the oldest go first).
+                due.sort { $0.emptySince < $1.emptySince }
+                while let last = due.last(where: { $0.prefix.address.isV4 }) {
+                    let remaining = held.filter { h in !due.contains(h) }
+                    let free = try freeAddresses(remaining, eni: last.eni, v4: true)
+                    if free >= config.warmAddresses { break }
+                    due.removeAll { $0 == last }
+                }
+            }
+            if !due.isEmpty {
+                let reg = try inv.registry(seconds: 5)
+                for eni in Set(due.map(\.eni)).sorted() {
+                    let these = due.filter { $0.eni == eni }
+                    do {
+                        try reg.unassign(prefixes: these.map(\.prefix), from: eni)
+                        held.removeAll { these.contains($0) }
+                    } catch {
+                        inv.log.write(.info, "returning prefixes \(these.map(\.prefix.description)) to EC2 failed (kept): \(error)")
+                    }
+                }
+            }
+            try save(held)
+        }
+    }
+
+    func check(_ inv: Invocation, prev: CNIResult) throws {
+        guard let r = inv.registration else { throw CoreError.ec2ModeNeedsENI(config.mode.rawValue) }
+        let held = try load()
+        try allocator(held, eni: r.remote.id, subnets: try ENISubnets(r.registry, mac: r.local.mac))
+            .check(inv.key, expected: prev.ips.map(\.address.address))
+    }
+
+    func gc(_ inv: Invocation, valid: Set<AttachmentKey>) -> [any Error] {
+        var errors: [any Error] = []
+        do {
+            try withLock { errors += try allocator([], eni: nil, subnets: nil).collectGarbage(valid: valid) as [any Error] }
+            try returnEmpty(inv)
+        } catch { errors.append(error) }
+        return errors
+    }
+
+    /// STATUS: every held prefix is full and the ENI has no slot for another.
+    func unavailability(_ inv: Invocation) throws -> String? {
+        guard let r = inv.registration else { return nil }
+        let held = try load()
+        let limits = try NodeRecords(dataDir: config.dataDir).limits(r.registry)
+        for fam in config.families where try freeAddresses(held, eni: r.remote.id, v4: fam.isV4) <= 0 {
+            let used = try r.registry.localAddresses(mac: r.local.mac).filter { $0.isV4 == fam.isV4 }.count
+                + r.registry.localPrefixes(mac: r.local.mac).filter { $0.address.isV4 == fam.isV4 }.count
+            let cap = fam.isV4 ? limits.ipv4PerENI : limits.ipv6PerENI
+            if used >= cap {
+                return "every held \(fam.label) prefix on \(r.remote.id) is full and the ENI has no slot for another (\(used) of \(cap) for \(limits.instanceType))"
+            }
+        }
+        return nil
+    }
+}

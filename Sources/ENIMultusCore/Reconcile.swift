@@ -1,0 +1,155 @@
+import CNI
+import IPAM
+import NetTypes
+
+/// What one reconcile pass found and did.
+public struct ReconcileReport: Sendable, Equatable, CustomStringConvertible {
+    /// ENIs of this instance that eni-multus uses.
+    public var enis = 0
+    /// Addresses and prefixes on those ENIs that a record of this node owns.
+    public var assigned = 0
+    /// Addresses and prefixes on those ENIs that no record owns (this pass).
+    public var leaked = 0
+    /// Unowned ones unassigned by this pass (seen unowned for the grace period).
+    public var released = 0
+    /// Queued releases completed by this pass, and those still queued.
+    public var drained = 0
+    public var queued = 0
+    public var errors: [String] = []
+
+    public var description: String {
+        "enis=\(enis) assigned=\(assigned) leaked=\(leaked) released=\(released) drained=\(drained) queued=\(queued) errors=\(errors.count)"
+            + (errors.isEmpty ? "" : " first error: \(errors[0])")
+    }
+}
+
+/// The node-local reconcile: compares what sits on the ENIs eni-multus uses with what this node's records own
+/// (every network's EC2 ledger and release queue and held prefixes under `dataDir`), unassigns what nobody owns
+/// once it has been seen unowned for `graceSeconds` (an ADD between its EC2 call and its record is never that
+/// slow), and drains every release queue that is due. No Kubernetes API is involved.
+///
+/// "The ENIs eni-multus uses" are the ENIs of this instance named by a record or verified by a network's ENI
+/// selection (`.eni/`): addresses on those ENIs belong to eni-multus (README: do not share them with other
+/// address managers). First sightings are kept in `<dataDir>/.reconcile-seen`.
+struct Reconciler {
+    let dataDir: String
+    let registry: ENIRegistry
+    let now: Int64
+    let graceSeconds: Int
+
+    var seenPath: String { dataDir + "/.reconcile-seen" }
+
+    func run() throws -> ReconcileReport {
+        var report = ReconcileReport()
+        var owned = Set<IPAddress>()
+        var ownedPrefixes = Set<IPPrefix>()
+        var named = Set(NodeRecords(dataDir: dataDir).verifiedENIs.all())
+        var ledgers: [EC2Ledger] = []
+        let t = now
+        for net in try FileIO.list(dataDir) {
+            let ledger = EC2Ledger(root: "\(dataDir)/\(net)/ec2")
+            guard FileIO.exists(ledger.root) else { continue }
+            ledgers.append(ledger)
+            for dir in [ledger.ledgerDir, ledger.queueDir] {
+                for name in try FileIO.list(dir) {
+                    guard let e = try FileIO.read("\(dir)/\(name)").flatMap(EC2Ledger.Entry.init) else { continue }
+                    owned.formUnion(e.addresses)
+                    named.insert(e.eni)
+                }
+            }
+            let pool = PrefixPool(config: IPAMConfig(mode: .prefix, rangeSets: [], dataDir: dataDir), network: net, now: { t })
+            for h in try pool.load() {
+                ownedPrefixes.insert(h.prefix)
+                named.insert(h.eni)
+            }
+        }
+
+        let locals = try registry.localENIs().filter { named.contains($0.id) && $0.deviceIndex != 0 }
+        report.enis = locals.count
+        let seen = try loadSeen()
+        var stillSeen: [String: Int64] = [:]
+        if !locals.isEmpty {
+            for eni in try registry.describe(ids: locals.map(\.id)) {
+                var orphanAddresses: [IPAddress] = []
+                var orphanPrefixes: [IPPrefix] = []
+                for a in eni.ipv4 + eni.ipv6 {
+                    if owned.contains(a) { report.assigned += 1 } else { orphanAddresses.append(a) }
+                }
+                for p in eni.prefixes {
+                    if ownedPrefixes.contains(p) { report.assigned += 1 } else { orphanPrefixes.append(p) }
+                }
+                report.leaked += orphanAddresses.count + orphanPrefixes.count
+                func due(_ k: String) -> Bool {
+                    let since = seen[k] ?? now
+                    if now - since >= Int64(graceSeconds) { return true }
+                    stillSeen[k] = since
+                    return false
+                }
+                let addrs = orphanAddresses.filter { due("\(eni.id) \($0)") }
+                let prefixes = orphanPrefixes.filter { due("\(eni.id) \($0)") }
+                do {
+                    let v4 = addrs.filter(\.isV4), v6 = addrs.filter { !$0.isV4 }
+                    if !v4.isEmpty { try registry.unassign(ipv4: v4, from: eni.id) }
+                    if !v6.isEmpty { try registry.unassign(ipv6: v6, from: eni.id) }
+                    if !prefixes.isEmpty { try registry.unassign(prefixes: prefixes, from: eni.id) }
+                    report.released += addrs.count + prefixes.count
+                } catch {
+                    report.errors.append("unassigning unowned \((addrs.map(\.description) + prefixes.map(\.description)).joined(separator: ", ")) from \(eni.id): \(error)")
+                    for a in addrs { stillSeen["\(eni.id) \(a)"] = seen["\(eni.id) \(a)"] ?? now }
+                    for p in prefixes { stillSeen["\(eni.id) \(p)"] = seen["\(eni.id) \(p)"] ?? now }
+                }
+            }
+        }
+        try saveSeen(stillSeen)
+        for ledger in ledgers {
+            do { report.drained += try ledger.drain(limit: 256, now: now, registry: registry) } catch {
+                report.errors.append("draining \(ledger.queueDir): \(error)")
+            }
+            report.queued += (try? ledger.queued().count) ?? 0
+        }
+        return report
+    }
+
+    func loadSeen() throws -> [String: Int64] {
+        guard let b = try FileIO.read(seenPath) else { return [:] }
+        var out: [String: Int64] = [:]
+        for line in String(decoding: b, as: UTF8.self).split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 3, let t = Int64(parts[2]) { out["\(parts[0]) \(parts[1])"] = t }
+        }
+        return out
+    }
+
+    func saveSeen(_ seen: [String: Int64]) throws {
+        try FileIO.makeDirectories(dataDir)
+        try FileIO.writeAtomically(seenPath, Array(seen.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)\n" }.joined().utf8))
+    }
+}
+
+/// The node agent's entry point: one reconcile pass over `dataDir` with the live AWS layer.
+public enum NodeReconcile {
+    public struct Pass: Sendable {
+        public var report: ReconcileReport
+        public var ec2Calls: Int
+        public var throttles: Int
+    }
+
+    public static func run(dataDir: String, environment: [String: String], graceSeconds: Int,
+                           timeoutSeconds: Double, now: Int64) -> Pass {
+        do {
+            let reg = try AWSENIRegistry(environment: environment, timeoutSeconds: timeoutSeconds)
+            var report: ReconcileReport
+            do {
+                report = try Reconciler(dataDir: dataDir, registry: reg, now: now, graceSeconds: graceSeconds).run()
+            } catch {
+                report = ReconcileReport()
+                report.errors.append(cniError(for: error).msg)
+            }
+            return Pass(report: report, ec2Calls: reg.ec2.attempts.count, throttles: reg.ec2.throttles)
+        } catch {
+            var r = ReconcileReport()
+            r.errors.append(cniError(for: error).msg)
+            return Pass(report: r, ec2Calls: 0, throttles: 0)
+        }
+    }
+}
