@@ -71,13 +71,13 @@ enum AddressManager {
             return try m.add(inv, interface: interface, undo: undo)
         case .prefix(let p):
             let r = try p.add(inv, interface: interface)
-            undo.push("release addresses") { try p.release(inv) }
+            undo.push("release addresses") { try p.release(inv, cool: false) }
             return r
         case .none:
             return CNIResult()
         case .builtin(let a):
             let ips = try a.allocate(inv.key, requested: inv.conf.requestedIPs(cniArgs: inv.cni.args))
-            undo.push("release addresses") { try a.release(inv.key) }
+            undo.push("release addresses") { try a.release(inv.key, cool: false) }
             return CNIResult(ips: ips.map { var c = $0; c.interface = interface; return c }, routes: a.config.routes)
         case .delegated(let d):
             var r = try d.add(env: inv.env.variables, stdin: inv.env.stdin)

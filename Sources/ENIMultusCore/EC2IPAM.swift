@@ -296,9 +296,9 @@ struct PrefixPool {
         return cap - used
     }
 
-    func release(_ inv: Invocation) throws {
+    func release(_ inv: Invocation, cool: Bool = true) throws {
         guard FileIO.exists(root) else { return }
-        try withLock { try allocator([], eni: nil, subnets: nil).release(inv.key) }
+        try withLock { try allocator([], eni: nil, subnets: nil).release(inv.key, cool: cool) }
         try returnEmpty(inv)
     }
 

@@ -207,22 +207,23 @@ public struct RangeAllocator: Sendable {
 
     // MARK: DEL
 
-    /// Releases every address of the attachment. Idempotent: nothing held is not an error.
-    public func release(_ key: AttachmentKey) throws(IPAMError) {
+    /// Releases every address of the attachment. Idempotent: nothing held is not an error. `cool: false` (the
+    /// rollback of an ADD whose address never reached a pod) skips the cooldown.
+    public func release(_ key: AttachmentKey, cool: Bool = true) throws(IPAMError) {
         guard FileIO.exists(root) else { return }
         let lock = try DirectoryLock(path: lockPath)
         defer { lock.hold() }
-        try releaseLocked(key)
+        try releaseLocked(key, cool: cool)
     }
 
-    func releaseLocked(_ key: AttachmentKey) throws(IPAMError) {
+    func releaseLocked(_ key: AttachmentKey, cool: Bool = true) throws(IPAMError) {
         guard let ips = try addresses(of: key) else { return }
         let until = now() + Int64(config.cooldownSeconds)
         for ip in ips {
             let p = ipPath(ip)
             if let owner = try FileIO.read(p), owner == key.ownerBytes {
                 // Cooling first, then the reservation: a crash in between leaves the address held, never free early.
-                if config.cooldownSeconds > 0 {
+                if cool && config.cooldownSeconds > 0 {
                     try FileIO.makeDirectories(root + "/cooling")
                     try FileIO.writeAtomically(coolingPath(ip), Array("\(until)\n".utf8))
                 }

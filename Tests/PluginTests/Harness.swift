@@ -37,8 +37,16 @@ struct PluginHarness {
         return try ns.run { Plugin.run(env) }
     }
 
-    /// Files left under the data directory (relative paths), ignoring the lock and cursor files.
+    /// Files left under the data directory (relative paths), ignoring the lock and cursor files and the records
+    /// that outlive an attachment by design: cooling addresses (`<net>/cooling/`, checked in `coolingFiles`) and
+    /// the node's verified-ENI cache (`.eni/`).
     func stateFiles() -> [String] {
+        allStateFiles().filter { !$0.contains("/cooling/") && !$0.hasPrefix(".eni/") }
+    }
+
+    func coolingFiles() -> [String] { allStateFiles().filter { $0.contains("/cooling/") } }
+
+    func allStateFiles() -> [String] {
         guard let e = FileManager.default.enumerator(atPath: dataDir) else { return [] }
         var out: [String] = []
         while let p = e.nextObject() as? String {

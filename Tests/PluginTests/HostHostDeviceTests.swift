@@ -60,6 +60,7 @@ struct HostHostDeviceTests {
         #expect((home["flags"] as? [String])?.contains("UP") == false)
         #expect(linkInfo(f.pod, "net1") == nil)
         #expect(f.h.stateFiles().isEmpty)
+        #expect(f.h.coolingFiles() == ["hdnet/cooling/10.77.0.2"], "the released address cools down before reuse")
         // The node is as before, apart from the device being down now (it was up before ADD).
         try Shell.check(["ip", "-n", f.node.name, "link", "set", "eni0", "up"])
         #expect(try f.node.snapshot() == nodeBefore)
@@ -176,7 +177,7 @@ struct HostHostDeviceTests {
         try f.node.ip("link", "set", "eni0", "up")
         #expect(try f.node.snapshot() == nodeBefore)
         #expect(try f.pod.snapshot() == podBefore)
-        #expect(f.h.stateFiles().isEmpty)
+        #expect(f.h.allStateFiles().isEmpty, "a rolled-back ADD leaves not even a cooling record: \(f.h.allStateFiles())")
     }
 
     @Test func delAfterThePodNetnsIsGoneReleasesEverything() throws {
