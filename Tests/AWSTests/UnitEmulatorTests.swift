@@ -142,7 +142,7 @@ struct UnitEmulatorIMDSTests {
         #expect(try emu.enis()[try #require(multus["id"] as? String)]?.tags["node.k8s.amazonaws.com/no_manage"] == "true")
         #expect(try md(p + "network-card") == "0")
         #expect(try get(base + p + "ipv6s", token: t).status == 404)        // none yet
-        #expect(try get(base + p + "ipv4-prefix", token: t).status == 404)  // moto assigns no prefixes
+        #expect(try get(base + p + "ipv4-prefix", token: t).status == 404)  // no prefixes yet
         #expect(try get(base + "no-such-key", token: t).status == 404)
         #expect(try get(base + "network/interfaces/macs/02:00:00:00:00:00/mac", token: t).status == 404)
         let listing = try md(p).split(separator: "\n").map(String.init)
@@ -485,5 +485,507 @@ struct UnitEmulatorLifecycleTests {
         emu.stop()
         #expect(kill(emu.pid, 0) != 0)
         emu.stop()  // idempotent
+    }
+}
+
+// MARK: EC2 address assignment beyond moto (the proxy's address model)
+
+/// One EC2 Query call through the proxy (the fake signature of `query`; SigV4 verification is off by default).
+private func call(_ emu: EC2Emulator, _ action: String, _ params: [(String, String)]) throws -> EC2Emulator.HTTPResponse {
+    let safe = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
+    let form = ([("Action", action)] + params)
+        .map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: safe) ?? $0.1)" }
+        .joined(separator: "&")
+    return try query(emu, form)
+}
+
+/// `Name.1=v1&Name.2=v2…`
+private func indexed(_ name: String, _ values: [String]) -> [(String, String)] {
+    values.enumerated().map { ("\(name).\($0.offset + 1)", $0.element) }
+}
+
+/// The text of every `<tag>…</tag>` inside `text` (or inside its first `<within>…</within>`), in order.
+private func values(_ text: String, _ tag: String, within: String? = nil) -> [String] {
+    var hay = Substring(text)
+    if let within {
+        guard let open = hay.range(of: "<\(within)>") else { return [] }
+        guard let close = hay.range(of: "</\(within)>", range: open.upperBound..<hay.endIndex) else { return [] }
+        hay = hay[open.upperBound..<close.lowerBound]
+    }
+    var out: [String] = []
+    while let a = hay.range(of: "<\(tag)>"), let b = hay.range(of: "</\(tag)>", range: a.upperBound..<hay.endIndex) {
+        out.append(String(hay[a.upperBound..<b.lowerBound]))
+        hay = hay[b.upperBound...]
+    }
+    return out
+}
+
+private func errorCode(_ r: EC2Emulator.HTTPResponse) -> String? { values(r.text, "Code").first }
+
+/// IPv4 address → UInt32 (test arithmetic on the subnet).
+private func v4(_ s: String) -> UInt32 {
+    s.split(separator: ".").reduce(UInt32(0)) { $0 << 8 | UInt32($1)! }
+}
+
+private func v4String(_ n: UInt32) -> String { "\(n >> 24).\(n >> 16 & 255).\(n >> 8 & 255).\(n & 255)" }
+
+/// Every address in `prefix` ("10.0.100.32/28").
+private func v4Members(_ prefix: String) -> Set<String> {
+    let parts = prefix.split(separator: "/")
+    let base = v4(String(parts[0])), len = UInt32(parts[1])!
+    return Set((0..<(UInt32(1) << (32 - len))).map { v4String(base + $0) })
+}
+
+@Suite(.serialized, .enabled(if: enabled, "python3 + moto[server] (or CI)"))
+struct UnitEmulatorAddressTests {
+    static let env = Result { try EC2Emulator() }
+
+    struct Std {
+        let world: [String: Any]
+        let multus: String, untagged: String
+        let multusMAC: String
+        let multusPrimary: String, untaggedPrimary: String
+    }
+
+    /// The standard scenario: "multus" and "untagged" share multus-us-east-1a (10.0.100.0/24 + an IPv6 /64).
+    func standard(_ emu: EC2Emulator, _ extra: [String: Any] = [:]) throws -> Std {
+        let w = try emu.scenario(extra)
+        let m = try #require(sub(w, "enis", "multus") as? [String: Any])
+        let u = try #require(sub(w, "enis", "untagged") as? [String: Any])
+        return Std(world: w, multus: try #require(m["id"] as? String), untagged: try #require(u["id"] as? String),
+                   multusMAC: try #require(m["mac"] as? String),
+                   multusPrimary: try #require(m["privateIp"] as? String),
+                   untaggedPrimary: try #require(u["privateIp"] as? String))
+    }
+
+    func assigned(_ r: EC2Emulator.HTTPResponse) -> [String] {
+        values(r.text, "privateIpAddress", within: "assignedPrivateIpAddressesSet")
+    }
+
+    @Test func countsAcrossENIsNeverCollideNeverReservedLowestFirst() throws {
+        let emu = try Self.env.get()
+        let w = try emu.scenario([
+            "subnets": [["name": "nodes", "cidr": "10.0.0.0/24"], ["name": "small", "cidr": "10.0.50.0/27"]],
+            "instances": [["name": "n1", "subnet": "nodes", "enis": [
+                ["name": "a", "subnet": "small", "deviceIndex": 1, "privateIp": "10.0.50.10"],
+                ["name": "b", "subnet": "small", "deviceIndex": 2, "privateIp": "10.0.50.20"],
+            ]]],
+        ])
+        let a = try #require(sub(w, "enis", "a", "id") as? String)
+        let b = try #require(sub(w, "enis", "b", "id") as? String)
+        // 32 addresses − 5 reserved (.0 .1 .2 .3 .31) − 2 primaries = 25 to hand out, in five calls of five.
+        var handed: [String: [String]] = [a: [], b: []]
+        for (k, eni) in [a, b, a, b, a].enumerated() {
+            let r = try call(emu, "AssignPrivateIpAddresses", [("NetworkInterfaceId", eni), ("SecondaryPrivateIpAddressCount", "5")])
+            #expect(r.status == 200, "call \(k): \(r.text)")
+            let got = assigned(r)
+            #expect(got.count == 5, "call \(k) lists only the five it assigned: \(got)")
+            #expect(Set(got).isDisjoint(with: handed[eni]!), "call \(k) repeats earlier addresses")
+            handed[eni]! += got
+        }
+        #expect(handed[a]!.prefix(5) == ["10.0.50.4", "10.0.50.5", "10.0.50.6", "10.0.50.7", "10.0.50.8"])
+        let all = handed[a]! + handed[b]!
+        #expect(Set(all).count == 25, "no address handed out twice")
+        let reserved: Set<String> = ["10.0.50.0", "10.0.50.1", "10.0.50.2", "10.0.50.3", "10.0.50.31"]
+        #expect(Set(all).isDisjoint(with: reserved.union(["10.0.50.10", "10.0.50.20"])))
+        #expect(all.allSatisfy { v4($0) >= v4("10.0.50.0") && v4($0) <= v4("10.0.50.31") })
+        // moto holds exactly that.
+        let enis = try emu.enis()
+        #expect(enis[a]?.privateIps == ["10.0.50.10"] + handed[a]!)
+        #expect(enis[b]?.privateIps == ["10.0.50.20"] + handed[b]!)
+        // Exhausted: the EC2 error, nothing changes.
+        let r = try call(emu, "AssignPrivateIpAddresses", [("NetworkInterfaceId", b), ("SecondaryPrivateIpAddressCount", "1")])
+        #expect(r.status == 400 && errorCode(r) == "InsufficientFreeAddressesInSubnet", "\(r.text)")
+        #expect(try emu.enis()[b]?.privateIps.count == 11)
+        // Bad counts and parameter combinations.
+        let zero = try call(emu, "AssignPrivateIpAddresses", [("NetworkInterfaceId", a), ("SecondaryPrivateIpAddressCount", "0")])
+        #expect(zero.status == 400 && errorCode(zero) == "InvalidParameterValue")
+        let both = try call(emu, "AssignPrivateIpAddresses",
+                            [("NetworkInterfaceId", a), ("SecondaryPrivateIpAddressCount", "1"), ("PrivateIpAddress.1", "10.0.50.9")])
+        #expect(both.status == 400 && errorCode(both) == "InvalidParameterCombination")
+        let none = try call(emu, "AssignPrivateIpAddresses", [("NetworkInterfaceId", a)])
+        #expect(none.status == 400 && errorCode(none) == "MissingParameter")
+        // An unknown ENI is moto's answer.
+        let unknown = try call(emu, "AssignPrivateIpAddresses", [("NetworkInterfaceId", "eni-0000"), ("SecondaryPrivateIpAddressCount", "1")])
+        #expect(unknown.status == 400 && errorCode(unknown) == "InvalidNetworkInterfaceID.NotFound")
+    }
+
+    @Test func concurrentCountsNeverCollide() throws {
+        let emu = try Self.env.get()
+        let s = try standard(emu)
+        let out = try boto(emu, """
+        from concurrent.futures import ThreadPoolExecutor
+        c = client()
+        def one(k):
+            eni = "\(s.multus)" if k % 2 else "\(s.untagged)"
+            r = c.assign_private_ip_addresses(NetworkInterfaceId=eni, SecondaryPrivateIpAddressCount=3)
+            return [a["PrivateIpAddress"] for a in r["AssignedPrivateIpAddresses"]]
+        with ThreadPoolExecutor(8) as ex:
+            got = [a for r in ex.map(one, range(16)) for a in r]
+        print(len(got), len(set(got)))
+        """)
+        #expect(out == "48 48")
+        let enis = try emu.enis()
+        let held = (enis[s.multus]?.privateIps ?? []) + (enis[s.untagged]?.privateIps ?? [])
+        #expect(held.count == 50 && Set(held).count == 50, "\(held)")
+    }
+
+    @Test func explicitAddressesInUseReassignmentAndBounds() throws {
+        let emu = try Self.env.get()
+        let s = try standard(emu)
+        func assign(_ eni: String, _ addrs: [String], reassign: Bool = false) throws -> EC2Emulator.HTTPResponse {
+            try call(emu, "AssignPrivateIpAddresses",
+                     [("NetworkInterfaceId", eni)] + indexed("PrivateIpAddress", addrs)
+                        + (reassign ? [("AllowReassignment", "true")] : []))
+        }
+        func holders(_ a: String) throws -> [String] {
+            try emu.enis().values.filter { $0.privateIps.contains(a) }.map(\.id)
+        }
+        var r = try assign(s.untagged, ["10.0.100.50"])
+        #expect(r.status == 200 && assigned(r) == ["10.0.100.50"])
+        // Held by another ENI, no AllowReassignment: refused, nothing changes (the free one asked with it neither).
+        r = try assign(s.multus, ["10.0.100.51", "10.0.100.50"])
+        #expect(r.status == 400 && errorCode(r) == "InvalidParameterValue", "\(r.text)")
+        #expect(r.text.contains("10.0.100.50") && r.text.contains("move is not allowed"))
+        #expect(try holders("10.0.100.50") == [s.untagged])
+        #expect(try holders("10.0.100.51").isEmpty)
+        // AllowReassignment moves it.
+        r = try assign(s.multus, ["10.0.100.50"], reassign: true)
+        #expect(r.status == 200 && assigned(r) == ["10.0.100.50"], "\(r.text)")
+        #expect(try holders("10.0.100.50") == [s.multus])
+        // Again on the same ENI: fine, no duplicate entry.
+        r = try assign(s.multus, ["10.0.100.50"])
+        #expect(r.status == 200)
+        #expect(try emu.enis()[s.multus]?.privateIps.filter { $0 == "10.0.100.50" }.count == 1)
+        // The answer lists what this call assigned, not the ENI's other addresses.
+        r = try assign(s.multus, ["10.0.100.60", "10.0.100.61"])
+        #expect(assigned(r) == ["10.0.100.60", "10.0.100.61"])
+        #expect(try emu.enis()[s.multus]?.privateIps == [s.multusPrimary, "10.0.100.50", "10.0.100.60", "10.0.100.61"])
+        // Another ENI's primary cannot move, even with AllowReassignment.
+        r = try assign(s.multus, [s.untaggedPrimary], reassign: true)
+        #expect(r.status == 400 && errorCode(r) == "InvalidIPAddress.InUse", "\(r.text)")
+        #expect(try emu.enis()[s.untagged]?.privateIps.first == s.untaggedPrimary)
+        #expect(try holders(s.untaggedPrimary) == [s.untagged])
+        // Outside the subnet, AWS-reserved, not an address.
+        for bad in ["10.0.101.7", "10.0.100.0", "10.0.100.1", "10.0.100.3", "10.0.100.255", "10.0.100.256", "fe80::1"] {
+            r = try assign(s.multus, [bad])
+            #expect(r.status == 400 && errorCode(r) == "InvalidParameterValue", "\(bad): \(r.text)")
+        }
+        #expect(try emu.enis()[s.multus]?.privateIps.count == 4)
+    }
+
+    @Test func ipv4PrefixesNeverOverlapAddressesOrEachOther() throws {
+        let emu = try Self.env.get()
+        let s = try standard(emu)
+        #expect(try call(emu, "AssignPrivateIpAddresses",
+                         [("NetworkInterfaceId", s.untagged), ("PrivateIpAddress.1", "10.0.100.34")]).status == 200)
+        // The lowest aligned /28s free of addresses (primaries, .34) and of the reserved .0-.3 / .255.
+        let used = try emu.enis().values.flatMap(\.privateIps).filter { $0.hasPrefix("10.0.100.") }
+        let busy = Set(used.map { Int(v4($0) & 255) / 16 }).union([0, 15])
+        let expected = (0..<16).filter { !busy.contains($0) }.prefix(2).map { "10.0.100.\($0 * 16)/28" }
+        var r = try call(emu, "AssignPrivateIpAddresses", [("NetworkInterfaceId", s.multus), ("Ipv4PrefixCount", "2")])
+        #expect(r.status == 200, "\(r.text)")
+        let prefixes = values(r.text, "ipv4Prefix", within: "assignedIpv4PrefixSet")
+        #expect(prefixes == expected)
+        #expect(assigned(r).isEmpty)
+        try #require(prefixes.count == 2)
+        let inPrefixes = prefixes.reduce(Set<String>()) { $0.union(v4Members($1)) }
+        #expect(inPrefixes.isDisjoint(with: used))
+        // Counts after that never land inside a prefix.
+        r = try call(emu, "AssignPrivateIpAddresses", [("NetworkInterfaceId", s.untagged), ("SecondaryPrivateIpAddressCount", "40")])
+        #expect(r.status == 200 && assigned(r).count == 40)
+        #expect(Set(assigned(r)).isDisjoint(with: inPrefixes))
+        // Explicit: an address inside a prefix, a prefix over an address, a prefix over a prefix: in use.
+        let member = v4String(v4(String(prefixes[0].split(separator: "/")[0])) + 5)
+        r = try call(emu, "AssignPrivateIpAddresses", [("NetworkInterfaceId", s.untagged), ("PrivateIpAddress.1", member)])
+        #expect(r.status == 400 && errorCode(r) == "InvalidIPAddress.InUse", "\(r.text)")
+        r = try call(emu, "AssignPrivateIpAddresses", [("NetworkInterfaceId", s.untagged), ("Ipv4Prefix.1", prefixes[1])])
+        #expect(r.status == 400 && errorCode(r) == "InvalidIPAddress.InUse", "\(r.text)")
+        let untaggedIPs = try #require(try emu.enis()[s.untagged]?.privateIps)
+        let held = try #require(untaggedIPs.last)
+        r = try call(emu, "AssignPrivateIpAddresses",
+                     [("NetworkInterfaceId", s.multus), ("Ipv4Prefix.1", "10.0.100.\(Int(v4(held) & 255) / 16 * 16)/28")])
+        #expect(r.status == 400 && errorCode(r) == "InvalidIPAddress.InUse", "\(r.text)")
+        r = try call(emu, "AssignPrivateIpAddresses", [("NetworkInterfaceId", s.multus), ("Ipv4Prefix.1", "10.0.100.0/28")])
+        #expect(r.status == 400 && errorCode(r) == "InvalidIPAddress.InUse", "reserved .0-.3: \(r.text)")
+        for bad in ["10.0.100.20/28", "10.0.100.16/27", "10.0.101.16/28", "nonsense"] {
+            r = try call(emu, "AssignPrivateIpAddresses", [("NetworkInterfaceId", s.multus), ("Ipv4Prefix.1", bad)])
+            #expect(r.status == 400 && errorCode(r) == "InvalidParameterValue", "\(bad): \(r.text)")
+        }
+        // An explicit free one: the highest usable block below .240 that nothing touches.
+        let now = try emu.enis().values.flatMap(\.privateIps).filter { $0.hasPrefix("10.0.100.") }
+        let taken = Set(now.map { Int(v4($0) & 255) / 16 }).union([0, 15]).union(prefixes.map { Int(v4(String($0.split(separator: "/")[0])) & 255) / 16 })
+        let free = try #require((1..<15).reversed().first { !taken.contains($0) })
+        let third = "10.0.100.\(free * 16)/28"
+        r = try call(emu, "AssignPrivateIpAddresses", [("NetworkInterfaceId", s.multus), ("Ipv4Prefix.1", third)])
+        #expect(r.status == 200 && values(r.text, "ipv4Prefix", within: "assignedIpv4PrefixSet") == [third], "\(r.text)")
+        // Shown by DescribeNetworkInterfaces, the control API and IMDS.
+        let d = try call(emu, "DescribeNetworkInterfaces", [("NetworkInterfaceId.1", s.multus)])
+        #expect(values(d.text, "ipv4Prefix", within: "ipv4PrefixSet") == prefixes + [third])
+        #expect(try emu.enis()[s.multus]?.ipv4Prefixes == prefixes + [third])
+        #expect(try emu.enis()[s.untagged]?.ipv4Prefixes == [])
+        let t = try token(emu.imdsURL)
+        let url = emu.imdsURL + "/latest/meta-data/network/interfaces/macs/\(s.multusMAC)/ipv4-prefix"
+        #expect(try get(url, token: t).text.split(separator: "\n").map(String.init) == prefixes + [third])
+        // Unassign one: gone everywhere; again: not assigned.
+        r = try call(emu, "UnassignPrivateIpAddresses", [("NetworkInterfaceId", s.multus), ("Ipv4Prefix.1", prefixes[0])])
+        #expect(r.status == 200 && values(r.text, "return") == ["true"], "\(r.text)")
+        #expect(try emu.enis()[s.multus]?.ipv4Prefixes == [prefixes[1], third])
+        #expect(!(try get(url, token: t).text.contains(prefixes[0])))
+        r = try call(emu, "UnassignPrivateIpAddresses", [("NetworkInterfaceId", s.multus), ("Ipv4Prefix.1", prefixes[0])])
+        #expect(r.status == 400 && errorCode(r) == "InvalidParameterValue")
+        // Its block is free again: the next count gets it.
+        r = try call(emu, "AssignPrivateIpAddresses", [("NetworkInterfaceId", s.untagged), ("Ipv4PrefixCount", "1")])
+        #expect(values(r.text, "ipv4Prefix", within: "assignedIpv4PrefixSet") == [prefixes[0]])
+    }
+
+    @Test func ipv6CountsExplicitInUseAndPrefixes() throws {
+        let emu = try Self.env.get()
+        let s = try standard(emu)
+        func assign6(_ eni: String, _ p: [(String, String)]) throws -> EC2Emulator.HTTPResponse {
+            try call(emu, "AssignIpv6Addresses", [("NetworkInterfaceId", eni)] + p)
+        }
+        var r = try assign6(s.multus, [("Ipv6AddressCount", "2")])
+        let m1 = values(r.text, "item", within: "assignedIpv6Addresses")
+        r = try assign6(s.untagged, [("Ipv6AddressCount", "2")])
+        let u1 = values(r.text, "item", within: "assignedIpv6Addresses")
+        r = try assign6(s.multus, [("Ipv6AddressCount", "1")])
+        let m2 = values(r.text, "item", within: "assignedIpv6Addresses")
+        try #require(m1.count == 2 && u1.count == 2 && m2.count == 1, "\(m1) \(u1) \(m2)")
+        #expect(Set(m1 + u1 + m2).count == 5, "no IPv6 address handed out twice")
+        let sub6 = try #require(sub(s.world, "subnets", "multus-us-east-1a", "ipv6Cidr") as? String)
+        let net = String(sub6.dropLast("::/64".count))
+        #expect(m1 == ["\(net)::4", "\(net)::5"], "lowest first, past the first four: \(m1)")
+        var enis = try emu.enis()
+        #expect(enis[s.multus]?.ipv6s == m1 + m2 && enis[s.untagged]?.ipv6s == u1)
+        // Explicit: held by another ENI → in use (no reassignment for IPv6); own again → fine; outside → invalid.
+        r = try assign6(s.multus, [("Ipv6Addresses.1", u1[0])])
+        #expect(r.status == 400 && errorCode(r) == "InvalidIPAddress.InUse", "\(r.text)")
+        #expect(try emu.enis()[s.untagged]?.ipv6s == u1)
+        r = try assign6(s.multus, [("Ipv6Addresses.1", m1[0])])
+        #expect(r.status == 200 && values(r.text, "item", within: "assignedIpv6Addresses") == [m1[0]])
+        r = try assign6(s.multus, [("Ipv6Addresses.1", "2001:db8::10")])
+        #expect(r.status == 400 && errorCode(r) == "InvalidParameterValue")
+        // /80 prefixes: none containing an address, none overlapping.
+        r = try assign6(s.multus, [("Ipv6PrefixCount", "2")])
+        let p6 = values(r.text, "item", within: "assignedIpv6PrefixSet")
+        #expect(r.status == 200 && p6 == ["\(net):1::/80", "\(net):2::/80"], "\(r.text)")
+        try #require(p6.count == 2)
+        #expect(values(r.text, "item", within: "assignedIpv6Addresses").isEmpty)
+        r = try assign6(s.untagged, [("Ipv6Addresses.1", "\(net):1::9")])
+        #expect(r.status == 400 && errorCode(r) == "InvalidIPAddress.InUse", "\(r.text)")
+        r = try assign6(s.untagged, [("Ipv6Prefix.1", "\(net):2::/80")])
+        #expect(r.status == 400 && errorCode(r) == "InvalidIPAddress.InUse", "\(r.text)")
+        r = try assign6(s.untagged, [("Ipv6Prefix.1", "\(net)::/80")])
+        #expect(r.status == 400 && errorCode(r) == "InvalidIPAddress.InUse", "block 0 holds addresses: \(r.text)")
+        r = try assign6(s.untagged, [("Ipv6Prefix.1", "\(net):7::/80")])
+        #expect(r.status == 200 && values(r.text, "item", within: "assignedIpv6PrefixSet") == ["\(net):7::/80"])
+        // Shown by DescribeNetworkInterfaces, the control API and IMDS.
+        let d = try call(emu, "DescribeNetworkInterfaces", indexed("NetworkInterfaceId", [s.multus, s.untagged]))
+        #expect(values(d.text, "ipv6Prefix") == p6 + ["\(net):7::/80"])
+        enis = try emu.enis()
+        #expect(enis[s.multus]?.ipv6Prefixes == p6 && enis[s.untagged]?.ipv6Prefixes == ["\(net):7::/80"])
+        let t = try token(emu.imdsURL)
+        let url = emu.imdsURL + "/latest/meta-data/network/interfaces/macs/\(s.multusMAC)/ipv6-prefix"
+        #expect(try get(url, token: t).text.split(separator: "\n").map(String.init) == p6)
+        // Unassign a prefix and an address in one call: the answer lists both.
+        r = try call(emu, "UnassignIpv6Addresses",
+                     [("NetworkInterfaceId", s.multus), ("Ipv6Prefix.1", p6[0]), ("Ipv6Addresses.1", m2[0])])
+        #expect(r.status == 200, "\(r.text)")
+        #expect(values(r.text, "item", within: "unassignedIpv6PrefixSet") == [p6[0]])
+        #expect(values(r.text, "item", within: "unassignedIpv6Addresses") == [m2[0]])
+        enis = try emu.enis()
+        #expect(enis[s.multus]?.ipv6Prefixes == [p6[1]] && enis[s.multus]?.ipv6s == m1)
+        #expect(try get(url, token: t).text == p6[1])
+    }
+
+    @Test func perENILimitsCountAddressesAndPrefixes() throws {
+        let emu = try Self.env.get()
+        let s = try standard(emu)
+        try emu.setLimits(ipv4PerENI: 3, ipv6PerENI: 2)
+        #expect(try emu.limits() == (3, 2))
+        func a4(_ p: [(String, String)]) throws -> EC2Emulator.HTTPResponse {
+            try call(emu, "AssignPrivateIpAddresses", [("NetworkInterfaceId", s.multus)] + p)
+        }
+        func a6(_ p: [(String, String)]) throws -> EC2Emulator.HTTPResponse {
+            try call(emu, "AssignIpv6Addresses", [("NetworkInterfaceId", s.multus)] + p)
+        }
+        var r = try a4([("SecondaryPrivateIpAddressCount", "2")])  // primary + 2 = 3
+        #expect(r.status == 200, "\(r.text)")
+        let two = assigned(r)
+        try #require(two.count == 2)
+        for p in [[("SecondaryPrivateIpAddressCount", "1")], [("PrivateIpAddress.1", "10.0.100.99")], [("Ipv4PrefixCount", "1")],
+                  [("Ipv4Prefix.1", "10.0.100.224/28")]] {
+            r = try a4(p)
+            #expect(r.status == 400 && errorCode(r) == "PrivateIpAddressLimitExceeded", "\(p): \(r.text)")
+        }
+        #expect(try emu.enis()[s.multus]?.privateIps.count == 3)
+        #expect(try emu.enis()[s.multus]?.ipv4Prefixes == [])
+        // A prefix takes a slot: free one address, then a prefix fits, then nothing more.
+        r = try call(emu, "UnassignPrivateIpAddresses", [("NetworkInterfaceId", s.multus), ("PrivateIpAddress.1", two[1])])
+        #expect(r.status == 200)
+        r = try a4([("Ipv4PrefixCount", "1")])
+        #expect(r.status == 200, "\(r.text)")
+        r = try a4([("SecondaryPrivateIpAddressCount", "1")])
+        #expect(r.status == 400 && errorCode(r) == "PrivateIpAddressLimitExceeded")
+        // The other ENI has its own budget.
+        r = try call(emu, "AssignPrivateIpAddresses", [("NetworkInterfaceId", s.untagged), ("SecondaryPrivateIpAddressCount", "2")])
+        #expect(r.status == 200)
+        // IPv6: addresses + prefixes.
+        #expect(try a6([("Ipv6AddressCount", "1")]).status == 200)
+        #expect(try a6([("Ipv6PrefixCount", "1")]).status == 200)
+        r = try a6([("Ipv6AddressCount", "1")])
+        #expect(r.status == 400 && errorCode(r) == "PrivateIpAddressLimitExceeded", "\(r.text)")
+        #expect(try emu.enis()[s.multus]?.ipv6s.count == 1)
+        // Lifted.
+        try emu.setLimits(ipv4PerENI: nil, ipv6PerENI: nil)
+        #expect(try emu.limits() == (nil, nil))
+        #expect(try a4([("SecondaryPrivateIpAddressCount", "5")]).status == 200)
+        #expect(try a6([("Ipv6AddressCount", "5")]).status == 200)
+        // A scenario may set them; a scenario without clears them.
+        try emu.setLimits(ipv4PerENI: 7, ipv6PerENI: nil)
+        _ = try standard(emu, ["limits": ["ipv4PerEni": 2]])
+        #expect(try emu.limits() == (2, nil))
+        _ = try standard(emu)
+        #expect(try emu.limits() == (nil, nil))
+        #expect(throws: EC2EmulatorError.self) { try emu.control("POST", "/_emulator/limits", json: ["ipv4PerEni": 0]) }
+    }
+
+    @Test func unassigningWhatTheENIDoesNotHaveIsAnError() throws {
+        let emu = try Self.env.get()
+        let s = try standard(emu)
+        #expect(try call(emu, "AssignPrivateIpAddresses",
+                         [("NetworkInterfaceId", s.multus), ("PrivateIpAddress.1", "10.0.100.70")]).status == 200)
+        func unassign(_ eni: String, _ addrs: [String]) throws -> EC2Emulator.HTTPResponse {
+            try call(emu, "UnassignPrivateIpAddresses", [("NetworkInterfaceId", eni)] + indexed("PrivateIpAddress", addrs))
+        }
+        var r = try unassign(s.multus, ["10.0.100.77"])
+        #expect(r.status == 400 && errorCode(r) == "InvalidParameterValue", "\(r.text)")
+        #expect(r.text.contains("not assigned to interface \(s.multus)"))
+        // One of ours with one that is not: refused as a whole.
+        r = try unassign(s.multus, ["10.0.100.70", "10.0.100.77"])
+        #expect(r.status == 400)
+        #expect(try emu.enis()[s.multus]?.privateIps.contains("10.0.100.70") == true)
+        // Another ENI's address is not ours to release.
+        r = try unassign(s.multus, [s.untaggedPrimary])
+        #expect(r.status == 400 && errorCode(r) == "InvalidParameterValue")
+        #expect(try emu.enis()[s.untagged]?.privateIps.first == s.untaggedPrimary)
+        // The primary cannot go.
+        r = try unassign(s.multus, [s.multusPrimary])
+        #expect(r.status == 400 && errorCode(r) == "InvalidParameterValue")
+        #expect(try emu.enis()[s.multus]?.privateIps.first == s.multusPrimary)
+        r = try unassign(s.multus, ["10.0.100.70"])
+        #expect(r.status == 200 && values(r.text, "return") == ["true"])
+        #expect(try emu.enis()[s.multus]?.privateIps == [s.multusPrimary])
+        let none = try call(emu, "UnassignPrivateIpAddresses", [("NetworkInterfaceId", s.multus)])
+        #expect(none.status == 400 && errorCode(none) == "MissingParameter")
+    }
+
+    @Test func prefixesGoWithResetScenarioAndDeletedENIs() throws {
+        let emu = try Self.env.get()
+        let s = try standard(emu, ["enis": [["name": "loose", "subnet": "multus-us-east-1a", "privateIp": "10.0.100.250"]]])
+        let loose = try #require(sub(s.world, "enis", "loose", "id") as? String)
+        var r = try call(emu, "AssignPrivateIpAddresses", [("NetworkInterfaceId", loose), ("Ipv4PrefixCount", "1")])
+        let p = values(r.text, "ipv4Prefix", within: "assignedIpv4PrefixSet")
+        #expect(p.count == 1)
+        #expect(try emu.enis()[loose]?.ipv4Prefixes == p)
+        #expect(try call(emu, "DeleteNetworkInterface", [("NetworkInterfaceId", loose)]).status == 200)
+        #expect(try emu.enis()[loose] == nil)
+        // Its block is free again.
+        r = try call(emu, "AssignPrivateIpAddresses", [("NetworkInterfaceId", s.multus), ("Ipv4PrefixCount", "1")])
+        #expect(values(r.text, "ipv4Prefix", within: "assignedIpv4PrefixSet") == p)
+        r = try call(emu, "AssignIpv6Addresses", [("NetworkInterfaceId", s.multus), ("Ipv6PrefixCount", "1")])
+        #expect(r.status == 200)
+        #expect(try emu.enis()[s.multus]?.ipv6Prefixes.count == 1)
+        // A scenario (a reset) forgets every prefix.
+        let again = try standard(emu)
+        #expect(again.multus == s.multus)
+        #expect(try emu.enis().values.allSatisfy { $0.ipv4Prefixes.isEmpty && $0.ipv6Prefixes.isEmpty })
+        let t = try token(emu.imdsURL)
+        let base = emu.imdsURL + "/latest/meta-data/network/interfaces/macs/\(s.multusMAC)/"
+        #expect(try get(base + "ipv4-prefix", token: t).status == 404)
+        #expect(try get(base + "ipv6-prefix", token: t).status == 404)
+        r = try call(emu, "AssignPrivateIpAddresses", [("NetworkInterfaceId", s.multus), ("Ipv4PrefixCount", "1")])
+        #expect(values(r.text, "ipv4Prefix", within: "assignedIpv4PrefixSet") == p)
+        try emu.reset()
+        #expect(try emu.enis().values.allSatisfy { $0.ipv4Prefixes.isEmpty })
+    }
+
+    @Test func faultsCountsLogAndSignaturesStillApply() throws {
+        let emu = try Self.env.get()
+        let s = try standard(emu)
+        try emu.resetCounts()
+        let before = try emu.enis()
+        // A fault answers before the model: nothing assigned.
+        try emu.fault(action: "AssignPrivateIpAddresses", mode: "throttle", count: 1)
+        var r = try call(emu, "AssignPrivateIpAddresses", [("NetworkInterfaceId", s.multus), ("SecondaryPrivateIpAddressCount", "1")])
+        #expect(r.status == 503 && errorCode(r) == "RequestLimitExceeded")
+        #expect(try emu.enis() == before)
+        r = try call(emu, "AssignPrivateIpAddresses", [("NetworkInterfaceId", s.multus), ("SecondaryPrivateIpAddressCount", "1")])
+        #expect(r.status == 200 && assigned(r).count == 1)
+        #expect(try emu.counts()["AssignPrivateIpAddresses"] == 2)
+        let log = try emu.requests(action: "AssignPrivateIpAddresses")
+        #expect(log.map { $0["status"] as? Int } == [503, 200])
+        #expect(log.allSatisfy { ($0["params"] as? [String: Any])?["SecondaryPrivateIpAddressCount"] as? String == "1" })
+        #expect(log.map { $0["fault"] as? String } == ["throttle", nil])
+        // drop: never reaches the model; drop-after: the model applies it, the client never hears back.
+        try emu.fault(action: "AssignPrivateIpAddresses", mode: "drop", count: 1)
+        #expect(throws: EC2EmulatorError.self) {
+            try call(emu, "AssignPrivateIpAddresses", [("NetworkInterfaceId", s.multus), ("Ipv4PrefixCount", "1")])
+        }
+        #expect(try emu.enis()[s.multus]?.ipv4Prefixes == [])
+        try emu.fault(action: "AssignPrivateIpAddresses", mode: "drop-after", count: 1)
+        #expect(throws: EC2EmulatorError.self) {
+            try call(emu, "AssignPrivateIpAddresses", [("NetworkInterfaceId", s.multus), ("Ipv4PrefixCount", "1")])
+        }
+        #expect(try emu.enis()[s.multus]?.ipv4Prefixes.count == 1)
+        #expect(try emu.counts()["AssignPrivateIpAddresses"] == 4)
+        try emu.clearFaults()
+        // SigV4 verification ON: a bad signature is refused before the model; botocore-signed calls go through and
+        // botocore's parser (the EC2 model's element names) reads the answers.
+        try emu.sigv4(verify: true)
+        defer { try? emu.sigv4(verify: false) }
+        let mid = try emu.enis()
+        r = try call(emu, "AssignPrivateIpAddresses", [("NetworkInterfaceId", s.multus), ("SecondaryPrivateIpAddressCount", "1")])
+        #expect(r.status == 403 && errorCode(r) == "SignatureDoesNotMatch")
+        #expect(try emu.enis() == mid)
+        let out = try boto(emu, """
+        c = client()
+        a = c.assign_private_ip_addresses(NetworkInterfaceId="\(s.untagged)", SecondaryPrivateIpAddressCount=2)
+        p = c.assign_private_ip_addresses(NetworkInterfaceId="\(s.untagged)", Ipv4PrefixCount=1)
+        v = c.assign_ipv6_addresses(NetworkInterfaceId="\(s.untagged)", Ipv6AddressCount=1)
+        q = c.assign_ipv6_addresses(NetworkInterfaceId="\(s.untagged)", Ipv6PrefixCount=1)
+        d = c.describe_network_interfaces(NetworkInterfaceIds=["\(s.untagged)"])["NetworkInterfaces"][0]
+        u = c.unassign_ipv6_addresses(NetworkInterfaceId="\(s.untagged)", Ipv6Prefixes=q["AssignedIpv6Prefixes"])
+        print(json.dumps([len(a["AssignedPrivateIpAddresses"]), a["AssignedIpv4Prefixes"] == [],
+            [x["Ipv4Prefix"] for x in p["AssignedIpv4Prefixes"]] == [x["Ipv4Prefix"] for x in d["Ipv4Prefixes"]],
+            len(v["AssignedIpv6Addresses"]), q["AssignedIpv6Prefixes"] == [x["Ipv6Prefix"] for x in d["Ipv6Prefixes"]],
+            u["UnassignedIpv6Prefixes"] == q["AssignedIpv6Prefixes"]]))
+        """)
+        #expect(out == "[2, true, true, 1, true, true]")
+        let sigs = try emu.requests(action: "AssignIpv6Addresses").compactMap { $0["signature"] as? String }
+        #expect(sigs == ["valid", "valid"])
+    }
+
+    @Test func imdsShowsPrefixesWithThePropagationLag() throws {
+        let emu = try Self.env.get()
+        let s = try standard(emu)
+        try emu.imds(["lagMs": 1500])
+        defer { _ = try? emu.imds(["lagMs": 0]) }
+        let t = try token(emu.imdsURL)
+        let url = emu.imdsURL + "/latest/meta-data/network/interfaces/macs/\(s.multusMAC)/ipv4-prefix"
+        #expect(try get(url, token: t).status == 404)
+        let before = Date()
+        let r = try call(emu, "AssignPrivateIpAddresses", [("NetworkInterfaceId", s.multus), ("Ipv4PrefixCount", "1")])
+        let p = try #require(values(r.text, "ipv4Prefix", within: "assignedIpv4PrefixSet").first)
+        let early = try get(url, token: t)
+        if Date().timeIntervalSince(before) < 1.2 { #expect(early.status == 404) }
+        #expect(waitUntil(timeout: 5) { (try? get(url, token: t).text) == p })
+        #expect(Date().timeIntervalSince(before) >= 1.45)
+        let before2 = Date()
+        #expect(try call(emu, "UnassignPrivateIpAddresses", [("NetworkInterfaceId", s.multus), ("Ipv4Prefix.1", p)]).status == 200)
+        let stale = try get(url, token: t)
+        if Date().timeIntervalSince(before2) < 1.2 { #expect(stale.text == p) }
+        #expect(waitUntil(timeout: 5) { (try? get(url, token: t).status) == 404 })
     }
 }

@@ -11,7 +11,8 @@ servers are stdlib ThreadingHTTPServers on free ports.  When everything answers,
      "control": "http://127.0.0.1:P3", "region": "us-east-1", "accountId": "123456789012", "pid": N}
 
   ec2      the fault proxy: every request is forwarded to moto unchanged (Authorization included: moto routes by
-           the credential scope's service and region), unless a fault rule answers it.  Point clients here.
+           the credential scope's service and region), unless a fault rule answers it or the emulator models the
+           action itself (WHAT THIS MODELS BEYOND MOTO below).  Point clients here.
   moto     moto itself (no faults, not counted).
   imds     the IMDSv2 emulator of the scenario's first instance (more: POST /_emulator/imds).
   control  the control API (see CONTROL API below).
@@ -23,7 +24,8 @@ CONTROL API (JSON bodies and answers; every path also works with a trailing slas
   GET  /_emulator/health                      {"ok": true}
   GET  /_emulator/endpoints                   the ready line's object
   POST /_emulator/reset          [{"seed":N}] moto /moto-api/reset + /moto-api/seed, clears faults, counts,
-                                              request log, IMDS switches and tokens, registered credentials
+                                              request log, IMDS switches and tokens, registered credentials,
+                                              recorded prefixes and limits
   POST /_emulator/scenario       {spec}       reset, then build the scenario (see build_scenario); returns ids
   POST /_emulator/fault          {rule}       add a fault rule for the ec2 proxy; returns {"id": N}
         rule: {"action": "AssignPrivateIpAddresses" | null (all), "service": "ec2" | null,
@@ -47,7 +49,9 @@ CONTROL API (JSON bodies and answers; every path also works with a trailing slas
         key, 403 MissingAuthenticationToken when unsigned; AssumeRoleWithWebIdentity/SAML may be unsigned).
         Known keys: testing/testing, AKIDEXAMPLE/wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY, every IMDS role and
         container credential, every credential STS returned through the proxy, and those registered here.
-  GET  /_emulator/state                       {"enis": {eni-id: {...}}, "instances": {i-id: {...}}}
+  POST /_emulator/limits  {"ipv4PerEni": N|null, "ipv6PerEni": N|null}   per-ENI address limits (absent key: unchanged;
+                                              null: unlimited, the default; reset clears them); GET: the current ones
+  GET  /_emulator/state                       {"enis": {eni-id: {..., "ipv4Prefixes", "ipv6Prefixes"}}, "instances": …}
   GET  /_emulator/enis                        the "enis" part of /_emulator/state
   GET  /_emulator/imds                        every IMDS server: url, instance, switches, request counts
   POST /_emulator/imds[?instance=i-…]         start another IMDS server; returns {"imds": url, "port": P, …}
@@ -57,6 +61,61 @@ CONTROL API (JSON bodies and answers; every path also works with a trailing slas
         failStatus (default 500), delayMs, role (name, or null for no instance profile), credentials
         ({AccessKeyId, SecretAccessKey, Token, expiresInSeconds}), userData (string or null),
         containerToken (the Authorization value /v1/credentials wants)
+
+WHAT THIS MODELS BEYOND MOTO (address assignment; class AddressModel)
+  moto 5.2.1 checks almost nothing here: a SecondaryPrivateIpAddressCount picks random addresses checked against the
+  same ENI only (collisions with other ENIs and with AWS-reserved addresses), its answer lists ALL of the ENI's
+  addresses, prefixes are ignored, AllowReassignment is ignored and an address held by another ENI is duplicated.
+  The proxy therefore answers these actions itself, after fault rules and signature checks (so they are counted,
+  logged, faulted and verified exactly like any other call), one call at a time.  moto stays the store of ENIs and
+  their addresses (the model reads moto, decides, then writes moto with explicit addresses, uncounted); the
+  emulator keeps only what moto lacks: IPv4 /28 and IPv6 /80 prefixes per ENI, and the per-ENI limits.
+  "In use" below means held by any ENI of the same subnet: as a private IPv4 / IPv6 address, or inside a prefix.
+  AssignPrivateIpAddresses (exactly one of PrivateIpAddress.N, SecondaryPrivateIpAddressCount, Ipv4Prefix.N,
+      Ipv4PrefixCount; else MissingParameter / InvalidParameterCombination; counts < 1 → InvalidParameterValue)
+    - SecondaryPrivateIpAddressCount=N: the N lowest addresses of the subnet not in use and not AWS-reserved
+      (network, +1, +2, +3, broadcast); none left → InsufficientFreeAddressesInSubnet.
+    - PrivateIpAddress.N: not an IPv4 address / outside the ENI's subnet / AWS-reserved → InvalidParameterValue;
+      inside any prefix, or another ENI's primary → InvalidIPAddress.InUse ("Address … is in use"); another ENI's
+      secondary without AllowReassignment=true → InvalidParameterValue "[a, …] assigned, but move is not allowed."
+      (nothing changes); with it → unassigned from that ENI, then assigned here; already on this ENI → no-op.
+    - Ipv4PrefixCount=N: the N lowest aligned /28s of the subnet overlapping no address in use, no reserved address
+      and no prefix; none left → InsufficientCidrBlocks.  Ipv4Prefix.N: must be an aligned /28 inside the subnet
+      (InvalidParameterValue), overlapping nothing of the above (InvalidIPAddress.InUse); already ours → no-op.
+    - The answer lists only what this call assigned (<assignedPrivateIpAddressesSet><item><privateIpAddress>,
+      <assignedIpv4PrefixSet><item><ipv4Prefix>): for counts the new ones, for explicit lists the addresses asked for.
+    - Limit ipv4PerEni: private IPv4 addresses (primary included) + IPv4 prefixes of the ENI may not exceed it →
+      PrivateIpAddressLimitExceeded ("Number of private addresses will exceed limit.").
+  UnassignPrivateIpAddresses: an address the ENI does not have → InvalidParameterValue "Some of the specified
+      addresses are not assigned to interface eni-…" (nothing changes; the same for a prefix it does not have); its
+      primary → InvalidParameterValue; Ipv4Prefix.N removes recorded prefixes.  Answer: <return>true</return>.
+  AssignIpv6Addresses (exactly one of Ipv6Addresses.N, Ipv6AddressCount, Ipv6Prefix.N, Ipv6PrefixCount)
+    - Ipv6AddressCount=N: the N lowest addresses of the subnet's IPv6 block not in use, skipping its first four
+      and its last (mirroring IPv4's reserved addresses; explicit ones there are accepted).
+    - Ipv6Addresses.N: in use by another ENI (or in any prefix) → InvalidIPAddress.InUse (IPv6 has no reassignment:
+      unassign from the holder first); outside the subnet's block → InvalidParameterValue.
+    - Ipv6PrefixCount / Ipv6Prefix.N: /80s, chosen and checked like the IPv4 /28s.  A subnet without an IPv6 block →
+      InvalidParameterValue.  Answer: <assignedIpv6Addresses><item>, <assignedIpv6PrefixSet><item> (new ones only).
+    - Limit ipv6PerEni: IPv6 addresses + IPv6 prefixes → PrivateIpAddressLimitExceeded.
+  UnassignIpv6Addresses: addresses go to moto (ones the ENI lacks are skipped, as moto does); Ipv6Prefix.N removes
+      recorded prefixes; the answer lists what went (<unassignedIpv6Addresses>, <unassignedIpv6PrefixSet>).
+  DescribeNetworkInterfaces answers carry each ENI's <ipv4PrefixSet><item><ipv4Prefix> / <ipv6PrefixSet><item>
+  <ipv6Prefix>; IMDS shows them as ipv4-prefix / ipv6-prefix (with the lagMs propagation lag, like addresses);
+  /_emulator/state and /_emulator/enis as ipv4Prefixes / ipv6Prefixes.  Reset and scenario clear prefixes and
+  limits (a scenario spec may set "limits"); DeleteNetworkInterface (and any ENI moto no longer has) drops its
+  prefixes.  Calls signed for another region than --region go to moto unchanged.
+  Not modelled: CreateNetworkInterface / RunInstances addresses (moto's random primary may be AWS-reserved or
+  collide; their prefix and secondary-count parameters stay moto's), reserved IPv6 addresses given explicitly
+  (accepted), instance-type limits (set them with /_emulator/limits), subnet CIDR reservations, DescribeInstances'
+  ENI prefixes, the ipv4-prefix/ipv6-prefix DescribeNetworkInterfaces filters, DryRun, and an Unassign of an IPv6
+  address the ENI lacks being an error (EC2's behaviour there is not documented).
+  Error codes and element names: element names are botocore's EC2 model (its serializer and parser are what SDKs
+  use); PrivateIpAddressLimitExceeded / InsufficientFreeAddressesInSubnet / InsufficientCidrBlocks and the
+  "not assigned to interface" text are what EC2 answers in public reports (amazon-vpc-cni-k8s issue #989, its
+  ipamd's error constants, clients matching the unassign text); for an explicit secondary held elsewhere EC2
+  answers InvalidParameterValue, not InvalidIPAddress.InUse (OpenStack ec2-api notes: "AWS returns
+  InvalidIPAddress.InUse for a primary IP address, but InvalidParameterValue for secondary one"), and
+  InvalidIPAddress.InUse ("Address … is in use.") is what EC2 returns for an explicit address it cannot give.
 
 IMDS paths: PUT /latest/api/token; GET /latest/meta-data/…, /latest/dynamic/instance-identity/document,
 /latest/user-data, and GET /v1/credentials (an EKS Pod Identity-style container-credentials endpoint: Authorization
@@ -307,6 +366,7 @@ class Env:
         self.tracker = {}  # (eni, family, addr) -> [present, since]
         self.tracking = False
         self.scenario_result = None
+        self.addresses = AddressModel(self)
 
     # ---- moto
     def start_moto(self):
@@ -352,6 +412,7 @@ class Env:
             self.tracker = {}
             self.tracking = False
             self.scenario_result = None
+            self.addresses.clear()
             for s in self.imds:
                 s.state.reset(self.default_http_tokens)
             self.ec2.describe_vpcs()  # re-creates the region's backend (default VPC) now, not on a first test call
@@ -435,6 +496,8 @@ class Env:
                 eid = e["NetworkInterfaceId"]
                 cur = {("4", a["PrivateIpAddress"]) for a in e.get("PrivateIpAddresses", [])}
                 cur |= {("6", a["Ipv6Address"]) for a in e.get("Ipv6Addresses", [])}
+                cur |= {("p4", p) for p in self.addresses.of(eid, "4")}
+                cur |= {("p6", p) for p in self.addresses.of(eid, "6")}
                 for fam, addr in cur:
                     st = self.tracker.get((eid, fam, addr))
                     if st is None or not st[0]:
@@ -463,7 +526,9 @@ class Env:
     # ---- state dumps
     def state(self):
         enis = {}
-        for e in self.ec2.describe_network_interfaces()["NetworkInterfaces"]:
+        listed = self.ec2.describe_network_interfaces()["NetworkInterfaces"]
+        self.addresses.prune({e["NetworkInterfaceId"] for e in listed})
+        for e in listed:
             att = e.get("Attachment") or {}
             ips = [a["PrivateIpAddress"] for a in e.get("PrivateIpAddresses", []) if a.get("Primary")]
             ips += [a["PrivateIpAddress"] for a in e.get("PrivateIpAddresses", []) if not a.get("Primary")]
@@ -482,8 +547,8 @@ class Env:
                 "primaryIp": e.get("PrivateIpAddress"),
                 "privateIps": ips,
                 "ipv6s": [a["Ipv6Address"] for a in e.get("Ipv6Addresses", [])],
-                "ipv4Prefixes": [p.get("Ipv4Prefix") for p in e.get("Ipv4Prefixes", [])],
-                "ipv6Prefixes": [p.get("Ipv6Prefix") for p in e.get("Ipv6Prefixes", [])],
+                "ipv4Prefixes": self.addresses.of(e["NetworkInterfaceId"], "4"),
+                "ipv6Prefixes": self.addresses.of(e["NetworkInterfaceId"], "6"),
                 "groups": [g["GroupId"] for g in e.get("Groups", [])],
                 "tags": {t["Key"]: t["Value"] for t in e.get("TagSet", [])},
             }
@@ -533,9 +598,12 @@ class Env:
              node.k8s.amazonaws.com/no_manage=true) and "untagged" (multus-<az0>, device 2, no tags)
           enis: [{...as above without deviceIndex}]  — created unattached (status available)
           role: IMDS role name for every instance; httpTokens: "required"|"optional"
+          limits: {"ipv4PerEni": N, "ipv6PerEni": N} (see POST /_emulator/limits)
         Instance k is served by IMDS server k (server 0 is the main "imds" URL; more are started as needed and
         kept across resets, so their URLs stay valid)."""
         self.reset(spec.get("seed"))
+        if spec.get("limits"):
+            self.addresses.set_limits(spec["limits"])
         ec2 = self.ec2
         region = self.region
         azs = spec.get("azs") or [region + "a", region + "b"]
@@ -702,6 +770,538 @@ class Env:
         return out
 
 
+# ------------------------------------------------------------------------------------------------ addresses beyond moto
+
+EC2_NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
+XML_TYPE = [("Content-Type", "text/xml;charset=UTF-8")]
+
+
+class Ec2Error(Exception):
+    """An EC2 error answer (HTTP 400 unless told) produced by the AddressModel."""
+
+    def __init__(self, code, message, status=400):
+        super().__init__(f"{code}: {message}")
+        self.code, self.message, self.status = code, message, status
+
+
+class Passthrough(Exception):
+    """Not ours to decide (unknown ENI, missing id, …): forward the request to moto unchanged."""
+
+
+def qparam(params, name):
+    v = params.get(name)
+    return v[0] if v else None
+
+
+def qlist(params, name):
+    """NAME.1, NAME.2, … in index order (the EC2 query encoding of a list), duplicates dropped."""
+    found = []
+    for k, v in params.items():
+        m = re.fullmatch(re.escape(name) + r"\.(\d+)", k)
+        if m and v:
+            found.append((int(m.group(1)), v[0].strip()))
+    out = []
+    for _, v in sorted(found):
+        if v not in out:
+            out.append(v)
+    return out
+
+
+def positive(value, name):
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise Ec2Error("InvalidParameterValue", f"Value ({value}) for parameter {name} is invalid.") from None
+    if n < 1:
+        raise Ec2Error("InvalidParameterValue",
+                       f"Value ({n}) for parameter {name} is invalid. Value must be a positive number.")
+    return n
+
+
+def xml_items(values, inner=None):
+    if inner:
+        return "".join(f"<item><{inner}>{escape(v)}</{inner}></item>" for v in values)
+    return "".join(f"<item>{escape(v)}</item>" for v in values)
+
+
+def xml_set(name, values, inner=None):
+    return f"<{name}>{xml_items(values, inner)}</{name}>" if values else f"<{name}/>"
+
+
+def ec2_answer(action, inner):
+    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<{action}Response xmlns="{EC2_NS}">'
+            f"<requestId>{uuid.uuid4()}</requestId>{inner}</{action}Response>")
+    return 200, XML_TYPE, body.encode()
+
+
+class SubnetView:
+    """One subnet as the address model sees it: its CIDRs and who holds which address or prefix in it."""
+
+    def __init__(self, subnet, enis, prefixes):
+        self.id = subnet["SubnetId"]
+        self.v4 = ipaddress.ip_network(subnet["CidrBlock"])
+        # (moto 5.2.1 renders the state as "{'State': 'associated'}": look for "disassociat" only.)
+        v6 = [a["Ipv6CidrBlock"] for a in subnet.get("Ipv6CidrBlockAssociationSet", [])
+              if a.get("Ipv6CidrBlock") and "disassociat" not in str((a.get("Ipv6CidrBlockState") or {}).get("State"))]
+        self.v6 = ipaddress.ip_network(v6[0]) if v6 else None
+        self.v4_holder = {}  # IPv4Address -> (eni id, primary)
+        self.v6_holder = {}  # IPv6Address -> eni id
+        self.p4 = {}  # IPv4Network -> eni id
+        self.p6 = {}  # IPv6Network -> eni id
+        for e in enis:
+            eid = e["NetworkInterfaceId"]
+            for a in e.get("PrivateIpAddresses", []):
+                self.v4_holder[ipaddress.ip_address(a["PrivateIpAddress"])] = (eid, bool(a.get("Primary")))
+            for a in e.get("Ipv6Addresses", []):
+                self.v6_holder[ipaddress.ip_address(a["Ipv6Address"])] = eid
+            for p in prefixes.get(eid, {}).get("4", []):
+                self.p4[ipaddress.ip_network(p)] = eid
+            for p in prefixes.get(eid, {}).get("6", []):
+                self.p6[ipaddress.ip_network(p)] = eid
+
+    # AWS reserves the network address, +1 (router), +2 (DNS), +3 (future use) and the broadcast address.
+    def v4_reserved(self, a):
+        off = int(a) - int(self.v4.network_address)
+        return off < 4 or a == self.v4.broadcast_address
+
+    def v6_required(self):
+        if self.v6 is None:
+            raise Ec2Error("InvalidParameterValue", f"Subnet {self.id} has no IPv6 CIDR block.")
+        return self.v6
+
+    def prefix_holder(self, a, fam):
+        for p, eid in (self.p4 if fam == "4" else self.p6).items():
+            if a in p:
+                return eid, p
+        return None
+
+    def free_v4(self, n):
+        """The n lowest addresses no ENI holds, outside every prefix and not AWS-reserved."""
+        base, size = int(self.v4.network_address), self.v4.num_addresses
+        blocked = {(int(p.network_address) - base) >> 4 for p in self.p4}
+        held = {int(a) - base for a in self.v4_holder}
+        out = []
+        for off in range(4, size - 1):
+            if off in held or (off >> 4) in blocked:
+                continue
+            out.append(str(ipaddress.IPv4Address(base + off)))
+            if len(out) == n:
+                break
+        return out
+
+    def free_v4_prefixes(self, n):
+        """The n lowest aligned /28s that overlap no address, no reserved address and no prefix."""
+        if self.v4.prefixlen > 28:
+            return []
+        base, size = int(self.v4.network_address), self.v4.num_addresses
+        taken = {(int(p.network_address) - base) >> 4 for p in self.p4}
+        taken |= {(int(a) - base) >> 4 for a in self.v4_holder}
+        taken |= {0, (size - 1) >> 4}
+        out = []
+        for blk in range(size >> 4):
+            if blk not in taken:
+                out.append(f"{ipaddress.IPv4Address(base + (blk << 4))}/28")
+                if len(out) == n:
+                    break
+        return out
+
+    def free_v6(self, n):
+        """The n lowest addresses of the subnet's /64 (past the first four) no ENI holds, outside every /80."""
+        net = self.v6_required()
+        base, size = int(net.network_address), net.num_addresses
+        blocked = {(int(p.network_address) - base) >> 48 for p in self.p6}
+        held = {int(a) - base for a in self.v6_holder}
+        out = []
+        off = 4
+        while len(out) < n and off < size - 1:
+            if (off >> 48) in blocked:
+                off = ((off >> 48) + 1) << 48
+                continue
+            if off not in held:
+                out.append(str(ipaddress.IPv6Address(base + off)))
+            off += 1
+        return out
+
+    def free_v6_prefixes(self, n):
+        net = self.v6_required()
+        if net.prefixlen > 80:
+            return []
+        base, size = int(net.network_address), net.num_addresses
+        taken = {(int(p.network_address) - base) >> 48 for p in self.p6}
+        taken |= {(int(a) - base) >> 48 for a in self.v6_holder}
+        taken |= {0, (size - 1) >> 48}
+        out = []
+        blk = 0
+        while len(out) < n and blk < (size >> 48):
+            if blk not in taken:
+                out.append(f"{ipaddress.IPv6Address(base + (blk << 48))}/80")
+            blk += 1
+        return out
+
+
+class AddressModel:
+    """EC2 address assignment as real EC2 does it, on top of moto (see "What this models beyond moto" in the module
+    docstring).  moto stays the store of ENIs and their addresses: the model reads moto, decides, and writes moto
+    with explicit addresses.  It keeps only what moto lacks: IPv4 /28 and IPv6 /80 prefixes per ENI, and limits."""
+
+    ACTIONS = ("AssignPrivateIpAddresses", "UnassignPrivateIpAddresses", "AssignIpv6Addresses",
+               "UnassignIpv6Addresses")
+
+    def __init__(self, env):
+        self.env = env
+        self.lock = threading.Lock()  # one read-decide-write at a time: two ENIs never get the same address
+        self.prefixes = {}  # eni id -> {"4": [cidr, …], "6": [cidr, …]} in assignment order
+        self.limits = {"ipv4PerEni": None, "ipv6PerEni": None}
+
+    # ---- state
+    def clear(self):
+        with self.env.lock:
+            self.prefixes = {}
+            self.limits = {"ipv4PerEni": None, "ipv6PerEni": None}
+
+    def set_limits(self, spec):
+        with self.env.lock:
+            for k in ("ipv4PerEni", "ipv6PerEni"):
+                if k in spec:
+                    v = spec[k]
+                    if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+                        raise ValueError(f"{k} must be a positive integer or null")
+                    self.limits[k] = v
+            unknown = set(spec) - {"ipv4PerEni", "ipv6PerEni"}
+            if unknown:
+                raise ValueError(f"unknown limits {sorted(unknown)}")
+            return dict(self.limits)
+
+    def of(self, eni_id, fam):
+        with self.env.lock:
+            return list(self.prefixes.get(eni_id, {}).get(fam, []))
+
+    def prune(self, live_ids):
+        """Drop the records of ENIs moto no longer has (deleted directly, or with their instance)."""
+        with self.env.lock:
+            for eid in [e for e in self.prefixes if e not in live_ids]:
+                del self.prefixes[eid]
+
+    def _record(self, eni_id, fam, add=(), remove=()):
+        with self.env.lock:
+            d = self.prefixes.setdefault(eni_id, {"4": [], "6": []})
+            d[fam] = [p for p in d[fam] if p not in remove] + [p for p in add if p not in d[fam]]
+            if not d["4"] and not d["6"]:
+                del self.prefixes[eni_id]
+
+    def _world(self, params):
+        """(the ENI as moto has it, its SubnetView).  Passthrough when moto should answer instead."""
+        eni_id = qparam(params, "NetworkInterfaceId")
+        if not eni_id:
+            raise Passthrough()
+        enis = self.env.ec2.describe_network_interfaces()["NetworkInterfaces"]
+        self.prune({e["NetworkInterfaceId"] for e in enis})
+        me = next((e for e in enis if e["NetworkInterfaceId"] == eni_id), None)
+        if me is None:
+            raise Passthrough()  # moto answers InvalidNetworkInterfaceID.NotFound
+        subnet = self.env.ec2.describe_subnets(SubnetIds=[me["SubnetId"]])["Subnets"][0]
+        with self.env.lock:
+            prefixes = {k: {f: list(v) for f, v in d.items()} for k, d in self.prefixes.items()}
+        return me, SubnetView(subnet, [e for e in enis if e["SubnetId"] == me["SubnetId"]], prefixes)
+
+    def _check_limit(self, me, fam, adding):
+        limit = self.limits["ipv4PerEni" if fam == "4" else "ipv6PerEni"]
+        if limit is None or adding <= 0:
+            return
+        eid = me["NetworkInterfaceId"]
+        have = len(self.of(eid, fam)) + (len(me.get("PrivateIpAddresses", [])) if fam == "4"
+                                         else len(me.get("Ipv6Addresses", [])))
+        if have + adding > limit:
+            what = "private addresses" if fam == "4" else "IPv6 addresses"
+            raise Ec2Error("PrivateIpAddressLimitExceeded", f"Number of {what} will exceed limit.")
+
+    @staticmethod
+    def _one_kind(kinds, names):
+        given = [n for n, k in zip(names, kinds) if k]
+        if not given:
+            raise Ec2Error("MissingParameter", f"One of {', '.join(names)} must be specified.")
+        if len(given) > 1:
+            raise Ec2Error("InvalidParameterCombination",
+                           f"You may specify only one of {', '.join(names)}, not {' and '.join(given)}.")
+
+    # ---- proxy hooks
+    def handle(self, action, params, region):
+        """(status, headers, body) for an action modelled here; None to forward the request to moto unchanged."""
+        if action not in self.ACTIONS or (region and region != self.env.region):
+            return None
+        try:
+            with self.lock:
+                return getattr(self, "_" + action)(params)
+        except Passthrough:
+            return None
+        except Ec2Error as e:
+            return e.status, XML_TYPE, aws_error_xml(e.code, e.message)
+
+    def after_moto(self, action, params, region, status, body):
+        """Amends what moto answered: prefixes in DescribeNetworkInterfaces; a deleted ENI drops its prefixes."""
+        if region and region != self.env.region or status != 200:
+            return body
+        if action == "DeleteNetworkInterface":
+            eid = qparam(params, "NetworkInterfaceId")
+            with self.env.lock:
+                self.prefixes.pop(eid, None)
+        elif action == "DescribeNetworkInterfaces" and body and self.prefixes:
+            def add(m):
+                eid = m.group(2).decode()
+                extra = ""
+                p4, p6 = self.of(eid, "4"), self.of(eid, "6")
+                if p4:
+                    extra += xml_set("ipv4PrefixSet", p4, "ipv4Prefix")
+                if p6:
+                    extra += xml_set("ipv6PrefixSet", p6, "ipv6Prefix")
+                return m.group(1) + extra.encode()
+
+            body = re.sub(rb"(<networkInterfaceId>([^<]+)</networkInterfaceId>)", add, body)
+        return body
+
+    # ---- IPv4
+    def _AssignPrivateIpAddresses(self, params):
+        addrs = qlist(params, "PrivateIpAddress")
+        count = qparam(params, "SecondaryPrivateIpAddressCount")
+        prefixes = qlist(params, "Ipv4Prefix")
+        pcount = qparam(params, "Ipv4PrefixCount")
+        self._one_kind([addrs, count is not None, prefixes, pcount is not None],
+                       ["PrivateIpAddress", "SecondaryPrivateIpAddressCount", "Ipv4Prefix", "Ipv4PrefixCount"])
+        reassign = (qparam(params, "AllowReassignment") or "").strip().lower() == "true"
+        me, view = self._world(params)
+        eid = me["NetworkInterfaceId"]
+        ec2 = self.env.ec2
+        got, got_prefixes = [], []
+        if count is not None:
+            n = positive(count, "secondaryPrivateIpAddressCount")
+            self._check_limit(me, "4", n)
+            got = view.free_v4(n)
+            if len(got) < n:
+                raise Ec2Error("InsufficientFreeAddressesInSubnet",
+                               "The specified subnet does not have enough free addresses to satisfy the request.")
+            ec2.assign_private_ip_addresses(NetworkInterfaceId=eid, PrivateIpAddresses=got)
+        elif addrs:
+            new, moves, denied = [], {}, []
+            for raw in addrs:
+                try:
+                    a = ipaddress.IPv4Address(raw)
+                except ValueError:
+                    raise Ec2Error("InvalidParameterValue", f"invalid value for parameter address: {raw}") from None
+                if a not in view.v4:
+                    raise Ec2Error("InvalidParameterValue",
+                                   f"Address {a} does not fall within the subnet's address range ({view.v4}).")
+                if view.v4_reserved(a):
+                    raise Ec2Error("InvalidParameterValue", f"Address {a} is in subnet's reserved address range.")
+                in_prefix = view.prefix_holder(a, "4")
+                if in_prefix:
+                    raise Ec2Error("InvalidIPAddress.InUse",
+                                   f"Address {a} is in use (in prefix {in_prefix[1]} of {in_prefix[0]}).")
+                holder = view.v4_holder.get(a)
+                if holder and holder[0] == eid:
+                    continue  # already ours: assigned again is a no-op
+                if holder and holder[1]:
+                    raise Ec2Error("InvalidIPAddress.InUse",
+                                   f"Address {a} is in use (the primary address of {holder[0]}).")
+                if holder and not reassign:
+                    denied.append(str(a))
+                    continue
+                if holder:
+                    moves.setdefault(holder[0], []).append(str(a))
+                new.append(str(a))
+            if denied:
+                raise Ec2Error("InvalidParameterValue", f"[{', '.join(denied)}] assigned, but move is not allowed.")
+            self._check_limit(me, "4", len(new))
+            for old, moved in moves.items():
+                ec2.unassign_private_ip_addresses(NetworkInterfaceId=old, PrivateIpAddresses=moved)
+            if new:
+                ec2.assign_private_ip_addresses(NetworkInterfaceId=eid, PrivateIpAddresses=new)
+            got = [str(ipaddress.IPv4Address(a)) for a in addrs]
+        elif prefixes:
+            new = []
+            for raw in prefixes:
+                p = self._parse_prefix(raw, 4, 28, view.v4)
+                holder = view.p4.get(p)
+                if holder == eid:
+                    continue
+                self._prefix_free(p, view, "4")
+                new.append(str(p))
+            self._check_limit(me, "4", len(new))
+            self._record(eid, "4", add=new)
+            got_prefixes = [str(ipaddress.ip_network(p)) for p in prefixes]
+        else:
+            n = positive(pcount, "ipv4PrefixCount")
+            self._check_limit(me, "4", n)
+            got_prefixes = view.free_v4_prefixes(n)
+            if len(got_prefixes) < n:
+                raise Ec2Error("InsufficientCidrBlocks",
+                               "The specified subnet does not have enough free cidr blocks to satisfy the request.")
+            self._record(eid, "4", add=got_prefixes)
+        return ec2_answer("AssignPrivateIpAddresses",
+                          f"<networkInterfaceId>{eid}</networkInterfaceId>"
+                          + xml_set("assignedPrivateIpAddressesSet", got, "privateIpAddress")
+                          + xml_set("assignedIpv4PrefixSet", got_prefixes, "ipv4Prefix"))
+
+    def _UnassignPrivateIpAddresses(self, params):
+        addrs = qlist(params, "PrivateIpAddress")
+        prefixes = qlist(params, "Ipv4Prefix")
+        if not addrs and not prefixes:
+            raise Ec2Error("MissingParameter", "One of PrivateIpAddress or Ipv4Prefix must be specified.")
+        me, view = self._world(params)
+        eid = me["NetworkInterfaceId"]
+        mine = {a["PrivateIpAddress"]: bool(a.get("Primary")) for a in me.get("PrivateIpAddresses", [])}
+        for a in addrs:
+            if a not in mine:
+                raise Ec2Error("InvalidParameterValue", f"Some of the specified addresses are not assigned to interface {eid}")
+            if mine[a]:
+                raise Ec2Error("InvalidParameterValue", f"Value ({a}) for parameter privateIpAddress is invalid. "
+                                                        "The primary IP address of an interface cannot be unassigned.")
+        have = self.of(eid, "4")
+        gone = []
+        for raw in prefixes:
+            try:
+                p = str(ipaddress.ip_network(raw))
+            except ValueError:
+                p = raw
+            if p not in have:
+                raise Ec2Error("InvalidParameterValue", f"Some of the specified prefixes are not assigned to interface {eid}")
+            gone.append(p)
+        if addrs:
+            self.env.ec2.unassign_private_ip_addresses(NetworkInterfaceId=eid, PrivateIpAddresses=addrs)
+        self._record(eid, "4", remove=gone)
+        return ec2_answer("UnassignPrivateIpAddresses", "<return>true</return>")
+
+    # ---- IPv6
+    def _AssignIpv6Addresses(self, params):
+        addrs = qlist(params, "Ipv6Addresses")
+        count = qparam(params, "Ipv6AddressCount")
+        prefixes = qlist(params, "Ipv6Prefix")
+        pcount = qparam(params, "Ipv6PrefixCount")
+        self._one_kind([addrs, count is not None, prefixes, pcount is not None],
+                       ["Ipv6Addresses", "Ipv6AddressCount", "Ipv6Prefix", "Ipv6PrefixCount"])
+        me, view = self._world(params)
+        eid = me["NetworkInterfaceId"]
+        ec2 = self.env.ec2
+        got, got_prefixes = [], []
+        if count is not None:
+            n = positive(count, "ipv6AddressCount")
+            self._check_limit(me, "6", n)
+            got = view.free_v6(n)
+            if len(got) < n:
+                raise Ec2Error("InsufficientFreeAddressesInSubnet",
+                               "The specified subnet does not have enough free addresses to satisfy the request.")
+            ec2.assign_ipv6_addresses(NetworkInterfaceId=eid, Ipv6Addresses=got)
+        elif addrs:
+            net = view.v6_required()
+            new = []
+            for raw in addrs:
+                try:
+                    a = ipaddress.IPv6Address(raw)
+                except ValueError:
+                    raise Ec2Error("InvalidParameterValue", f"invalid value for parameter address: {raw}") from None
+                if a not in net:
+                    raise Ec2Error("InvalidParameterValue",
+                                   f"Address {a} does not fall within the subnet's address range ({net}).")
+                in_prefix = view.prefix_holder(a, "6")
+                if in_prefix:
+                    raise Ec2Error("InvalidIPAddress.InUse",
+                                   f"Address {a} is in use (in prefix {in_prefix[1]} of {in_prefix[0]}).")
+                holder = view.v6_holder.get(a)
+                if holder == eid:
+                    continue
+                if holder:
+                    raise Ec2Error("InvalidIPAddress.InUse", f"Address {a} is in use (assigned to {holder}).")
+                new.append(str(a))
+            self._check_limit(me, "6", len(new))
+            if new:
+                ec2.assign_ipv6_addresses(NetworkInterfaceId=eid, Ipv6Addresses=new)
+            got = [str(ipaddress.IPv6Address(a)) for a in addrs]
+        elif prefixes:
+            net = view.v6_required()
+            new = []
+            for raw in prefixes:
+                p = self._parse_prefix(raw, 6, 80, net)
+                if view.p6.get(p) == eid:
+                    continue
+                self._prefix_free(p, view, "6")
+                new.append(str(p))
+            self._check_limit(me, "6", len(new))
+            self._record(eid, "6", add=new)
+            got_prefixes = [str(ipaddress.ip_network(p)) for p in prefixes]
+        else:
+            n = positive(pcount, "ipv6PrefixCount")
+            self._check_limit(me, "6", n)
+            got_prefixes = view.free_v6_prefixes(n)
+            if len(got_prefixes) < n:
+                raise Ec2Error("InsufficientCidrBlocks",
+                               "The specified subnet does not have enough free cidr blocks to satisfy the request.")
+            self._record(eid, "6", add=got_prefixes)
+        return ec2_answer("AssignIpv6Addresses",
+                          xml_set("assignedIpv6Addresses", got) + xml_set("assignedIpv6PrefixSet", got_prefixes)
+                          + f"<networkInterfaceId>{eid}</networkInterfaceId>")
+
+    def _UnassignIpv6Addresses(self, params):
+        addrs = qlist(params, "Ipv6Addresses")
+        prefixes = qlist(params, "Ipv6Prefix")
+        if not addrs and not prefixes:
+            raise Ec2Error("MissingParameter", "One of Ipv6Addresses or Ipv6Prefix must be specified.")
+        me, _ = self._world(params)
+        eid = me["NetworkInterfaceId"]
+        # Like moto (and, as far as we know, EC2): what the ENI does not hold is skipped; the answer lists what went.
+        gone = []
+        if addrs:
+            gone = self.env.ec2.unassign_ipv6_addresses(NetworkInterfaceId=eid, Ipv6Addresses=addrs).get(
+                "UnassignedIpv6Addresses", [])
+        have = self.of(eid, "6")
+        gone_p = []
+        for raw in prefixes:
+            try:
+                p = str(ipaddress.ip_network(raw))
+            except ValueError:
+                continue
+            if p in have:
+                gone_p.append(p)
+        self._record(eid, "6", remove=gone_p)
+        return ec2_answer("UnassignIpv6Addresses",
+                          f"<networkInterfaceId>{eid}</networkInterfaceId>"
+                          + xml_set("unassignedIpv6Addresses", gone) + xml_set("unassignedIpv6PrefixSet", gone_p))
+
+    # ---- prefixes
+    @staticmethod
+    def _parse_prefix(raw, version, length, net):
+        try:
+            p = ipaddress.ip_network(raw, strict=True)
+        except ValueError:
+            raise Ec2Error("InvalidParameterValue", f"The prefix {raw} is not a valid CIDR block.") from None
+        if p.version != version or p.prefixlen != length:
+            raise Ec2Error("InvalidParameterValue", f"The prefix {raw} must be a /{length}.")
+        if not p.subnet_of(net):
+            raise Ec2Error("InvalidParameterValue", f"The prefix {p} does not fall within the subnet's range ({net}).")
+        return p
+
+    @staticmethod
+    def _prefix_free(p, view, fam):
+        """Raises when the prefix overlaps a reserved address, an address of any ENI, or another prefix."""
+        if fam == "4":
+            if view.v4_reserved(p.network_address) or view.v4_reserved(p.broadcast_address):
+                raise Ec2Error("InvalidIPAddress.InUse", f"Prefix {p} contains an address reserved by AWS.")
+            holders = view.v4_holder
+            others = view.p4
+        else:
+            net = view.v6_required()
+            if int(p.network_address) - int(net.network_address) < 4 or p.broadcast_address == net.broadcast_address:
+                raise Ec2Error("InvalidIPAddress.InUse", f"Prefix {p} contains an address reserved by AWS.")
+            holders = view.v6_holder
+            others = view.p6
+        for a, h in holders.items():
+            if a in p:
+                who = h[0] if isinstance(h, tuple) else h
+                raise Ec2Error("InvalidIPAddress.InUse", f"Prefix {p} is in use (address {a} of {who}).")
+        for q, who in others.items():
+            if q.overlaps(p):
+                raise Ec2Error("InvalidIPAddress.InUse", f"Prefix {p} is in use (prefix {q} of {who}).")
+
+
+
 # ------------------------------------------------------------------------------------------------ fault proxy
 
 
@@ -810,12 +1410,12 @@ class ProxyHandler(Handler):
                 rec["status"] = 0
                 return self.drop(rst=(mode == "reset"))
             if mode == "drop-after":
-                status, _, _ = self.forward(body)
+                status, _, _ = self.dispatch(action, params, body, auth)
                 rec["status"] = 0
                 self.after_forward(action, status, None)
                 return self.drop()
             # "delay": forward normally below.
-        status, headers, rbody = self.forward(body)
+        status, headers, rbody = self.dispatch(action, params, body, auth)
         rec["status"] = status
         self.after_forward(action, status, rbody)
         self.send_response(status)
@@ -828,6 +1428,17 @@ class ProxyHandler(Handler):
             self.wfile.write(rbody)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_ANY
+
+    def dispatch(self, action, params, body, auth):
+        """After faults and signatures: answer an action the emulator models beyond moto (AddressModel), or
+        forward to moto (and amend what moto answered, e.g. prefixes in DescribeNetworkInterfaces)."""
+        model = self.server.env.addresses
+        region = auth["region"] if auth else None
+        out = model.handle(action, params, region)
+        if out is not None:
+            return out
+        status, headers, rbody = self.forward(body)
+        return status, headers, model.after_moto(action, params, region, status, rbody)
 
     def fail(self, rec, status, code, message):
         rec["status"] = status
@@ -1276,8 +1887,9 @@ class ImdsHandler(Handler):
         sn6 = [a["Ipv6CidrBlock"] for a in sn.get("Ipv6CidrBlockAssociationSet", []) if a.get("Ipv6CidrBlock")]
         vpc4 = [a["CidrBlock"] for a in vpc.get("CidrBlockAssociationSet", [])] or [vpc["CidrBlock"]]
         vpc6 = [a["Ipv6CidrBlock"] for a in vpc.get("Ipv6CidrBlockAssociationSet", []) if a.get("Ipv6CidrBlock")]
-        p4 = [p.get("Ipv4Prefix") for p in e.get("Ipv4Prefixes", []) if p.get("Ipv4Prefix")]
-        p6 = [p.get("Ipv6Prefix") for p in e.get("Ipv6Prefixes", []) if p.get("Ipv6Prefix")]
+        # Prefixes: moto has none; the emulator's records (AddressModel), with the same propagation lag.
+        p4 = env.visible(e["NetworkInterfaceId"], "p4", env.addresses.of(e["NetworkInterfaceId"], "4"), st.lag_ms)
+        p6 = env.visible(e["NetworkInterfaceId"], "p6", env.addresses.of(e["NetworkInterfaceId"], "6"), st.lag_ms)
         suffix = "ec2.internal" if env.region == "us-east-1" else f"{env.region}.compute.internal"
         d = {
             "device-number": str(att["DeviceIndex"]),
@@ -1372,6 +1984,11 @@ class ControlHandler(Handler):
                     env.extra_keys.update(body.get("credentials") or {})
                     return self.reply_json(200, {"verify": env.verify, "keys": sorted(
                         set(env.static_keys) | set(env.extra_keys) | set(env.sts_keys))})
+            if path == "/_emulator/limits":
+                if m in ("POST", "PUT"):
+                    return self.reply_json(200, env.addresses.set_limits(body))
+                with env.lock:
+                    return self.reply_json(200, dict(env.addresses.limits))
             if path == "/_emulator/state":
                 return self.reply_json(200, env.state())
             if path == "/_emulator/enis":

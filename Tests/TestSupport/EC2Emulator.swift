@@ -273,7 +273,7 @@ public final class EC2Emulator: @unchecked Sendable {
         return try JSONSerialization.jsonObject(with: Data(r.body), options: [.fragmentsAllowed])
     }
 
-    /// moto reset + seed (deterministic ids), clears faults, counts, request log, IMDS switches.
+    /// moto reset + seed (deterministic ids), clears faults, counts, request log, IMDS switches, prefixes, limits.
     public func reset(seed: Int? = nil) throws {
         try control("POST", "/_emulator/reset", json: seed.map { ["seed": $0] } ?? [String: Any]())
     }
@@ -339,6 +339,9 @@ public final class EC2Emulator: @unchecked Sendable {
         public let tags: [String: String]
         public let sourceDestCheck: Bool?
         public let description: String
+        /// IPv4 /28 and IPv6 /80 prefixes, in assignment order (the emulator records them; moto has none).
+        public let ipv4Prefixes: [String]
+        public let ipv6Prefixes: [String]
     }
 
     /// Every ENI in moto, by id.
@@ -351,9 +354,26 @@ public final class EC2Emulator: @unchecked Sendable {
                 instanceID: e["instanceId"] as? String, deviceIndex: e["deviceIndex"] as? Int,
                 status: e["status"] as? String ?? "", privateIps: e["privateIps"] as? [String] ?? [],
                 ipv6s: e["ipv6s"] as? [String] ?? [], tags: e["tags"] as? [String: String] ?? [:],
-                sourceDestCheck: e["sourceDestCheck"] as? Bool, description: e["description"] as? String ?? "")
+                sourceDestCheck: e["sourceDestCheck"] as? Bool, description: e["description"] as? String ?? "",
+                ipv4Prefixes: e["ipv4Prefixes"] as? [String] ?? [], ipv6Prefixes: e["ipv6Prefixes"] as? [String] ?? [])
         }
         return out
+    }
+
+    /// Per-ENI address limits for the proxy's address model: private IPv4 addresses (primary included) + IPv4
+    /// prefixes may not exceed `ipv4PerENI`, IPv6 addresses + IPv6 prefixes not `ipv6PerENI`
+    /// (→ PrivateIpAddressLimitExceeded).  nil: unlimited (the default; reset and scenario clear both).
+    public func setLimits(ipv4PerENI: Int?, ipv6PerENI: Int?) throws {
+        try control("POST", "/_emulator/limits", json: [
+            "ipv4PerEni": ipv4PerENI.map { $0 as Any } ?? NSNull(),
+            "ipv6PerEni": ipv6PerENI.map { $0 as Any } ?? NSNull(),
+        ])
+    }
+
+    /// The current per-ENI limits (nil: unlimited).
+    public func limits() throws -> (ipv4PerENI: Int?, ipv6PerENI: Int?) {
+        let r = try control("GET", "/_emulator/limits") as? [String: Any]
+        return (r?["ipv4PerEni"] as? Int, r?["ipv6PerEni"] as? Int)
     }
 
     /// {"enis": {...}, "instances": {...}} as JSON objects.
