@@ -61,7 +61,10 @@ final class AWSENIRegistry: ENIRegistry {
     static func inUse(_ e: AWSError, _ addresses: [IPAddress]) -> any Error {
         guard case .service(let code, let message, _, _) = e else { return e }
         let m = message.lowercased()
-        if code == "InvalidIPAddress.InUse" || code == "InvalidParameterValue" && (m.contains("in use") || m.contains("already assigned")) {
+        // A secondary address of another ENI: InvalidParameterValue "… assigned, but move is not allowed."; a primary
+        // address or one inside a prefix: InvalidIPAddress.InUse.
+        if code == "InvalidIPAddress.InUse" || code == "InvalidParameterValue"
+            && (m.contains("in use") || m.contains("already assigned") || m.contains("move is not allowed")) {
             return AddressInUse(addresses: addresses, detail: "\(code): \(message)")
         }
         return e

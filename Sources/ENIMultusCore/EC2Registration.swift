@@ -368,15 +368,15 @@ struct EC2Ledger {
         return try locked { try drainLocked(limit: limit, now: now, registry: registry) }
     }
 
-    /// Queued entries and when the next one falls due (nil: none queued).
-    func queueSummary() throws -> (count: Int, nextDue: Int64?) {
-        let names = try queued()
-        var next: Int64?
-        for n in names {
-            guard let e = try FileIO.read("\(queueDir)/\(n)").flatMap(Entry.init) else { continue }
-            next = min(next ?? e.notBefore, e.notBefore)
+    /// How many queued releases are due at `now`, and since when the oldest of them is.
+    func dueSummary(now: Int64) throws -> (due: Int, oldest: Int64) {
+        var due = 0, oldest = now
+        for n in try queued() {
+            guard let e = try FileIO.read("\(queueDir)/\(n)").flatMap(Entry.init), e.notBefore <= now else { continue }
+            due += 1
+            oldest = min(oldest, e.notBefore)
         }
-        return (names.count, next)
+        return (due, oldest)
     }
 
     private func drainLocked(limit: Int, now: Int64, registry: ENIRegistry) throws -> Int {

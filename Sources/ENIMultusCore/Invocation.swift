@@ -101,7 +101,11 @@ struct Invocation {
         var inv = self
         if let ec2 = try ec2Config.get() {
             let reg = try registry(seconds: ec2.timeoutSeconds)
-            if drainQueue { try? ec2Ledger(try self.ipam()).drain(limit: 16, now: now, registry: reg) }
+            if drainQueue, let ledger = try? ec2Ledger(self.ipam()), let (due, oldest) = try? ledger.dueSummary(now: now),
+               due >= 8 || (due > 0 && now - oldest >= 30) {
+                // Batched: one unassign per ENI for many due releases, not one per DEL.
+                _ = try? ledger.drain(limit: 64, now: now, registry: reg)
+            }
             let (local, remote) = try selectENI(ec2, registry: reg, cache: nodeRecords.verifiedENIs, fresh: fresh)
             inv.registration = Registration(config: ec2, registry: reg, local: local, remote: remote)
             inv.conf.master = nil

@@ -14,11 +14,15 @@ final class IPAMWorld: @unchecked Sendable {
     var clock: Double = 1_800_000_000
     var ipam: String
     var eni = #"{"id":"eni-multus"}"#
+    /// Set: the real AWS layer with these variables (the emulator's) instead of the fake.
+    var aws: [String: String]?
 
-    init(_ ipam: String) {
+    init(_ ipam: String, aws: [String: String]? = nil, eni: String? = nil) {
         reg = UnitEC2RegistrationTests().world()
         dir = NSTemporaryDirectory() + "emt-ec2ipam-\(UUID().uuidString)"
         self.ipam = ipam
+        self.aws = aws
+        if let eni { self.eni = eni }
     }
     deinit { try? FileManager.default.removeItem(atPath: dir) }
 
@@ -31,11 +35,12 @@ final class IPAMWorld: @unchecked Sendable {
                     "CNI_IFNAME": "net1", "CNI_PATH": "/nonexistent"]
         if command == .gc || command == .status { vars["CNI_CONTAINERID"] = nil; vars["CNI_NETNS"] = nil; vars["CNI_IFNAME"] = nil }
         if let args { vars["CNI_ARGS"] = args }
+        if let aws { vars.merge(aws) { _, b in b } }
         let stdin = Array((text ?? conf()).utf8)
         var env = PluginEnvironment(variables: vars, stdin: stdin, monotonicNanos: { 0 },
                                     wallClock: { [unowned self] in self.clock }, random: { UInt64.random(in: 0...UInt64.max) })
         let r = reg
-        env.registryFactory = { _ in r }
+        if aws == nil { env.registryFactory = { _ in r } }
         let json = try JSON.parse(stdin)
         let conf = try NetConf(json: json, command: command)
         return Invocation(env: env, cni: try CNIEnvironment(vars, command: command), conf: conf, version: .v1_1_0,
