@@ -10,8 +10,8 @@ public struct NetNS: ~Copyable {
     public let fd: Int32
 
     /// Opens `path` (`/proc/<pid>/ns/net`, `/run/netns/<name>`, a CNI `CNI_NETNS`) read-only and
-    /// checks it is a namespace file: its filesystem must be nsfs (`NSFS_MAGIC`) or, on kernels before
-    /// 3.19, proc (`PROC_SUPER_MAGIC`).
+    /// checks it is a network namespace file: its filesystem must be nsfs (`NSFS_MAGIC`) or, on kernels
+    /// before 3.19, proc (`PROC_SUPER_MAGIC`), and `NS_GET_NSTYPE` must say `CLONE_NEWNET`.
     public init(path: String) throws(NetlinkError) {
         let fd = try syscallRetrying("open network namespace \"\(path)\"") {
             open(path, O_RDONLY | O_CLOEXEC)
@@ -24,6 +24,13 @@ public struct NetNS: ~Copyable {
         }
         let magic = UInt(bitPattern: Int(fs.f_type))
         if magic != UInt(NSFS_MAGIC) && magic != UInt(PROC_SUPER_MAGIC) {
+            close(fd)
+            throw NetlinkError(errno: EINVAL, operation: "\"\(path)\" is not a network namespace")
+        }
+        // nsfs holds every kind of namespace (/proc/self/ns/pid, …): ask the kernel which one this is. Kernels
+        // before 4.11 do not know the ioctl; `setns` refuses the wrong kind there.
+        let type = cmnl_ns_type(fd)
+        if type >= 0 && type != CMNL_CLONE_NEWNET {
             close(fd)
             throw NetlinkError(errno: EINVAL, operation: "\"\(path)\" is not a network namespace")
         }
