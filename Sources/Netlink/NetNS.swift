@@ -23,7 +23,8 @@ public struct NetNS: ~Copyable {
             throw NetlinkError(errno: code, operation: "fstatfs network namespace \"\(path)\"")
         }
         let magic = UInt(bitPattern: Int(fs.f_type))
-        if magic != UInt(NSFS_MAGIC) && magic != UInt(PROC_SUPER_MAGIC) {
+        // proc counts only on a kernel without nsfs (before 3.19); elsewhere it is /proc/self/status and the like.
+        if magic != UInt(NSFS_MAGIC) && (magic != UInt(PROC_SUPER_MAGIC) || Self.kernelHasNSFS) {
             close(fd)
             throw NetlinkError(errno: EINVAL, operation: "\"\(path)\" is not a network namespace")
         }
@@ -36,6 +37,12 @@ public struct NetNS: ~Copyable {
         }
         self.fd = fd
     }
+
+    /// Whether this kernel keeps namespace files on nsfs (3.19 and later).
+    static let kernelHasNSFS: Bool = {
+        var fs = statfs()
+        return statfs("/proc/self/ns/net", &fs) == 0 && UInt(bitPattern: Int(fs.f_type)) == UInt(NSFS_MAGIC)
+    }()
 
     /// Takes ownership of an already open namespace descriptor.
     public init(adopting fd: Int32) {
