@@ -3,13 +3,14 @@
 #
 #   bash scripts/test.sh [--no-build] [TIER...]
 #
-# TIER is any of: unit host peer-host kernel peer-kernel (default: all).
+# TIER is any of: unit host peer-host faults kernel peer-kernel (default: all).
 # Builds the debug test bundle once (swift build --build-tests), then runs the
 # Swift Testing suites tier by tier, a tier being the first word of each
 # top-level suite's type name:
 #   unit         Unit…        on the host
 #   host         Host…        on the host (root)
 #   peer-host    PeerHost…    on the host (root, /usr/lib/cni)
+#   faults       Faults…      on the host (root): hostile input, security checks
 #   kernel       Kernel…      inside user-mode Linux, with a real NIC as eth0
 #   peer-kernel  PeerKernel…  inside user-mode Linux, with a real NIC as eth0
 # Each tier runs the bundle directly:
@@ -33,14 +34,14 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$(pwd)
 
-all_tiers=(unit host peer-host kernel peer-kernel)
+all_tiers=(unit host peer-host faults kernel peer-kernel)
 build=1
 tiers=()
 for a in "$@"; do
 	case "$a" in
 	--no-build) build=0 ;;
-	unit|host|peer-host|kernel|peer-kernel) tiers+=("$a") ;;
-	-h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	unit|host|peer-host|faults|kernel|peer-kernel) tiers+=("$a") ;;
+	-h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
 	*) echo "test.sh: unknown argument $a" >&2; exit 2 ;;
 	esac
 done
@@ -51,7 +52,7 @@ case "${CI:-}" in true|TRUE|True|1|yes) ci=1 ;; esac
 
 prefix_of() {
 	case "$1" in
-	unit) echo Unit ;; host) echo Host ;; peer-host) echo PeerHost ;;
+	unit) echo Unit ;; host) echo Host ;; peer-host) echo PeerHost ;; faults) echo Faults ;;
 	kernel) echo Kernel ;; peer-kernel) echo PeerKernel ;;
 	esac
 }
@@ -104,6 +105,7 @@ jq -r -s '
 	   elif ($type | startswith("PeerHost"))   then "peer-host"
 	   elif ($type | startswith("Unit"))       then "unit"
 	   elif ($type | startswith("Host"))       then "host"
+	   elif ($type | startswith("Faults"))     then "faults"
 	   elif ($type | startswith("Kernel"))     then "kernel"
 	   else "none" end) + "\t" + $id
 ' < <(jq -R -c 'fromjson? // empty' "$results/list.jsonl") | sort -u >"$results/list.tsv"
@@ -231,7 +233,7 @@ for tier in "${tiers[@]}"; do
 	fi
 done
 if [ -n "$untiered" ]; then
-	echo; echo "tests in no tier (a top-level suite must start with Unit, Host, Kernel, PeerHost or PeerKernel):"
+	echo; echo "tests in no tier (a top-level suite must start with Unit, Host, Faults, Kernel, PeerHost or PeerKernel):"
 	echo "$untiered" | sed 's/^/  /'
 	problems+=("$(echo "$untiered" | wc -l) test(s) belong to no tier")
 fi

@@ -131,7 +131,7 @@ extension AWSError {
         func clean(_ t: String) -> String { CredentialChain.scrub(t, s) }
         switch self {
         case .service(let code, let message, let status, let rid):
-            return .service(code: clean(code), message: clean(message), httpStatus: status, requestID: rid)
+            return .service(code: clean(code), message: clean(message), httpStatus: status, requestID: rid.map(clean))
         case .deadlineExceeded(let last, let attempts): return .deadlineExceeded(lastError: clean(last), attempts: attempts)
         case .credentials(let m): return .credentials(clean(m))
         case .imds(let m): return .imds(clean(m))

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -54,5 +55,9 @@ static inline size_t cmnl_align(size_t len) { return MNL_ALIGN(len); }
 #define CMNL_CLONE_NEWNET 0x40000000
 static inline int cmnl_setns_net(int fd) { return (int)syscall(SYS_setns, fd, CMNL_CLONE_NEWNET); }
 static inline int cmnl_unshare_net(void) { return (int)syscall(SYS_unshare, CMNL_CLONE_NEWNET); }
+
+/// `ioctl(fd, NS_GET_NSTYPE)` (Linux 4.11): the `CLONE_NEW*` type of a namespace file, or -1 with errno.
+#define CMNL_NS_GET_NSTYPE _IO(0xb7, 0x3)
+static inline int cmnl_ns_type(int fd) { return ioctl(fd, CMNL_NS_GET_NSTYPE); }
 
 #endif

@@ -44,6 +44,23 @@ public struct CNIError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { details.isEmpty ? msg : "\(msg) (\(details))" }
 
+    /// The same error with `msg` and `details` cut to at most `limit` bytes each (on a character boundary, with
+    /// the original size appended): a hostile value echoed in a message (a 10 MB network name) must not flood
+    /// stdout, stderr, the log or the runtime's events.
+    public func clamped(to limit: Int = 2048) -> CNIError {
+        func cut(_ s: String) -> String {
+            guard s.utf8.count > limit else { return s }
+            var out = "", n = 0
+            for ch in s {
+                n += ch.utf8.count
+                if n > limit { break }
+                out.append(ch)
+            }
+            return out + "... (\(s.utf8.count) bytes)"
+        }
+        return CNIError(rawCode: code, cut(msg), details: cut(details))
+    }
+
     /// The error object as the spec prints it, in the version the caller asked for.
     public func json(cniVersion: String) -> JSON {
         var o = JSONObject()

@@ -184,6 +184,11 @@ public struct NetConf: Sendable {
         if let p = obj["prevResult"], !p.isNull { prevResult = p } else { prevResult = nil }
         logFile = try r.string("logFile")
         if let f = logFile, !f.hasPrefix("/") { throw r.invalid("logFile", "\"\(f)\" must be an absolute path") }
+        // As for ipam.dataDir: no ".." (the path is the config author's, the file is written as root) and no NUL
+        // (which would silently cut the path short).
+        if let f = logFile, f.split(separator: "/").contains("..") || f.utf8.contains(0) {
+            throw r.invalid("logFile", "\(JSON.string(f).serialized()) must not contain \"..\" or NUL")
+        }
         let lvl = try r.string("logLevel") ?? "info"
         guard let l = LogLevel(rawValue: lvl) else { throw r.invalid("logLevel", "\"\(lvl)\" is not error, info or debug") }
         logLevel = l

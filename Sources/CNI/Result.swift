@@ -161,19 +161,28 @@ extension CNIResult.Route {
     }
 
     /// Decodes `[{dst, gw, mtu, advmss, priority, table, scope}]`, as written in results and in IPAM configs.
+    /// A wrong JSON type is a decode failure (code 6, as everywhere in a config); `code` is for wrong values.
     public static func decodeList(_ json: JSON, field: String, code: CNIErrorCode) throws(CNIError) -> [CNIResult.Route] {
         guard let arr = json.arrayValue else {
-            throw CNIError(code, "\(field) must be an array, not \(json.typeName)")
+            throw CNIError(.decodeFailure, "\(field) must be an array, not \(json.typeName)")
         }
         var out: [CNIResult.Route] = []
         for (n, r) in arr.enumerated() {
-            guard r.objectValue != nil else { throw CNIError(code, "\(field)[\(n)] must be an object, not \(r.typeName)") }
+            guard r.objectValue != nil else {
+                throw CNIError(.decodeFailure, "\(field)[\(n)] must be an object, not \(r.typeName)")
+            }
+            if let v = r["dst"], !v.isNull, v.stringValue == nil {
+                throw CNIError(.decodeFailure, "\(field)[\(n)].dst must be a string, not \(v.typeName) \(v.serialized())")
+            }
             guard let ds = r["dst"]?.stringValue, let d = IPPrefix(ds) else {
                 throw CNIError(code, "\(field)[\(n)].dst \(r["dst"].map { $0.serialized() } ?? "(missing)") is not a CIDR")
             }
             var route = CNIResult.Route(dst: d.network)
             if let g = r["gw"], !g.isNull {
-                guard let gs = g.stringValue, let ga = IPAddress(gs) else {
+                guard let gs = g.stringValue else {
+                    throw CNIError(.decodeFailure, "\(field)[\(n)].gw must be a string, not \(g.typeName) \(g.serialized())")
+                }
+                guard let ga = IPAddress(gs) else {
                     throw CNIError(code, "\(field)[\(n)].gw \(g.serialized()) is not an IP address")
                 }
                 guard ga.isV4 == d.address.isV4 else {
@@ -183,6 +192,9 @@ extension CNIResult.Route {
             }
             func int(_ key: String, _ range: ClosedRange<Int64>) throws(CNIError) -> Int? {
                 guard let v = r[key], !v.isNull else { return nil }
+                guard case .number = v else {
+                    throw CNIError(.decodeFailure, "\(field)[\(n)].\(key) \(v.serialized()) must be an integer, not \(v.typeName)")
+                }
                 guard let i = v.int64Value, range.contains(i) else {
                     throw CNIError(code, "\(field)[\(n)].\(key) \(v.serialized()) must be an integer in \(range.lowerBound)...\(range.upperBound)")
                 }

@@ -92,6 +92,7 @@ struct Invocation {
             throw CNIError(.unsupportedField,
                            "a MAC address was requested (\(mac)), but \(conf.link.rawValue) interfaces keep the ENI's hardware address; remove the MAC request from the pod")
         }
+        _ = try ipam()  // a bad IPAM section is a config error, reported before EC2 or IMDS is asked anything
         return try withSelectedENI(drainQueue: true).addSelected()
     }
 

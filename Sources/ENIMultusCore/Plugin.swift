@@ -68,7 +68,7 @@ public enum Plugin {
             log.write(.info, "done", ["outcome": "ok", "durationMs": duration(env, started)])
             return PluginOutput(stdout: stdout, stderr: "", exitCode: 0)
         } catch {
-            let e = cniError(for: error)
+            let e = cniError(for: error).clamped()
             log.write(.error, e.msg, ["outcome": "error", "code": .number(JSONNumber(e.code)),
                                       "durationMs": duration(env, started)])
             return PluginOutput(stdout: e.json(cniVersion: errorVersion).serialized(indent: 4) + "\n",

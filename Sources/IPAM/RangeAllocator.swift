@@ -100,16 +100,8 @@ public struct RangeAllocator: Sendable {
 
     /// Reserves one address per range set (the requested one where given) and returns the IP configs.
     public func allocate(_ key: AttachmentKey, requested: [RequestedIP]) throws(IPAMError) -> [CNIResult.IPConfig] {
-        try prepare()
-        let lock = try DirectoryLock(path: lockPath)
-        defer { lock.hold() }
-
-        if let held = try addresses(of: key) {
-            throw .duplicateAllocation(containerID: key.containerID, ifname: key.ifname,
-                                       addresses: held.map(\.description).joined(separator: ", "))
-        }
-
-        // Requested addresses, each to its range set.
+        // Requested addresses, each to its range set; checked against the config before anything is created on
+        // disk, so a request that cannot be served leaves the store as it was.
         var wanted: [Int: IPAddress] = [:]
         for q in requested {
             guard let si = config.rangeSets.firstIndex(where: { $0.range(containing: q.address) != nil }) else {
@@ -127,13 +119,22 @@ public struct RangeAllocator: Sendable {
                 throw .requestedUnavailable(address: q.description,
                                             reason: "it is the network, broadcast or gateway address of \(range.subnet)")
             }
-            if FileIO.exists(ipPath(q.address)) {
-                let owner = (try? FileIO.read(ipPath(q.address))).flatMap { $0 }.map {
-                    String(decoding: $0, as: UTF8.self).split(separator: "\n").joined(separator: "/")
-                } ?? "another attachment"
-                throw .requestedUnavailable(address: q.description, reason: "it is held by \(owner)")
-            }
             wanted[si] = q.address
+        }
+
+        try prepare()
+        let lock = try DirectoryLock(path: lockPath)
+        defer { lock.hold() }
+
+        if let held = try addresses(of: key) {
+            throw .duplicateAllocation(containerID: key.containerID, ifname: key.ifname,
+                                       addresses: held.map(\.description).joined(separator: ", "))
+        }
+        for q in requested where FileIO.exists(ipPath(q.address)) {
+            let owner = (try? FileIO.read(ipPath(q.address))).flatMap { $0 }.map {
+                String(decoding: $0, as: UTF8.self).split(separator: "\n").joined(separator: "/")
+            } ?? "another attachment"
+            throw .requestedUnavailable(address: q.description, reason: "it is held by \(owner)")
         }
 
         // Free addresses for the other sets, round-robin from each cursor.

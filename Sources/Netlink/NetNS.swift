@@ -10,8 +10,8 @@ public struct NetNS: ~Copyable {
     public let fd: Int32
 
     /// Opens `path` (`/proc/<pid>/ns/net`, `/run/netns/<name>`, a CNI `CNI_NETNS`) read-only and
-    /// checks it is a namespace file: its filesystem must be nsfs (`NSFS_MAGIC`) or, on kernels before
-    /// 3.19, proc (`PROC_SUPER_MAGIC`).
+    /// checks it is a network namespace file: its filesystem must be nsfs (`NSFS_MAGIC`) or, on kernels
+    /// before 3.19, proc (`PROC_SUPER_MAGIC`), and `NS_GET_NSTYPE` must say `CLONE_NEWNET`.
     public init(path: String) throws(NetlinkError) {
         let fd = try syscallRetrying("open network namespace \"\(path)\"") {
             open(path, O_RDONLY | O_CLOEXEC)
@@ -23,12 +23,26 @@ public struct NetNS: ~Copyable {
             throw NetlinkError(errno: code, operation: "fstatfs network namespace \"\(path)\"")
         }
         let magic = UInt(bitPattern: Int(fs.f_type))
-        if magic != UInt(NSFS_MAGIC) && magic != UInt(PROC_SUPER_MAGIC) {
+        // proc counts only on a kernel without nsfs (before 3.19); elsewhere it is /proc/self/status and the like.
+        if magic != UInt(NSFS_MAGIC) && (magic != UInt(PROC_SUPER_MAGIC) || Self.kernelHasNSFS) {
+            close(fd)
+            throw NetlinkError(errno: EINVAL, operation: "\"\(path)\" is not a network namespace")
+        }
+        // nsfs holds every kind of namespace (/proc/self/ns/pid, …): ask the kernel which one this is. Kernels
+        // before 4.11 do not know the ioctl; `setns` refuses the wrong kind there.
+        let type = cmnl_ns_type(fd)
+        if type >= 0 && type != CMNL_CLONE_NEWNET {
             close(fd)
             throw NetlinkError(errno: EINVAL, operation: "\"\(path)\" is not a network namespace")
         }
         self.fd = fd
     }
+
+    /// Whether this kernel keeps namespace files on nsfs (3.19 and later).
+    static let kernelHasNSFS: Bool = {
+        var fs = statfs()
+        return statfs("/proc/self/ns/net", &fs) == 0 && UInt(bitPattern: Int(fs.f_type)) == UInt(NSFS_MAGIC)
+    }()
 
     /// Takes ownership of an already open namespace descriptor.
     public init(adopting fd: Int32) {

@@ -241,3 +241,17 @@ import Testing
         }
     }
 }
+
+@Suite struct UnitCNIErrorClampTests {
+    @Test("clamped: msg and details cut to the limit on a character boundary, with the original size")
+    func clamp() {
+        let short = CNIError(.invalidConfig, "name \"x\" is invalid", details: "d")
+        #expect(short.clamped() == short)
+        let big = CNIError(.invalidConfig, "name \"" + String(repeating: "é", count: 10_000) + "\"",
+                           details: String(repeating: "x", count: 5000))
+        let c = big.clamped(to: 101)
+        #expect(c.code == 7)
+        #expect(c.msg == "name \"" + String(repeating: "é", count: 47) + "... (20007 bytes)")
+        #expect(c.details == String(repeating: "x", count: 101) + "... (5000 bytes)")
+    }
+}

@@ -258,12 +258,23 @@ import NetTypes
             (#"[{"dst":"0.0.0.0/0"},{"dst":"10.1.0.0/16","gw":"10.0.0.999"}]"#, "ipam.routes[1].gw"),
             (#"[{"dst":"0.0.0.0/0","gw":"fd00::1"}]"#, "ipam.routes[0]"),
             (#"[{"dst":"0.0.0.0/0","mtu":-5}]"#, "ipam.routes[0].mtu"),
-            (#"["0.0.0.0/0"]"#, "ipam.routes[0]"),
-            (#"{"dst":"0.0.0.0/0"}"#, "ipam.routes"),
         ]
         for (routes, field) in bad {
             let e = configError("{\(base),\"routes\":\(routes)}")
             #expect(e?.code == 7, "routes \(routes)")
+            #expect(e?.msg.contains(field) == true, "routes \(routes): \(e?.msg ?? "accepted")")
+        }
+        // A wrong JSON type is a decode failure (code 6), as for every other config field.
+        let wrongType = [
+            (#"["0.0.0.0/0"]"#, "ipam.routes[0]"),
+            (#"{"dst":"0.0.0.0/0"}"#, "ipam.routes"),
+            (#"[{"dst":10}]"#, "ipam.routes[0].dst"),
+            (#"[{"dst":"0.0.0.0/0","gw":1}]"#, "ipam.routes[0].gw"),
+            (#"[{"dst":"0.0.0.0/0","mtu":"1500"}]"#, "ipam.routes[0].mtu"),
+        ]
+        for (routes, field) in wrongType {
+            let e = configError("{\(base),\"routes\":\(routes)}")
+            #expect(e?.code == 6, "routes \(routes)")
             #expect(e?.msg.contains(field) == true, "routes \(routes): \(e?.msg ?? "accepted")")
         }
     }

@@ -100,3 +100,24 @@ struct UnitNetlinkAnnounceTests {
         }
     }
 }
+
+@Suite("UnitNetlinkNetNS: only network namespace files are accepted")
+struct UnitNetlinkNetNSTests {
+    @Test("another kind of namespace, a regular file, a directory and a missing path are refused",
+          arguments: ["/proc/self/ns/pid", "/proc/self/ns/mnt", "/proc/self/ns/uts", "/proc/self/status", "/proc/self",
+                      "/nonexistent/netns"])
+    func refused(path: String) {
+        do {
+            _ = try NetNS(path: path)
+            Issue.record("\(path) was accepted as a network namespace")
+        } catch {
+            #expect(error.errno == (path.hasPrefix("/nonexistent") ? ENOENT : EINVAL), "\(error)")
+        }
+    }
+
+    @Test("the thread's own network namespace is accepted")
+    func accepted() throws {
+        let ns = try NetNS.current()
+        #expect(ns.inode != 0)
+    }
+}

@@ -6,6 +6,7 @@
 //   Kernel…      root and ipvlan: only inside user-mode Linux here
 //   PeerHost…    root and Debian's reference plugins in /usr/lib/cni
 //   PeerKernel…  reference plugins and ipvlan: inside user-mode Linux
+//   Faults…      root, host kernel: hostile input and security checks
 //
 // scripts/test.sh runs each tier with ENI_MULTUS_TIER set to its raw value.
 // When CI=true and ENI_MULTUS_TIER names a tier, that tier's tests must not
@@ -27,6 +28,7 @@ public enum Tier: String, Sendable, CaseIterable, CustomStringConvertible {
     case kernel = "kernel"
     case peerHost = "peer-host"
     case peerKernel = "peer-kernel"
+    case faults = "faults"
 
     /// The word a top-level suite's type name starts with.
     public var suitePrefix: String {
@@ -36,6 +38,7 @@ public enum Tier: String, Sendable, CaseIterable, CustomStringConvertible {
         case .kernel: "Kernel"
         case .peerHost: "PeerHost"
         case .peerKernel: "PeerKernel"
+        case .faults: "Faults"
         }
     }
 
@@ -47,6 +50,7 @@ public enum Tier: String, Sendable, CaseIterable, CustomStringConvertible {
         case .kernel: [.root, .netns, .veth, .ipvlan]
         case .peerHost: [.root, .netns, .veth, .referencePlugins]
         case .peerKernel: [.root, .netns, .veth, .ipvlan, .referencePlugins]
+        case .faults: [.root, .netns, .veth, .macvlan]
         }
     }
 
