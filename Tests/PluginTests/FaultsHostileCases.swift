@@ -557,7 +557,9 @@ enum HostileCases {
         add("bad value", "ipvlan without master", ipv(["master": nil]), code: 7, says: ["master", "masterMAC"])
         add("bad value", "ipam without type", hd(["ipam>type": nil]), code: 7, says: ["ipam.type"])
         add("bad value", "ipam with an empty type", hd(["ipam>type": ""]), code: 7, says: ["ipam.type"])
-        add("bad value", "ipam.mode ec2 (not in this build)", hd(["ipam>mode": "ec2"]), code: 7, says: ["ipam.mode", "ec2"])
+        add("bad value", "ipam.mode unknown", hd(["ipam>mode": "ec3"]), code: 7, says: ["ipam.mode", "ec3"])
+        add("bad value", "ipam.mode ec2 without an eni block", hd(["ipam>mode": "ec2", "ipam>subnet": nil]), code: 7, says: ["ec2", "\"eni\" block"])
+        add("bad value", "ipam.mode prefix with ranges", hd(["ipam>mode": "prefix"]), code: 7, says: ["ipam.subnet", "prefix"])
         add("bad value", "GC without cni.dev/valid-attachments", hd(), code: 7, says: ["cni.dev/valid-attachments"], verb: "GC",
             env: ["CNI_NETNS": nil])
         add("bad value", "GC with an attachment missing ifname", hd(["cni.dev/valid-attachments": [["containerID": "a"]]]), code: 7,

@@ -75,7 +75,7 @@ struct FaultsSecurityTests {
         #expect(Self.looseModes(f.scratch + "/logs/plugin.log") == [], "log after ADD")
 
         // EC2 fails during DEL: the release is queued durably (a file under ec2/queue/).
-        reg.failNext["describe"] = 100
+        reg.failNext["unassign4"] = 100
         let del = try Self.withUmask0 {
             try f.run("DEL", stdin: Array(conf.utf8), env: ["CNI_ARGS": cniArgs], configure: configure)
         }
