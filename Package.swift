@@ -45,7 +45,7 @@ let package = Package(
         // Binds the live environment to NodeAgent through swift-argument-parser commands.
         .executableTarget(
             name: "eni-multus-node",
-            dependencies: ["NodeAgent", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["NodeAgent", "ENIMultusCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Shared by the test targets: capability probes, netns/veth fixtures, process helpers.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
@@ -61,7 +61,7 @@ let package = Package(
         ),
         .testTarget(
             name: "NodeAgentTests",
-            dependencies: ["NodeAgent", "ENIMultusCore", "CNI", "AWS", "Netlink", "NetTypes", "JSON", "TestSupport"]
+            dependencies: ["NodeAgent", "ENIMultusCore", "CNI", "IPAM", "AWS", "Netlink", "NetTypes", "JSON", "TestSupport"]
         ),
     ]
 )

@@ -4,6 +4,7 @@ import ArgumentParser
 import AWS
 import Glibc
 import JSON
+import ENIMultusCore
 import NodeAgent
 
 struct Common: ParsableArguments {
@@ -118,7 +119,7 @@ struct ENIMultusNode: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eni-multus-node",
         abstract: "Attach, inspect and remove an EKS node's multus ENIs; install the eni-multus CNI plugin.",
-        subcommands: [Attach.self, Install.self, Detach.self, Cleanup.self, Status.self])
+        subcommands: [Attach.self, Install.self, Detach.self, Cleanup.self, Status.self, Reconcile.self])
 }
 
 struct Attach: ParsableCommand {
@@ -211,6 +212,52 @@ struct Status: ParsableCommand {
                 }
                 if watch { ctx.clock.sleep(seconds: max(1, interval)) }
             } while watch
+        }
+    }
+}
+
+struct Reconcile: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Release addresses on this node's multus ENIs that no record owns, drain the plugin's release queues, and expose Prometheus metrics (the DaemonSet's main container).")
+    @OptionGroup var common: Common
+    @Option(help: "The plugin's state directory (its ipam.dataDir; below --host-root).")
+    var pluginDataDir: String = "/var/lib/cni/eni-multus"
+    @Option(help: "Seconds between two passes.") var interval: Double = 60
+    @Option(help: "An unowned address is released once seen unowned for this many seconds.") var graceSeconds: Int = 300
+    @Option(help: "Port of the Prometheus endpoint GET /metrics (0: none).") var metricsPort: Int = 9464
+    @Option(help: "Address the metrics endpoint binds.") var metricsAddress: String = "0.0.0.0"
+    @Flag(help: "Run one pass and exit.") var once = false
+
+    func run() throws {
+        try Live.run {
+            let metrics = ReconcileMetrics()
+            if metricsPort > 0 && !once {
+                guard (1...65535).contains(metricsPort) else { throw NodeError.config("--metrics-port \(metricsPort) is not a port") }
+                let server = try MetricsServer(address: metricsAddress, port: UInt16(metricsPort), metrics: metrics)
+                server.start()
+                Live.log("metrics on http://\(metricsAddress):\(server.port)/metrics")
+            }
+            let dir = (common.hostRoot == "/" ? "" : common.hostRoot) + pluginDataDir
+            var env: [String: String] = [:]
+            var ep = environ
+            while let p = ep.pointee {
+                let kv = String(cString: p).split(separator: "=", maxSplits: 1).map(String.init)
+                if kv.count == 2 { env[kv[0]] = kv[1] }
+                ep += 1
+            }
+            repeat {
+                var now = timespec()
+                clock_gettime(CLOCK_REALTIME, &now)
+                let pass = NodeReconcile.run(dataDir: dir, environment: env, graceSeconds: graceSeconds,
+                                             timeoutSeconds: common.ec2Timeout ?? 20, now: Int64(now.tv_sec))
+                let r = pass.report
+                metrics.record(assigned: r.assigned, leaked: r.leaked, released: r.released + r.drained, queued: r.queued,
+                               ec2Calls: pass.ec2Calls, errors: r.errors.count, throttles: pass.throttles,
+                               now: Double(now.tv_sec))
+                Live.write(1, common.json ? "{\"reconcile\":\"\(r)\"}\n" : "reconcile: \(r)\n")
+                if once && !r.errors.isEmpty { throw NodeError.state("reconcile: \(r.errors[0])") }
+                if !once { sleep(UInt32(max(1, interval))) }
+            } while !once
         }
     }
 }

@@ -40,11 +40,13 @@ import TestSupport
         #expect(initCmd.starts(with: ["/usr/local/bin/eni-multus-node", "install", "--attach"]))
         let mainCmd = try #require(mains.first?["command"] as? [String])
         #expect(mainCmd.contains("--watch") && mainCmd[1] == "status", "a real command, not a sleep loop")
+        let reconcile = try #require(mains.compactMap { $0["command"] as? [String] }.first { $0.count > 1 && $0[1] == "reconcile" })
+        #expect(reconcile.contains("--metrics-port"))
         let volumes = try #require(pod["volumes"] as? [[String: Any]])
         let hostPaths = Set(volumes.compactMap { ($0["hostPath"] as? [String: Any])?["path"] as? String })
-        #expect(hostPaths == ["/opt/cni/bin", "/etc/systemd/network", "/var/lib/eni-multus-node"])
-        // Every host path is mounted below --host-root /host where the init container writes.
-        let mounts = Set((inits.first?["volumeMounts"] as? [[String: Any]] ?? []).compactMap { $0["mountPath"] as? String })
+        #expect(hostPaths == ["/opt/cni/bin", "/etc/systemd/network", "/var/lib/eni-multus-node", "/var/lib/cni/eni-multus"])
+        // Every host path is mounted below --host-root /host, by the init container or the reconcile container.
+        let mounts = Set((inits + mains).flatMap { ($0["volumeMounts"] as? [[String: Any]] ?? []).compactMap { $0["mountPath"] as? String } })
         for p in hostPaths { #expect(mounts.contains("/host" + p), "\(p)") }
         let cm = try #require(try Self.yaml("configmap.yaml").first)
         let json = try #require((cm["data"] as? [String: String])?["config.json"])

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import CNI
+import IPAM
 @testable import ENIMultusCore
 import JSON
 
@@ -16,7 +17,8 @@ import JSON
     }
 
     static let files = ["host-device-eni-subnet.yaml", "ipvlan-ipv6-registration.yaml",
-                        "ipvlan-dualstack-registration.yaml", "ipvlan-whereabouts-registration.yaml"]
+                        "ipvlan-dualstack-registration.yaml", "ipvlan-whereabouts-registration.yaml",
+                        "ipvlan-ec2-ipam.yaml", "ipvlan-prefix-ipam.yaml"]
 
     @Test(arguments: files)
     func registrationExampleParses(file: String) throws {
@@ -28,6 +30,11 @@ import JSON
         let ec2 = try #require(try EC2NetworkConfig.parse(obj))
         #expect(obj["clusterName"]?.stringValue == "demo")
         _ = ec2
-        _ = try NetConf(json: json, command: .add)
+        let conf = try NetConf(json: json, command: .add)
+        // The IPAM section decodes as the file name says (ranges unless the name says ec2/prefix).
+        if conf.ipamType == "eni-multus", let ipam = conf.ipam {
+            let mode = try IPAMConfig(ipam).mode
+            #expect(mode == (file.contains("-ec2-") ? .ec2 : file.contains("-prefix-") ? .prefix : .ranges), "\(file)")
+        }
     }
 }

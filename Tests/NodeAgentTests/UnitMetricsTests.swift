@@ -1,0 +1,54 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+import NodeAgent
+
+@Suite("Unit: reconcile metrics")
+struct UnitMetricsTests {
+    @Test("Prometheus text: HELP/TYPE for each metric; counters add up, gauges take the last pass")
+    func render() {
+        let m = ReconcileMetrics()
+        m.record(assigned: 5, leaked: 2, released: 1, queued: 3, ec2Calls: 4, errors: 0, throttles: 1, now: 1000)
+        m.record(assigned: 4, leaked: 0, released: 2, queued: 0, ec2Calls: 2, errors: 1, throttles: 2, now: 1060)
+        let text = m.render()
+        for line in ["eni_multus_assigned_addresses 4", "eni_multus_leaked_addresses 0", "eni_multus_released_total 3",
+                     "eni_multus_release_queue 0", "eni_multus_ec2_calls_total 6", "eni_multus_ec2_errors_total 1",
+                     "eni_multus_ec2_throttles_total 3", "eni_multus_reconcile_passes_total 2",
+                     "eni_multus_reconcile_last_success_timestamp_seconds 1000", "# TYPE eni_multus_released_total counter"] {
+            #expect(text.split(separator: "\n").contains(Substring(line)), "missing \(line)")
+        }
+    }
+
+    @Test("GET /metrics on the server answers 200 with the text; other paths 404")
+    func server() throws {
+        let m = ReconcileMetrics()
+        m.record(assigned: 7, leaked: 0, released: 0, queued: 0, ec2Calls: 1, errors: 0, throttles: 0, now: 1)
+        let s = try MetricsServer(address: "127.0.0.1", port: 0, metrics: m)
+        s.start()
+        func get(_ path: String) -> String {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var sa = sockaddr_in()
+            sa.sin_family = sa_family_t(AF_INET)
+            sa.sin_port = s.port.bigEndian
+            inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr)
+            let ok = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 } }
+            guard ok else { return "connect failed" }
+            let req = Array("GET \(path) HTTP/1.0\r\n\r\n".utf8)
+            _ = req.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            var out: [UInt8] = []
+            var buf = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = read(fd, &buf, buf.count)
+                if n <= 0 { break }
+                out += buf[0..<n]
+            }
+            return String(decoding: out, as: UTF8.self)
+        }
+        let ok = get("/metrics")
+        #expect(ok.hasPrefix("HTTP/1.0 200") && ok.contains("eni_multus_assigned_addresses 7"))
+        #expect(get("/").hasPrefix("HTTP/1.0 404"))
+    }
+}
