@@ -146,8 +146,8 @@ enum RegistrationError: Error, CustomStringConvertible {
 
 /// ENIs whose `no_manage` tag has been verified on this node, so that steady-state ADDs make no Describe call:
 /// `<dir>/<eni-id>` holds the subnet id. An ENI id is never reused, and an ENI that leaves the instance stops
-/// being selected (IMDS), so the cache cannot point at the wrong ENI; removing the tag later is not noticed until
-/// the cache is cleared (`eni-multus-node` clears it on detach).
+/// being selected (IMDS), so the cache cannot point at the wrong ENI (reconcile prunes entries of ENIs no longer
+/// attached). Removing the tag from an ENI that stays attached is not noticed until its entry is removed.
 struct VerifiedENICache {
     let dir: String
     func contains(_ id: String) -> Bool { FileIO.exists("\(dir)/\(id)") }
@@ -156,6 +156,7 @@ struct VerifiedENICache {
         try? FileIO.writeAtomically("\(dir)/\(e.id)", Array("subnet=\(e.subnetID)\n".utf8))
     }
     func all() -> [String] { (try? FileIO.list(dir)) ?? [] }
+    func forget(_ id: String) { try? FileIO.remove("\(dir)/\(id)") }
 }
 
 /// Chooses the ENI a network config names, refusing the primary ENI and unmanaged-tag violations. With a cache,

@@ -64,7 +64,10 @@ struct Reconciler {
             }
         }
 
-        let locals = try registry.localENIs().filter { named.contains($0.id) && $0.deviceIndex != 0 }
+        let attached = try registry.localENIs()
+        let cache = NodeRecords(dataDir: dataDir).verifiedENIs
+        for id in cache.all() where !attached.contains(where: { $0.id == id }) { cache.forget(id) }
+        let locals = attached.filter { named.contains($0.id) && $0.deviceIndex != 0 }
         report.enis = locals.count
         let seen = try loadSeen()
         var stillSeen: [String: Int64] = [:]

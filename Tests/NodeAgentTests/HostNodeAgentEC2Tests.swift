@@ -332,3 +332,37 @@ extension HostNodeAgentEC2Tests {
         #expect(try w.emu.counts().isEmpty)
     }
 }
+
+extension HostNodeAgentEC2Tests {
+    @Test("reconcile --once: unowned addresses on the plugin's ENI go, owned ones and foreign ENIs stay")
+    func reconcileCommand() throws {
+        let w = try NodeWorld(Self.emulator, scenario: bareNode(extraENIs: [
+            ["name": "multus", "deviceIndex": 1, "tags": ["node.k8s.amazonaws.com/no_manage": "true"], "secondaryIps": 2],
+            ["name": "other", "deviceIndex": 2, "tags": ["node.k8s.amazonaws.com/no_manage": "true"], "secondaryIps": 1],
+        ]))
+        defer { w.close() }
+        let enis = try w.emu.enis()
+        let multus = try #require(enis.values.first { $0.instanceID == w.instance && $0.deviceIndex == 1 })
+        let other = try #require(enis.values.first { $0.instanceID == w.instance && $0.deviceIndex == 2 })
+        let secondaries = Array(multus.privateIps.dropFirst())
+        try #require(secondaries.count == 2)
+        // The plugin's state: one network whose ledger owns the first secondary address on the multus ENI.
+        let data = w.root + "/var/lib/cni/eni-multus"
+        try FileManager.default.createDirectory(atPath: data + "/net1/ec2/ledger", withIntermediateDirectories: true)
+        try "eni=\(multus.id)\nip=\(secondaries[0])\n".write(toFile: data + "/net1/ec2/ledger/c1:net1", atomically: true, encoding: .utf8)
+        let bin = Self.binary
+        func pass(_ grace: String) -> ShellResult {
+            Shell.run([bin, "reconcile", "--once", "--grace-seconds", grace, "--host-root", w.root, "--cluster", "demo"],
+                      env: w.emu.environment, timeout: 60)
+        }
+        let first = pass("3600")
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("leaked=1") && first.stdout.contains("released=0"), "\(first.stdout)")
+        #expect(try w.emu.enis()[multus.id]?.privateIps.count == 3, "inside the grace period nothing is released")
+        let second = pass("0")
+        #expect(second.status == 0 && second.stdout.contains("released=1"), "\(second.stdout)\(second.stderr)")
+        let after = try w.emu.enis()
+        #expect(after[multus.id]?.privateIps == [multus.privateIps[0], secondaries[0]])
+        #expect(after[other.id]?.privateIps == other.privateIps, "an ENI the plugin does not use is never touched")
+    }
+}
