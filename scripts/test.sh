@@ -29,6 +29,8 @@
 #   ENI_MULTUS_UML_MEM     UML memory (default 1G)
 #   ENI_MULTUS_UML_TIMEOUT seconds per UML tier (default 1500)
 #   ENI_MULTUS_NO_UML=1    skip the UML tiers (reported as not run)
+#   ENI_MULTUS_SCRATCH     SwiftPM scratch path to build in and run from (default .build; results then go to
+#                          SCRATCH/test-results): scripts/asan.sh uses .build-asan
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -46,6 +48,8 @@ for a in "$@"; do
 	esac
 done
 [ ${#tiers[@]} -gt 0 ] || tiers=("${all_tiers[@]}")
+spm=()
+[ -n "${ENI_MULTUS_SCRATCH:-}" ] && spm=(--scratch-path "$ENI_MULTUS_SCRATCH")
 
 ci=0
 case "${CI:-}" in true|TRUE|True|1|yes) ci=1 ;; esac
@@ -66,14 +70,14 @@ command -v jq >/dev/null || { echo "test.sh: jq is required (apt-get install jq)
 
 # ---------- build ----------
 if [ "$build" = 1 ]; then
-	echo "==> swift build --build-tests"
-	if ! swift build --build-tests; then
+	echo "==> swift build --build-tests ${spm[*]}"
+	if ! swift build --build-tests "${spm[@]}"; then
 		echo "test.sh: build failed" >&2
 		closing 0 1 0
 		exit 1
 	fi
 fi
-bin=$(swift build --show-bin-path 2>/dev/null) || bin="$root/.build/debug"
+bin=$(swift build "${spm[@]}" --show-bin-path 2>/dev/null) || bin="${ENI_MULTUS_SCRATCH:-$root/.build}/debug"
 bundle=""
 for b in "$bin"/*PackageTests.xctest; do [ -x "$b" ] && bundle=$b; done
 if [ -z "$bundle" ]; then
@@ -82,7 +86,7 @@ if [ -z "$bundle" ]; then
 	exit 1
 fi
 
-results="$root/.build/test-results"
+results="${ENI_MULTUS_SCRATCH:-$root/.build}/test-results"
 rm -rf "$results"
 mkdir -p "$results"
 

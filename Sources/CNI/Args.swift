@@ -30,15 +30,19 @@ public struct CNIArgs: Sendable, Equatable {
     public init(parsing text: String) throws(CNIError) {
         guard !text.isEmpty else { return }
         var raw: [(String, String)] = []
-        for item in text.split(separator: ";", omittingEmptySubsequences: true) {
-            guard let eq = item.firstIndex(of: "=") else {
-                throw CNIError(.invalidEnvironment, "CNI_ARGS: \"\(item)\" is not of the form KEY=VALUE",
+        // Split on the bytes, as libcni does: a Character-level split would fuse ';' or '=' with a combining mark
+        // that follows it (one grapheme) and read two pairs as one.
+        for item in text.utf8.split(separator: UInt8(ascii: ";"), omittingEmptySubsequences: true) {
+            guard let eq = item.firstIndex(of: UInt8(ascii: "=")) else {
+                throw CNIError(.invalidEnvironment,
+                               "CNI_ARGS: \"\(String(decoding: item, as: UTF8.self))\" is not of the form KEY=VALUE",
                                details: "CNI_ARGS=\(text)")
             }
-            let key = String(item[..<eq])
-            let value = String(item[item.index(after: eq)...])
+            let key = String(decoding: item[..<eq], as: UTF8.self)
+            let value = String(decoding: item[item.index(after: eq)...], as: UTF8.self)
             guard !key.isEmpty else {
-                throw CNIError(.invalidEnvironment, "CNI_ARGS: empty key in \"\(item)\"", details: "CNI_ARGS=\(text)")
+                throw CNIError(.invalidEnvironment, "CNI_ARGS: empty key in \"\(String(decoding: item, as: UTF8.self))\"",
+                               details: "CNI_ARGS=\(text)")
             }
             raw.append((key, value))
         }
@@ -50,8 +54,10 @@ public struct CNIArgs: Sendable, Equatable {
                            details: "CNI_ARGS=\(text)")
         }
         if let ipText = self["IP"], !ipText.isEmpty {
-            ips = try ipText.split(separator: ",").map { (s: Substring) throws(CNIError) -> RequestedIP in
-                guard let r = RequestedIP(String(s)) else {
+            ips = try ipText.utf8.split(separator: UInt8(ascii: ",")).map {
+                (u: Substring.UTF8View) throws(CNIError) -> RequestedIP in
+                let s = String(decoding: u, as: UTF8.self)
+                guard let r = RequestedIP(s) else {
                     throw CNIError(.invalidEnvironment, "CNI_ARGS: IP=\"\(s)\" is not an IP address or CIDR",
                                    details: "CNI_ARGS=\(text)")
                 }

@@ -137,7 +137,10 @@ public struct NetConf: Sendable {
             hwaddr = m
         }
         kernelpath = try r.string("kernelpath")
-        if let k = kernelpath, !(k.hasPrefix("/sys/") && !k.split(separator: "/").contains("..")) {
+        // Components are compared as bytes, as the kernel sees them: split by Character, "/" followed by a
+        // combining mark is one grapheme, and "/sys/../\u{301}x" would hide its "..".
+        if let k = kernelpath, !(k.utf8.starts(with: "/sys/".utf8)
+                                 && !k.utf8.split(separator: UInt8(ascii: "/")).contains { $0.elementsEqual("..".utf8) }) {
             throw r.invalid("kernelpath", "\"\(k)\" must be a path under /sys without \"..\"")
         }
         pciBusID = try r.string("pciBusID")

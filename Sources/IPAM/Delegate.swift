@@ -12,7 +12,7 @@ public struct DelegatedIPAM: Sendable {
 
     /// Finds `type` in the `CNI_PATH` directories.
     public init(type: String, searchPath: [String]) throws(IPAMError) {
-        guard !type.isEmpty, !type.contains("/"), type != ".", type != ".." else {
+        guard !type.isEmpty, !type.utf8.contains(47), type != ".", type != ".." else {  // bytes: "/\u{301}" is one Character
             throw .delegateUnusable(plugin: type, reason: "ipam.type must be a plugin name, not a path")
         }
         self.type = type

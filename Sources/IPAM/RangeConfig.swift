@@ -96,7 +96,8 @@ public struct IPAMConfig: Sendable {
         }
         mode = m
         dataDir = try r.string("dataDir") ?? defaultDataDir
-        guard dataDir.hasPrefix("/"), !dataDir.split(separator: "/").contains(".."), !dataDir.utf8.contains(0) else {
+        guard dataDir.hasPrefix("/"), !dataDir.utf8.split(separator: 47).contains(where: { $0.elementsEqual("..".utf8) }),
+              !dataDir.utf8.contains(0) else {  // bytes: "/" + a combining mark is one Character
             throw r.invalid("dataDir", "\"\(dataDir)\" must be an absolute path without \"..\"")
         }
         routes = []

@@ -201,10 +201,17 @@ struct UnitHTTPTransportTests {
 
 /// The plugin binary must not link libcurl or libcrypto: they are dlopen'ed on first AWS use.
 @Suite struct UnitHTTPLinkageTests {
-    static var binary: String { AWSTestEnv.packageRoot + "/.build/debug/eni-multus" }
+    /// The eni-multus built with this test bundle (beside it, whatever the scratch path: scripts/asan.sh builds in
+    /// .build-asan), else .build/debug/eni-multus.
+    static var binary: String {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+        let beside = (exe as NSString).deletingLastPathComponent + "/eni-multus"
+        if FileManager.default.isExecutableFile(atPath: beside) { return beside }
+        return AWSTestEnv.packageRoot + "/.build/debug/eni-multus"
+    }
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: UnitHTTPLinkageTests.binary),
-                   "needs .build/debug/eni-multus (swift build)"))
+                   "needs the eni-multus binary beside the test bundle or in .build/debug (swift build)"))
     func pluginBinaryHasNoAWSLibrariesNeeded() throws {
         let r = try AWSTestEnv.run(["/usr/bin/env", "readelf", "-d", Self.binary])
         #expect(r.status == 0, "\(r.stderr)")

@@ -72,6 +72,20 @@ import Testing
         #expect(e?.details == "CNI_ARGS=\(text)")
     }
 
+    @Test("pairs are split on the bytes ';' and '=', as libcni does, even before a combining mark")
+    func splitOnBytes() throws {
+        // ";" + U+0301 is one Character: a Character-level split read K8S_POD_NAME="p;\u{301}IP=10.0.0.5" (found
+        // by the cniargs fuzz target; reproducer in Fuzz/crashes/cniargs).
+        let a = try CNIArgs(parsing: "K8S_POD_NAME=p;\u{301}IP=10.0.0.5;IgnoreUnknown=1")
+        #expect(a.pairs.map(\.key) == ["K8S_POD_NAME", "\u{301}IP", "IgnoreUnknown"])
+        #expect(a["K8S_POD_NAME"] == "p")
+        #expect(a.ips.isEmpty)
+        let b = try CNIArgs(parsing: "K8S_POD_NAME=\u{301}=x;IgnoreUnknown=1")
+        #expect(b.pairs.count == 2)
+        #expect(b.pairs[0].value == "\u{301}=x")
+        #expect(cniError { _ = try CNIArgs(parsing: "IP=10.0.0.5,\u{301}10.0.0.6") }?.code == 4)
+    }
+
     @Test("empty values are kept as empty strings")
     func emptyValues() throws {
         let a = try CNIArgs(parsing: "K8S_POD_NAMESPACE=;K8S_POD_NAME=;IP=;MAC=")

@@ -97,7 +97,7 @@ final class DeadlineBox<T>: @unchecked Sendable {
         }
     }
 
-    @Test(arguments: ["../host-local", "/usr/lib/cni/host-local", "a/b", "", ".", ".."])
+    @Test(arguments: ["../host-local", "/usr/lib/cni/host-local", "a/b", "", ".", "..", "../\u{301}host-local"])
     func typeMustBeAPluginName(_ type: String) {
         let e = ipamError { _ = try DelegatedIPAM(type: type, searchPath: ["/usr/lib/cni"]) }
         guard case .delegateUnusable(_, let reason)? = e else {

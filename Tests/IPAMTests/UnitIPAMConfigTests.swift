@@ -290,7 +290,7 @@ import NetTypes
         #expect(configError(#"{"mode":"ranges","ranges":[[{"subnet":"10.0.0.0/24"}]]}"#) == nil)
     }
 
-    @Test(arguments: ["var/lib/cni", "./x", "/var/lib/../etc", "/var/lib/cni/..", "..", ""])
+    @Test(arguments: ["var/lib/cni", "./x", "/var/lib/../etc", "/var/lib/cni/..", "..", "", "/var/lib/../\u{301}x"])
     func dataDirMustBeAbsoluteWithoutDotDot(_ dir: String) {
         let e = configError(#"{"dataDir":"\#(dir)","ranges":[[{"subnet":"10.0.0.0/24"}]]}"#)
         #expect(e?.code == 7, "dataDir \"\(dir)\"")
