@@ -57,6 +57,17 @@ struct ENISubnets {
     }
 }
 
+/// Address slots of the family in use on the selected ENI (addresses, the primary included, plus prefixes: each
+/// prefix takes one slot of the instance type's per-ENI limit), and that limit. IMDS only, plus the node's cached
+/// `DescribeInstanceTypes`.
+func addressSlots(_ r: Invocation.Registration, _ fam: IPAMConfig.Family, dataDir: String) throws
+    -> (used: Int, cap: Int, instanceType: String) {
+    let limits = try NodeRecords(dataDir: dataDir).limits(r.registry)
+    let used = try r.registry.localAddresses(mac: r.local.mac).filter { $0.isV4 == fam.isV4 }.count
+        + r.registry.localPrefixes(mac: r.local.mac).filter { $0.address.isV4 == fam.isV4 }.count
+    return (used, fam.isV4 ? limits.ipv4PerENI : limits.ipv6PerENI, limits.instanceType)
+}
+
 extension IPAMConfig.Family {
     var isV4: Bool { self == .ipv4 }
     var label: String { isV4 ? "IPv4" : "IPv6" }
@@ -145,14 +156,10 @@ struct EC2ModeIPAM {
     /// STATUS: the ENI has no free address slot for a family we need.
     func unavailability(_ inv: Invocation) throws -> String? {
         guard let r = inv.registration else { return nil }
-        let limits = try NodeRecords(dataDir: config.dataDir).limits(r.registry)
-        let local = try r.registry.localAddresses(mac: r.local.mac)
-        let prefixes = try r.registry.localPrefixes(mac: r.local.mac)
         for fam in config.families {
-            let used = local.filter { $0.isV4 == fam.isV4 }.count + prefixes.filter { $0.address.isV4 == fam.isV4 }.count
-            let cap = fam.isV4 ? limits.ipv4PerENI : limits.ipv6PerENI
-            if used >= cap {
-                return "\(r.remote.id) is full: \(used) of \(cap) \(fam.label) address slots of \(limits.instanceType) are in use"
+            let slots = try addressSlots(r, fam, dataDir: config.dataDir)
+            if slots.used >= slots.cap {
+                return "\(r.remote.id) is full: \(slots.used) of \(slots.cap) \(fam.label) address slots of \(slots.instanceType) are in use"
             }
         }
         return nil
@@ -266,13 +273,10 @@ struct PrefixPool {
 
     /// Asks EC2 for `count` prefixes of the family on the ENI (fewer if the ENI's limit is near), records them.
     func grow(_ held: inout [Held], _ fam: IPAMConfig.Family, count: Int, _ r: Invocation.Registration) throws {
-        let limits = try NodeRecords(dataDir: config.dataDir).limits(r.registry)
-        let used = try r.registry.localAddresses(mac: r.local.mac).filter { $0.isV4 == fam.isV4 }.count
-            + r.registry.localPrefixes(mac: r.local.mac).filter { $0.address.isV4 == fam.isV4 }.count
-        let cap = fam.isV4 ? limits.ipv4PerENI : limits.ipv6PerENI
+        let (used, cap, type) = try addressSlots(r, fam, dataDir: config.dataDir)
         let n = min(count, cap - used)
         guard n > 0 else {
-            throw RegistrationError.eniFull("every held \(fam.label) prefix is full and \(r.remote.id) has no slot for another: \(used) of \(cap) \(fam.label) address slots of \(limits.instanceType) are in use")
+            throw RegistrationError.eniFull("every held \(fam.label) prefix is full and \(r.remote.id) has no slot for another: \(used) of \(cap) \(fam.label) address slots of \(type) are in use")
         }
         let got = try r.registry.assignPrefixes(count: n, v4: fam.isV4, to: r.remote.id)
         let t = now()
@@ -361,13 +365,10 @@ struct PrefixPool {
     func unavailability(_ inv: Invocation) throws -> String? {
         guard let r = inv.registration else { return nil }
         let held = try load()
-        let limits = try NodeRecords(dataDir: config.dataDir).limits(r.registry)
         for fam in config.families where try freeAddresses(held, eni: r.remote.id, v4: fam.isV4) <= 0 {
-            let used = try r.registry.localAddresses(mac: r.local.mac).filter { $0.isV4 == fam.isV4 }.count
-                + r.registry.localPrefixes(mac: r.local.mac).filter { $0.address.isV4 == fam.isV4 }.count
-            let cap = fam.isV4 ? limits.ipv4PerENI : limits.ipv6PerENI
-            if used >= cap {
-                return "every held \(fam.label) prefix on \(r.remote.id) is full and the ENI has no slot for another (\(used) of \(cap) for \(limits.instanceType))"
+            let slots = try addressSlots(r, fam, dataDir: config.dataDir)
+            if slots.used >= slots.cap {
+                return "every held \(fam.label) prefix on \(r.remote.id) is full and the ENI has no slot for another (\(slots.used) of \(slots.cap) for \(slots.instanceType))"
             }
         }
         return nil
