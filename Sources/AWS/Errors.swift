@@ -13,6 +13,9 @@ public enum AWSError: Error, Sendable, Equatable, CustomStringConvertible {
     case credentials(String)
     /// The instance metadata service failed or is disabled.
     case imds(String)
+    /// The instance metadata service did not answer usefully after its retries (unreachable, 5xx, timeouts):
+    /// transient, so the runtime should try again later.
+    case imdsUnavailable(String)
     /// A 2xx response that is not what the API documents.
     case malformedResponse(String)
 
@@ -66,6 +69,7 @@ public enum AWSError: Error, Sendable, Equatable, CustomStringConvertible {
     /// attempts, and an exhausted deadline.
     public var isTryAgainLater: Bool {
         if case .deadlineExceeded = self { return true }
+        if case .imdsUnavailable = self { return true }
         return isRetryable
     }
 
@@ -86,6 +90,8 @@ public enum AWSError: Error, Sendable, Equatable, CustomStringConvertible {
             return "AWS credentials: \(s)"
         case .imds(let s):
             return "instance metadata (IMDS): \(s)"
+        case .imdsUnavailable(let s):
+            return "instance metadata (IMDS) unavailable: \(s)"
         case .malformedResponse(let s):
             return "unexpected AWS response: \(s)"
         }
@@ -135,6 +141,7 @@ extension AWSError {
         case .deadlineExceeded(let last, let attempts): return .deadlineExceeded(lastError: clean(last), attempts: attempts)
         case .credentials(let m): return .credentials(clean(m))
         case .imds(let m): return .imds(clean(m))
+        case .imdsUnavailable(let m): return .imdsUnavailable(clean(m))
         case .malformedResponse(let m): return .malformedResponse(clean(m))
         case .transport: return self
         }

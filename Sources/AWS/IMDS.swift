@@ -268,7 +268,7 @@ public final class IMDSClient {
                 case .timeout, .unavailable: retryable = false
                 }
             }
-            guard retryable, attempt < maxAttempts else { throw .imds(last) }
+            guard retryable, attempt < maxAttempts else { throw .imdsUnavailable(last) }
             let delay = 0.05 * Double(attempt)
             if delay + Retrier.minimumAttemptTime >= deadline.remaining {
                 throw .deadlineExceeded(lastError: last, attempts: attempt)

@@ -67,7 +67,7 @@ func cniError(for error: any Error) -> CNIError {
         case .io: return CNIError(.ioFailure, e.description)
         case .exhausted: return CNIError(.ipamExhausted, e.description)
         case .requestedUnavailable, .duplicateAllocation: return CNIError(.ipamConflict, e.description)
-        case .requestedOutOfRange, .requestedTwice: return CNIError(.invalidConfig, e.description)
+        case .requestedOutOfRange, .requestedTwice, .requestedInvalid: return CNIError(.invalidConfig, e.description)
         case .checkFailed: return CNIError(rawCode: 105, "CHECK: " + e.description)
         case .corruptState: return CNIError(.ioFailure, e.description)
         case .delegateFailed(_, let code, _, let details): return CNIError(rawCode: code, e.description, details: details)

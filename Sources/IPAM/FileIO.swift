@@ -14,6 +14,8 @@ public enum IPAMError: Error, Sendable, CustomStringConvertible {
     case requestedUnavailable(address: String, reason: String)
     /// A requested address is in no configured range set.
     case requestedOutOfRange(address: String)
+    /// A requested address that no attachment can ever get (gateway, network, broadcast, wrong prefix length).
+    case requestedInvalid(address: String, reason: String)
     /// Two requested addresses fall in the same range set.
     case requestedTwice(rangeSet: Int, addresses: String)
     /// The attachment already holds addresses in this network.
@@ -33,6 +35,7 @@ public enum IPAMError: Error, Sendable, CustomStringConvertible {
         case .exhausted(let i, let r): return "no IP addresses available in range set \(i) (\(r))"
         case .requestedUnavailable(let a, let why): return "requested IP address \(a) is not available: \(why)"
         case .requestedOutOfRange(let a): return "requested IP address \(a) is in no configured range"
+        case .requestedInvalid(let a, let why): return "requested IP address \(a) cannot be assigned: \(why)"
         case .requestedTwice(let i, let a): return "requested IP addresses \(a) fall in the same range set \(i); one per range set"
         case .duplicateAllocation(let c, let i, let a):
             return "container \(c) interface \(i) already holds \(a) in this network; DEL it first"

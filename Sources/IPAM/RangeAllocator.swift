@@ -109,15 +109,15 @@ public struct RangeAllocator: Sendable {
             }
             let range = config.rangeSets[si].range(containing: q.address)!
             if let len = q.prefixLength, len != range.subnet.length {
-                throw .requestedUnavailable(address: q.description,
-                                            reason: "the range's subnet is \(range.subnet), not /\(len)")
+                throw .requestedInvalid(address: q.description,
+                                        reason: "the range's subnet is \(range.subnet), not /\(len)")
             }
             if let other = wanted[si] {
                 throw .requestedTwice(rangeSet: si, addresses: "\(other), \(q.address)")
             }
             guard range.isAssignable(q.address) else {
-                throw .requestedUnavailable(address: q.description,
-                                            reason: "it is the network, broadcast or gateway address of \(range.subnet)")
+                throw .requestedInvalid(address: q.description,
+                                        reason: "it is the network, broadcast or gateway address of \(range.subnet)")
             }
             wanted[si] = q.address
         }

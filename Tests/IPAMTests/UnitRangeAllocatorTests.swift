@@ -204,8 +204,8 @@ import NetTypes
         try withTempDir { (d: String) throws in
             let a = allocator(d, subnet: "10.32.0.0/24")
             let e = ipamError { _ = try alloc(a, key("c1"), ["10.32.0.9/16"]) }
-            guard case .requestedUnavailable(let addr, let why)? = e else {
-                Issue.record("expected requestedUnavailable, got \(String(describing: e))"); return
+            guard case .requestedInvalid(let addr, let why)? = e else {
+                Issue.record("expected requestedInvalid, got \(String(describing: e))"); return
             }
             #expect(addr == "10.32.0.9/16")
             #expect(why.contains("10.32.0.0/24"))
@@ -232,8 +232,8 @@ import NetTypes
         try withTempDir { (d: String) throws in
             let a = allocator(d, subnet: "10.34.0.0/24", start: "10.34.0.0", end: "10.34.0.255")
             let e = ipamError { _ = try alloc(a, key("c1"), [addr]) }
-            guard case .requestedUnavailable(let got, _)? = e else {
-                Issue.record("expected requestedUnavailable for \(addr), got \(String(describing: e))"); return
+            guard case .requestedInvalid(let got, _)? = e else {
+                Issue.record("expected requestedInvalid for \(addr), got \(String(describing: e))"); return
             }
             #expect(got == addr)
         }
@@ -243,8 +243,8 @@ import NetTypes
         try withTempDir { (d: String) throws in
             let a = allocator(d, subnet: "10.34.0.0/24")
             let e = ipamError { _ = try alloc(a, key("c1"), ["10.34.0.1"]) }
-            guard case .requestedUnavailable? = e else {
-                Issue.record("expected requestedUnavailable, got \(String(describing: e))"); return
+            guard case .requestedInvalid? = e else {
+                Issue.record("expected requestedInvalid, got \(String(describing: e))"); return
             }
         }
     }

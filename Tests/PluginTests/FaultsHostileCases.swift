@@ -527,11 +527,9 @@ enum HostileCases {
         for a in ["10.66.0.0", "10.66.0.255"] {
             add("runtimeConfig/args", "requesting \(a)", hd(["runtimeConfig": ["ips": [a]]]), code: 7, says: [a, "no configured range"])
         }
-        // BUG: asking for the gateway address, or for an address with the wrong prefix length, is a config error
-        // (7), but the allocator reports it as an address conflict (103, IPAMError.requestedUnavailable, the case
-        // that also means "held by another attachment"). Asserted as it is; the fix needs a new IPAMError case.
+        // The gateway address, or an address with the wrong prefix length, can never be assigned: a config error.
         for (a, why) in [("10.66.0.1", "gateway"), ("10.66.0.5/16", "/16")] {
-            add("runtimeConfig/args", "requesting \(a)", hd(["runtimeConfig": ["ips": [a]]]), code: 103, says: [a, why])
+            add("runtimeConfig/args", "requesting \(a)", hd(["runtimeConfig": ["ips": [a]]]), code: 7, says: [a, why])
         }
         add("runtimeConfig/args", "runtimeConfig.mac not a MAC", hd(["runtimeConfig": ["mac": "zz:zz"]]), code: 7,
             says: ["runtimeConfig.mac", "zz:zz"])
