@@ -3,7 +3,7 @@
 #
 #   bash scripts/test.sh [--no-build] [TIER...]
 #
-# TIER is any of: unit host peer-host faults kernel peer-kernel (default: all).
+# TIER is any of: unit host peer-host faults libcni kernel peer-kernel (default: all).
 # Builds the debug test bundle once (swift build --build-tests), then runs the
 # Swift Testing suites tier by tier, a tier being the first word of each
 # top-level suite's type name:
@@ -11,13 +11,17 @@
 #   host         Host…        on the host (root)
 #   peer-host    PeerHost…    on the host (root, /usr/lib/cni)
 #   faults       Faults…      on the host (root): hostile input, security checks
+#   libcni       scripts/podman-e2e.sh on the host (root): Debian's podman (CNI backend) as a real libcni
+#                client; one test, counted from the script's exit status (0 passed, 77 skipped: podman or
+#                busybox-static missing, 1 failed); in CI a skip counts as a failure
 #   kernel       Kernel…      inside user-mode Linux, with a real NIC as eth0
 #   peer-kernel  PeerKernel…  inside user-mode Linux, with a real NIC as eth0
 # Each tier runs the bundle directly:
 #   BUNDLE --testing-library swift-testing --filter '^[^./]+\.Prefix'
 #          --event-stream-output-path .build/test-results/TIER.jsonl ...
 # with ENI_MULTUS_TIER=TIER (and, in UML, ENI_MULTUS_NIC=eth0), and counts
-# passed / failed / skipped test functions from that JSON event stream.
+# passed / failed / skipped test functions from that JSON event stream
+# (libcni: see above; its output goes to .build/test-results/libcni.log).
 #
 # Exits non-zero on a build failure, on any failed test, on a tier whose
 # runner failed without recording why, on top-level suites that belong to no
@@ -31,18 +35,19 @@
 #   ENI_MULTUS_NO_UML=1    skip the UML tiers (reported as not run)
 #   ENI_MULTUS_SCRATCH     SwiftPM scratch path to build in and run from (default .build; results then go to
 #                          SCRATCH/test-results): scripts/asan.sh uses .build-asan
+#   ENI_MULTUS_PODMAN_TIMEOUT seconds for the libcni tier (default 600)
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$(pwd)
 
-all_tiers=(unit host peer-host faults kernel peer-kernel)
+all_tiers=(unit host peer-host faults libcni kernel peer-kernel)
 build=1
 tiers=()
 for a in "$@"; do
 	case "$a" in
 	--no-build) build=0 ;;
-	unit|host|peer-host|faults|kernel|peer-kernel) tiers+=("$a") ;;
+	unit|host|peer-host|faults|libcni|kernel|peer-kernel) tiers+=("$a") ;;
 	-h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
 	*) echo "test.sh: unknown argument $a" >&2; exit 2 ;;
 	esac
@@ -162,7 +167,42 @@ problems=()
 
 netns_before=$(ip netns list 2>/dev/null | awk '{print $1}' | grep '^emt' | sort || true)
 
+# The libcni tier: one shell-run test (scripts/podman-e2e.sh), counted from its exit status; the names of a
+# failed or skipped run go to $results/libcni.failed / .skipped like a Swift tier's.
+run_libcni() {
+	local log="$results/libcni.log" rc checks start
+	P[libcni]=0 F[libcni]=0 S[libcni]=0 NOTE[libcni]=""
+	echo
+	echo "==> tier libcni: 1 test (scripts/podman-e2e.sh: podman, CNI backend, eni-multus host-device)"
+	start=$(date +%s)
+	timeout -k 10 "${ENI_MULTUS_PODMAN_TIMEOUT:-600}" \
+		bash "$root/scripts/podman-e2e.sh" --plugin="$bin/eni-multus" </dev/null 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	checks=$(grep '^podman-e2e: ' "$log" | tail -1 | sed 's/^podman-e2e: //')
+	NOTE[libcni]="$(( $(date +%s) - start ))s, ${checks:-no summary line}"
+	case "$rc" in
+	0)
+		P[libcni]=1 ;;
+	77)
+		if [ "$ci" = 1 ]; then
+			F[libcni]=1
+			echo "podman-e2e (skipped, which CI does not allow: ${checks#skipped: })" >"$results/libcni.failed"
+			problems+=("tier libcni: podman-e2e could not run in CI")
+		else
+			S[libcni]=1
+			echo "podman-e2e (${checks#skipped: })" >"$results/libcni.skipped"
+		fi ;;
+	*)
+		F[libcni]=1
+		echo "podman-e2e (status $rc$([ "$rc" = 124 ] && echo ', timed out'); see $log)" >"$results/libcni.failed" ;;
+	esac
+}
+
 for tier in "${tiers[@]}"; do
+	if [ "$tier" = libcni ]; then
+		run_libcni
+		continue
+	fi
 	prefix=$(prefix_of "$tier")
 	listed=$(awk -F'\t' -v t="$tier" '$1 == t' "$results/list.tsv" | wc -l)
 	stream="$results/$tier.jsonl"
@@ -229,11 +269,13 @@ done
 printf '%-12s %7d %7d %8d\n' total "$total_p" "$total_f" "$total_s"
 
 for tier in "${tiers[@]}"; do
-	if [ -s "$results/$tier.jsonl.failed" ]; then
-		echo; echo "failed in $tier:"; sed 's/^/  /' "$results/$tier.jsonl.failed"
+	names="$results/$tier.jsonl"
+	[ "$tier" = libcni ] && names="$results/libcni"
+	if [ -s "$names.failed" ]; then
+		echo; echo "failed in $tier:"; sed 's/^/  /' "$names.failed"
 	fi
-	if [ -s "$results/$tier.jsonl.skipped" ]; then
-		echo; echo "skipped in $tier:"; sed 's/^/  /' "$results/$tier.jsonl.skipped"
+	if [ -s "$names.skipped" ]; then
+		echo; echo "skipped in $tier:"; sed 's/^/  /' "$names.skipped"
 	fi
 done
 if [ -n "$untiered" ]; then
