@@ -5,7 +5,7 @@
 #     bash bench/run.sh            # about 8 minutes on the 2-core dev machine, build included
 #
 # Prints a table (median, min, max, ratio ours/reference, targets) and writes bench/out/results.json.
-# Knobs (environment): BENCH_N (cycles for rows 1/2, default 300), BENCH_N_SCALE (row 3, default 100),
+# Knobs (environment): BENCH_N (cycles for rows 1/2, default 200), BENCH_N_SCALE (row 3, default 40),
 # BENCH_N_VERSION (row 4, default 300), BENCH_N_EC2 (row 5, cycles per mode after 2 warm-up cycles, default 16; 0 skips the row),
 # BENCH_SKIP_BUILD=1 (reuse bench/out/bin/eni-multus),
 # BENCH_LINK=release (default: scripts/build-release.sh, the shipped build: Swift runtime, libstdc++ and libgcc
@@ -21,8 +21,8 @@ root=$(cd "$here/.." && pwd)
 out="$here/out"
 bin="$out/bin"
 ref=/usr/lib/cni
-N=${BENCH_N:-300}
-NS=${BENCH_N_SCALE:-100}
+N=${BENCH_N:-200}
+NS=${BENCH_N_SCALE:-40}
 NV=${BENCH_N_VERSION:-300}
 NE=${BENCH_N_EC2:-16}
 LINK=${BENCH_LINK:-release}
@@ -46,7 +46,7 @@ if [ "${1:-}" = "--inside-uml" ]; then
 	d=/var/lib/cni/bench   # tmpfs inside UML (the host's / is hostfs: keep the stores off it)
 	mkdir -p $d
 	cat >$d/ours.json <<EOF
-{"cniVersion":"1.0.0","name":"bench-ipvlan","type":"eni-multus","master":"eni0","mode":"l2","ipam":{"type":"eni-multus","dataDir":"$d/ours","subnet":"10.1.0.0/16","routes":[{"dst":"10.0.8.0/21"}]}}
+{"cniVersion":"1.0.0","name":"bench-ipvlan","type":"eni-multus","master":"eni0","mode":"l2","ipam":{"type":"eni-multus","dataDir":"$d/ours","subnet":"10.1.0.0/16","cooldownSeconds":0,"routes":[{"dst":"10.0.8.0/21"}]}}
 EOF
 	cat >$d/ref.json <<EOF
 {"cniVersion":"1.0.0","name":"bench-ipvlan-ref","type":"ipvlan","master":"eni0","mode":"l2","ipam":{"type":"host-local","dataDir":"$d/hl","subnet":"10.2.0.0/16","routes":[{"dst":"10.0.8.0/21"}]}}
@@ -72,7 +72,7 @@ rm -f "$out"/row*.json "$out/results.json"
 t_start=$(date +%s)
 # The machine is shared with other builders: the load is part of the result (see RESULTS.md).
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-note() { echo "==> $*" >&2; }
+note() { echo "==> $(date +%T) $*" >&2; }
 
 # ---------------------------------------------------------------------------------------------------------------
 # Build: our release binary (separate scratch path, so a debug/test .build is untouched), stripped; the driver
@@ -148,9 +148,11 @@ ip -n $hostns link add prim0 type veth peer name prim0peer
 ip -n $hostns addr add 192.168.254.2/24 dev prim0; ip -n $hostns link set prim0 up; ip -n $hostns link set prim0peer up
 ip -n $hostns route add default via 192.168.254.1
 
+# Ours with cooldownSeconds 0, as host-local (no cooldown): with the default 30 s, 300 fast cycles would exhaust the
+# /24 of row 2 (every released address cools for 30 s); the cooldown costs one more small file per DEL.
 hdconf() { # hdconf OURS|REF NAME DEVICE SUBNET DATADIR
 	if [ "$1" = ours ]; then
-		printf '{"cniVersion":"1.0.0","name":"%s","type":"eni-multus","link":"host-device","device":"%s","ipam":{"type":"eni-multus","dataDir":"%s","subnet":"%s","routes":[{"dst":"10.0.8.0/21"}]}}\n' "$2" "$3" "$5" "$4"
+		printf '{"cniVersion":"1.0.0","name":"%s","type":"eni-multus","link":"host-device","device":"%s","ipam":{"type":"eni-multus","dataDir":"%s","subnet":"%s","cooldownSeconds":0,"routes":[{"dst":"10.0.8.0/21"}]}}\n' "$2" "$3" "$5" "$4"
 	else
 		printf '{"cniVersion":"1.0.0","name":"%s","type":"host-device","device":"%s","ipam":{"type":"host-local","dataDir":"%s","subnet":"%s","routes":[{"dst":"10.0.8.0/21"}]}}\n' "$2" "$3" "$5" "$4"
 	fi
@@ -205,11 +207,11 @@ for k in 0 1000 10000; do
 	hdconf ref scale-ref eni1 10.20.0.0/16 "$w/hl" >"$w/ref.json"
 	# IPAM alone, exec'd as a main plugin execs its IPAM (libcni delegation: the main plugin's network config, its
 	# "type" another plugin's, on stdin): host-local, and eni-multus in its IPAM role (ipam.type = eni-multus).
-	ipamconf() { # ipamconf TYPE NAME DATADIR
-		printf '{"cniVersion":"1.0.0","name":"%s","type":"host-device","device":"eni1","ipam":{"type":"%s","subnet":"10.20.0.0/16","dataDir":"%s","routes":[{"dst":"10.0.8.0/21"}]}}\n' "$2" "$1" "$3"
+	ipamconf() { # ipamconf TYPE NAME DATADIR [EXTRA-IPAM-MEMBERS]
+		printf '{"cniVersion":"1.0.0","name":"%s","type":"host-device","device":"eni1","ipam":{"type":"%s","subnet":"10.20.0.0/16","dataDir":"%s"%s,"routes":[{"dst":"10.0.8.0/21"}]}}\n' "$2" "$1" "$3" "${4:-}"
 	}
 	ipamconf host-local scale-hl "$w/hl-alone" >"$w/hl-ipam.json"
-	ipamconf eni-multus scale-ipam "$w/ours-ipam" >"$w/ours-ipam.json"
+	ipamconf eni-multus scale-ipam "$w/ours-ipam" ',"cooldownSeconds":0' >"$w/ours-ipam.json"
 	prefill "$k" "$w/ours" "$w/hl" scale-ours scale-ref
 	prefill "$k" "$w/ours-ipam" "$w/hl-alone" scale-ipam scale-hl
 	check_store "$k" ours "$bin/eni-multus" "$w/ours.json" bh-pa ours "$w/ours/scale-ours"
@@ -227,8 +229,8 @@ done
 
 # ---------------------------------------------------------------------------------------------------------------
 # Row 5: EC2 registration against the emulator (Tests/Emulators/ec2env.py: moto + IMDSv2 + the counting proxy),
-# started inside the node netns so that its 127.0.0.1 is the plugin's (and nothing listens anywhere else). A veth
-# `eni2` carrying the moto multus ENI's MAC stands in for the ENI; host-device moves it into bh-pc and back. After
+# started inside the node netns so that its 127.0.0.1 is the plugin's (and nothing listens anywhere else). Veths
+# carrying the moto ENIs' MACs stand in for the ENIs; host-device moves one into bh-pc and back. After
 # every exec the driver's hook reads the proxy's call counters (GET /_emulator/counts) and the IMDS request
 # counters, so every EC2 call is attributed to one ADD or one DEL.
 if [ "$NE" -gt 0 ]; then
@@ -252,34 +254,43 @@ if [ "$NE" -gt 0 ]; then
 		ip netns exec $hostns curl -sS --fail --noproxy '*' -X "$1" -H 'Content-Type: application/json' \
 			${3:+--data "$3"} "$control$2"
 	}
-	# One node: its primary ENI and two ENIs in the multus subnet (no_manage-tagged at device 1, untagged at
-	# device 2) with fixed primaries, so neither the ranges below nor the addresses EC2 picks meet a primary.
-	ctl POST /_emulator/scenario '{"instances":[{"name":"node1","enis":[{"name":"multus","deviceIndex":1,"privateIp":"10.0.100.5","tags":{"node.k8s.amazonaws.com/no_manage":"true"}},{"name":"untagged","deviceIndex":2,"privateIp":"10.0.100.6"}]}]}' >"$r5/scenario.json"
-	eni=$(jq -r .enis.multus.id "$r5/scenario.json")
-	mac=$(jq -r .enis.multus.mac "$r5/scenario.json")
+	# One node (m5.xlarge: 4 ENIs, 15 IPv4 addresses each) with one no_manage-tagged ENI per mode in the multus
+	# subnet (devices 1-3; ec2 mode keeps released addresses through the 30 s cooldown, which would eat the prefix
+	# mode's slots on a shared ENI), with fixed primaries, so neither the ranges below nor the addresses EC2 picks
+	# meet a primary. A veth per ENI carries its MAC (eni2, eni3, eni4).
+	ctl POST /_emulator/scenario '{"instances":[{"name":"node1","type":"m5.xlarge","enis":[
+		{"name":"perip","deviceIndex":1,"privateIp":"10.0.100.5","tags":{"node.k8s.amazonaws.com/no_manage":"true"}},
+		{"name":"ec2","deviceIndex":2,"privateIp":"10.0.100.6","tags":{"node.k8s.amazonaws.com/no_manage":"true"}},
+		{"name":"prefix","deviceIndex":3,"privateIp":"10.0.100.7","tags":{"node.k8s.amazonaws.com/no_manage":"true"}}]}]}' \
+		>"$r5/scenario.json"
 	sub=$(jq -r '.subnets["multus-us-east-1a"].cidr' "$r5/scenario.json")
 	base=${sub%.0/24}
-	ip -n $hostns link add eni2 type veth peer name eni2peer
-	ip -n $hostns link set eni2 address "$mac"
-	ip -n $hostns link set eni2 up
-	ip -n $hostns link set eni2peer up
+	i=2
+	for m in perip ec2 prefix; do
+		ip -n $hostns link add eni$i type veth peer name eni${i}peer
+		ip -n $hostns link set eni$i address "$(jq -r ".enis.$m.mac" "$r5/scenario.json")"
+		ip -n $hostns link set eni$i up
+		ip -n $hostns link set eni${i}peer up
+		i=$((i + 1))
+	done
 	ip netns add bh-pc
 	# The emulator's own latency (Python; it dominates the absolute times): IMDS GETs timed by curl, EC2 calls
 	# (DescribeNetworkInterfaces through the proxy) by boto3; before the counters are reset.
-	ip netns exec $hostns "$here/emulator-latency.sh" "$imdsurl" "$ec2url" "$eni" "$mac" >"$out/row5-latency.json"
+	ip netns exec $hostns "$here/emulator-latency.sh" "$imdsurl" "$ec2url" "$(jq -r .enis.perip.id "$r5/scenario.json")" \
+		"$(jq -r .enis.perip.mac "$r5/scenario.json")" >"$out/row5-latency.json"
 	printf '%s\n' \
 		'c=$(curl -sS --fail --noproxy "*" "$EMU_CONTROL/_emulator/counts") || exit 1' \
 		'i=$(curl -sS --fail --noproxy "*" "$EMU_CONTROL/_emulator/imds") || exit 1' \
 		'jq -cn --argjson c "$c" --argjson i "$i" --arg v "$DRIVER_VERB" --arg n "$DRIVER_ITER" \' \
 		'  '"'"'{verb: $v, iter: ($n | tonumber), ec2: $c, imds: ([$i[] | (.counts // {}) | to_entries[] | .value] | add // 0)}'"'"' \' \
 		'  >>"$EMU_CALLS"' >"$r5/hook.sh"
-	e5conf() { # e5conf NAME IPAM-MEMBERS
-		printf '{"cniVersion":"1.0.0","name":"%s","type":"eni-multus","link":"host-device","eni":{"id":"%s"},"ec2TimeoutSeconds":20,"ipam":{"type":"eni-multus","dataDir":"%s",%s}}\n' \
-			"$1" "$eni" "$r5/data-$1" "$2"
+	e5conf() { # e5conf MODE IPAM-MEMBERS: the mode's network on the mode's ENI, default cooldown (30 s)
+		printf '{"cniVersion":"1.0.0","name":"ec2-%s","type":"eni-multus","link":"host-device","eni":{"id":"%s"},"ec2TimeoutSeconds":20,"ipam":{"type":"eni-multus","dataDir":"%s",%s}}\n' \
+			"$1" "$(jq -r ".enis.$1.id" "$r5/scenario.json")" "$r5/data-$1" "$2"
 	}
-	e5conf ec2-perip '"ranges":[[{"subnet":"'"$sub"'","rangeStart":"'"$base"'.200","rangeEnd":"'"$base"'.250"}]]' >"$r5/perip.json"
-	e5conf ec2-ec2 '"mode":"ec2"' >"$r5/ec2.json"
-	e5conf ec2-prefix '"mode":"prefix"' >"$r5/prefix.json"
+	e5conf perip '"ranges":[[{"subnet":"'"$sub"'","rangeStart":"'"$base"'.200","rangeEnd":"'"$base"'.250"}]]' >"$r5/perip.json"
+	e5conf ec2 '"mode":"ec2"' >"$r5/ec2.json"
+	e5conf prefix '"mode":"prefix"' >"$r5/prefix.json"
 	awsenv=(AWS_ENDPOINT_URL_EC2="$ec2url" AWS_EC2_METADATA_SERVICE_ENDPOINT="$imdsurl" AWS_REGION=us-east-1
 		AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing NO_PROXY=127.0.0.1,localhost)
 	for m in perip ec2 prefix; do

@@ -22,8 +22,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
 scratch=.build
 if [ "${1:-}" = --scratch-path ]; then scratch=$2; shift 2; fi
-cxx=$(gcc -print-file-name=libstdc++.a 2>/dev/null || true)
-if [ -z "$cxx" ] || [ ! -f "$cxx" ]; then
+cxx=
+for cc in gcc clang; do  # the Swift toolchain's clang finds the same GCC installation
+	c=$($cc -print-file-name=libstdc++.a 2>/dev/null) || continue
+	if [ -f "$c" ]; then cxx=$c; break; fi
+done
+if [ -z "$cxx" ]; then
 	echo "build-release.sh: GCC's libstdc++.a not found (Debian: libstdc++-12-dev, pulled in by g++)" >&2
 	exit 1
 fi
