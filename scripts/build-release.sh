@@ -11,6 +11,9 @@
 # and peak RSS about -1 MB: no libstdc++.so to map, relocate and initialise (symbol relocations at start 1,811 ->
 # 142, LD_DEBUG=statistics) and no libgcc_s.so.
 # It also makes the binary independent of the node's libstdc++ (AL2's is GCC 7's, too old for the Swift runtime).
+# --disable-local-rpath: SwiftPM's default RUNPATH $ORIGIN makes ld.so probe ~36 paths under the binary's own
+# directory (glibc-hwcaps/x86-64-v4, tls/haswell, ...) for libmnl.so.0 on every exec before it reads ld.so.cache
+# (VERSION: 125 -> 84 syscalls), and would load a libmnl.so.0 dropped next to the plugin in /opt/cni/bin.
 # Not used, and why: -static-executable (fastest, but a static glibc cannot safely dlopen the node's libcurl);
 # -z pack-relative-relocs (needs glibc >= 2.36 at run time; AL2023 has 2.34).
 #
@@ -35,7 +38,7 @@ mkdir -p "$scratch/static-libstdcxx"
 ln -sfn "$cxx" "$scratch/static-libstdcxx/libstdc++.a"
 cxxdir=$(cd "$scratch/static-libstdcxx" && pwd)
 swift build -c release --product eni-multus --scratch-path "$scratch" --static-swift-stdlib \
-	-Xswiftc -L"$cxxdir" -Xswiftc -Xclang-linker -Xswiftc -static-libgcc "$@" >&2
+	--disable-local-rpath -Xswiftc -L"$cxxdir" -Xswiftc -Xclang-linker -Xswiftc -static-libgcc "$@" >&2
 bin="$scratch/release/eni-multus"
 if ldd "$bin" | grep -q -E 'libstdc\+\+|libgcc_s'; then
 	echo "build-release.sh: $bin still needs libstdc++.so or libgcc_s.so:" >&2
