@@ -11,6 +11,10 @@
 //                                                     not the inherited ru_maxrss), also ru_maxrss for comparison
 //   SIDE := NAME BINARY CONFFILE [KEY=VALUE]...       (CNI_COMMAND and CNI_CONTAINERID are set by the driver)
 //
+// DRIVER_AFTER_EXEC (cycle mode): a shell command run after every exec, outside the timed interval, with
+// DRIVER_SIDE, DRIVER_VERB (ADD/DEL) and DRIVER_ITER (negative during warm-up) set; row 5 reads the emulator's
+// call counters there, so calls are attributed to each ADD and DEL.
+//
 // Prints one JSON object per side on stdout: {"row","side","n","cycle"|"exec",...: {"median_us","min_us",...}}.
 // Any non-zero exit of a plugin aborts the run with its stdout/stderr on stderr.
 #define _GNU_SOURCE
@@ -39,7 +43,7 @@ typedef struct {
     char **env;  // KEY=VALUE, plus 2 slots for CNI_COMMAND / CNI_CONTAINERID, NULL-terminated
     int nenv;
     double *a, *b; // per-iteration µs: ADD (or exec) and DEL
-    long *rss_hwm, *rss_ru;
+    long *rss_hwm, *rss_ru, *rss_anon, *rss_file;
 } Side;
 
 static double now_us(void) {
@@ -95,6 +99,8 @@ static void fail(Side *s, const char *cmd, int status) {
 }
 
 // One exec; returns wall µs. trace: run under ptrace and store VmHWM (kB) at exit in *hwm.
+static long last_anon, last_file;  // RssAnon / RssFile (kB) at the last exit stop
+
 static double run1(Side *s, const char *cmd, const char *cid, long *hwm, long *ru_rss) {
     static char cmdv[64], cidv[256];
     snprintf(cmdv, sizeof cmdv, "CNI_COMMAND=%s", cmd);
@@ -148,6 +154,8 @@ static double run1(Side *s, const char *cmd, const char *cid, long *hwm, long *r
                 FILE *f = fopen(p, "r");
                 while (f && fgets(line, sizeof line, f))
                     if (!strncmp(line, "VmHWM:", 6)) *hwm = strtol(line + 6, NULL, 10);
+                    else if (!strncmp(line, "RssAnon:", 8)) last_anon = strtol(line + 8, NULL, 10);
+                    else if (!strncmp(line, "RssFile:", 8)) last_file = strtol(line + 8, NULL, 10);
                 if (f) fclose(f);
                 sig = 0;
             } else if (sig == SIGTRAP) sig = 0;
@@ -173,6 +181,17 @@ static void stats(const char *key, double *v, int n) {
     printf(",\"%s\":{\"median_us\":%.1f,\"min_us\":%.1f,\"max_us\":%.1f,\"mean_us\":%.1f,\"p90_us\":%.1f}", key, med,
            c[0], c[n - 1], sum / n, c[(int)(0.9 * (n - 1))]);
     free(c);
+}
+
+static void after_exec(const char *hook, Side *s, const char *verb, int it) {
+    if (!hook || !*hook) return;
+    char iter[32];
+    snprintf(iter, sizeof iter, "%d", it);
+    setenv("DRIVER_SIDE", s->name, 1);
+    setenv("DRIVER_VERB", verb, 1);
+    setenv("DRIVER_ITER", iter, 1);
+    int st = system(hook);
+    if (st != 0) { fprintf(stderr, "driver: DRIVER_AFTER_EXEC failed (status 0x%x)\n", st); exit(1); }
 }
 
 int main(int argc, char **argv) {
@@ -201,8 +220,11 @@ int main(int argc, char **argv) {
         s->b = calloc(n, sizeof(double));
         s->rss_hwm = calloc(n, sizeof(long));
         s->rss_ru = calloc(n, sizeof(long));
+        s->rss_anon = calloc(n, sizeof(long));
+        s->rss_file = calloc(n, sizeof(long));
     }
     char cid[128];
+    const char *hook = getenv("DRIVER_AFTER_EXEC");
     for (int it = -warm; it < n; it++) {
         for (int jj = 0; jj < ns; jj++) {
             int j = (it & 1) ? ns - 1 - jj : jj; // alternate the order every iteration
@@ -210,7 +232,9 @@ int main(int argc, char **argv) {
             snprintf(cid, sizeof cid, "bench-%d-%d", (int)getpid(), it + warm);
             if (!strcmp(mode, "cycle")) {
                 double a = run1(s, "ADD", cid, NULL, NULL);
+                after_exec(hook, s, "ADD", it);
                 double b = run1(s, "DEL", cid, NULL, NULL);
+                after_exec(hook, s, "DEL", it);
                 if (it >= 0) { s->a[it] = a; s->b[it] = b; }
             } else if (!strcmp(mode, "version")) {
                 long ru;
@@ -221,6 +245,8 @@ int main(int argc, char **argv) {
                 run1(s, "VERSION", cid, &hwm, &ru);
                 s->rss_hwm[it] = hwm;
                 s->rss_ru[it] = ru;
+                s->rss_anon[it] = last_anon;
+                s->rss_file[it] = last_file;
             } else { fprintf(stderr, "driver: unknown mode %s\n", mode); return 2; }
         }
     }
@@ -239,8 +265,12 @@ int main(int argc, char **argv) {
         } else {
             qsort(s->rss_hwm, n, sizeof(long), cmpl);
             qsort(s->rss_ru, n, sizeof(long), cmpl);
-            printf(",\"vmhwm_kb\":{\"median\":%ld,\"min\":%ld,\"max\":%ld},\"ru_maxrss_kb\":{\"median\":%ld}",
-                   s->rss_hwm[n / 2], s->rss_hwm[0], s->rss_hwm[n - 1], s->rss_ru[n / 2]);
+            qsort(s->rss_anon, n, sizeof(long), cmpl);
+            qsort(s->rss_file, n, sizeof(long), cmpl);
+            printf(",\"vmhwm_kb\":{\"median\":%ld,\"min\":%ld,\"max\":%ld},\"ru_maxrss_kb\":{\"median\":%ld}"
+                   ",\"at_exit_kb\":{\"anon\":%ld,\"file\":%ld}",
+                   s->rss_hwm[n / 2], s->rss_hwm[0], s->rss_hwm[n - 1], s->rss_ru[n / 2], s->rss_anon[n / 2],
+                   s->rss_file[n / 2]);
         }
         printf("}\n");
     }

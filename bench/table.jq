@@ -16,9 +16,12 @@ def hwm($s): r("rss"; $s).vmhwm_kb.median;
   line("1"; "ipvlan ADD+DEL (UML 6.1)"; cyc("ipvlan"; "ours"); "ipvlan+host-local"; cyc("ipvlan"; "reference"); "<= 0.5"; 0.5),
   line("2"; "host-device ADD+DEL (host kernel, veth)"; cyc("host-device"; "ours"); "host-device+host-local"; cyc("host-device"; "reference"); "<= 0.5"; 0.5),
   ((0, 1000, 10000) as $k
-  | line("3"; "IPAM /16, \($k) live: ADD+DEL"; cyc("ipam-\($k)"; "ours"); "host-device+host-local"; cyc("ipam-\($k)"; "reference"); null; null)),
-  line("3"; "IPAM /16, 10000 live vs host-local alone"; cyc("ipam-10000"; "ours"); "host-local (IPAM only)"; cyc("ipam-10000"; "host-local"); "<= 0.2"; 0.2),
-  line("3"; "IPAM ours at 10000 vs ours at 0"; cyc("ipam-10000"; "ours"); "ours at 0 live"; cyc("ipam-0"; "ours"); "<= 1.2"; 1.2),
+  | line("3"; "host-device cycle, /16 with \($k) live"; cyc("ipam-\($k)"; "ours"); "host-device+host-local"; cyc("ipam-\($k)"; "reference"); null; null)),
+  ((0, 1000, 10000) as $k
+  | line("3"; "IPAM alone, /16 with \($k) live"; cyc("ipam-\($k)"; "ours-ipam"); "host-local alone"; cyc("ipam-\($k)"; "host-local");
+         (if $k == 10000 then "<= 0.2" else null end); (if $k == 10000 then 0.2 else null end))),
+  line("3"; "IPAM alone: ours at 10000 vs ours at 0"; cyc("ipam-10000"; "ours-ipam"); "ours alone at 0 live"; cyc("ipam-0"; "ours-ipam"); "<= 1.2"; 1.2),
+  line("3"; "host-device cycle: ours at 10000 vs at 0"; cyc("ipam-10000"; "ours"); "ours at 0 live"; cyc("ipam-0"; "ours"); null; null),
   (("ipvlan", "host-local", "host-device") as $g
   | line("4"; "VERSION exec"; r("version"; "ours").exec; $g; r("version"; $g).exec; "<= 1.0"; 1.0)),
   (("ipvlan", "host-local", "host-device") as $g
@@ -27,7 +30,19 @@ def hwm($s): r("rss"; $s).vmhwm_kb.median;
   (("ipvlan", "host-local", "host-device") as $g
   | {id: "4", what: "stripped size (bytes)", ours: {bytes: size("eni-multus")}, reference: $g, ref: {bytes: size($g)},
      ratio: ratio(size("eni-multus"); size($g)), target: null, met: null}),
-  (("per-IP mode", "ec2 mode", "prefix mode") as $m
-  | {id: "5", what: "EC2 registration, \($m)", na: "n/a (EC2 layer not built yet)", target: (if $m == "prefix mode" then "<= 1 EC2 call / 16 ADDs" elif $m == "per-IP mode" then "1 call per ADD, 1 per DEL" else null end), met: null}),
+  (("perip", "ec2", "prefix") as $m
+  | r("ec2-\($m)"; "ec2-calls") as $c
+  | if $c == null then {id: "5", what: "EC2 \($m) mode", na: "not run (BENCH_N_EC2=0)", target: null, met: null}
+    else
+    {id: "5", what: ({perip: "EC2 per-IP (ranges + eni) ADD+DEL", ec2: "EC2 ec2 mode ADD+DEL", prefix: "EC2 prefix mode ADD+DEL"}[$m]),
+     ours: (cyc("ec2-\($m)"; "ours") | {median_ms: (.median_us|ms), min_ms: (.min_us|ms), max_ms: (.max_us|ms)}),
+     add: (r("ec2-\($m)"; "ours").add | {median_ms: (.median_us|ms)}), del: (r("ec2-\($m)"; "ours").del | {median_ms: (.median_us|ms)}),
+     calls: $c,
+     target: ({perip: "1 per ADD, 1 per DEL", ec2: null, prefix: "<= 1 call / 16 ADDs"}[$m]),
+     met: (if $m == "perip" then ($c.laterAddCallsMax == 1 and $c.laterAddCallsMin == 1 and $c.delCallsMax == 1 and $c.delCallsMin == 1)
+           elif $m == "prefix" then (($c.total - ($c.firstAdd.actions.DescribeNetworkInterfaces // 0) - ($c.firstAdd.actions.DescribeInstanceTypes // 0)) <= (($c.adds + 15) / 16 | floor))
+           else null end)}
+    end),
+  (r("ec2-latency"; "emulator") as $l | if $l then {id: "5", what: "emulator latency (median)", text: "IMDS GET \($l.imds_get_ms) ms, EC2 call \($l.ec2_call_ms) ms (Python: moto + proxy)", met: null} else empty end),
   line("6"; "floor: ours ipvlan ADD+DEL vs libmnl C"; cyc("ipvlan"; "ours"); "floor (C, libmnl)"; cyc("ipvlan"; "floor"); null; null)
 ]

@@ -17,7 +17,16 @@ public enum IPVlanFlagName: String, Sendable, CaseIterable { case bridge, `priva
 /// Field names follow the reference `ipvlan` and `host-device` plugins so a NetworkAttachmentDefinition converts
 /// by changing `type`. Unknown keys are tolerated, as the spec requires.
 public struct NetConf: Sendable {
+    /// How the plugin was exec'd: as the network's plugin (`type` is `eni-multus`), or by another plugin as its IPAM
+    /// (`ipam.type` is `eni-multus` under a foreign `type`: libcni-style delegation, same stdin and environment).
+    public enum Role: String, Sendable {
+        case plugin
+        case ipam
+    }
+
     public var raw: JSONObject
+    /// Decided by `role(of:)` before anything else is read.
+    public var role: Role
     public var cniVersionString: String
     public var name: String
     public var type: String
@@ -85,13 +94,31 @@ public struct NetConf: Sendable {
         }
     }
 
-    /// Decodes stdin. `version` was already resolved from the same bytes.
+    /// The plugin's type name, in `type` (as the network's plugin) and in `ipam.type` (as IPAM).
+    public static let pluginType = "eni-multus"
+
+    /// IPAM when `type` names another plugin and `ipam.type` is ours; else the plugin. Wrong JSON types are left to
+    /// the full decode (which names the field), so they decide nothing here.
+    public static func role(of obj: JSONObject) -> Role {
+        guard case .string(let t)? = obj["type"], !t.isEmpty, t != pluginType,
+              case .object(let ipam)? = obj["ipam"], case .string(let it)? = ipam["type"], it == pluginType
+        else { return .plugin }
+        return .ipam
+    }
+
+    /// Decodes stdin. `version` was already resolved from the same bytes. As IPAM, the fields that belong to the
+    /// calling plugin (`link`, `master`, `mode`, `device`, `mtu`, `dns`, `runtimeConfig.mac`, …: its own names and
+    /// value sets, e.g. macvlan's `"mode": "bridge"`) are not read and keep their defaults; everything IPAM uses is
+    /// decoded exactly as in the plugin role.
     public init(json: JSON, command: CNICommand) throws(CNIError) {
         guard let obj = json.objectValue else {
             throw CNIError(.decodeFailure, "the network config must be a JSON object, not \(json.typeName)")
         }
         raw = obj
+        role = Self.role(of: obj)
         let r = ConfigReader(obj, path: "")
+        // The calling plugin's fields, read through an empty object in the IPAM role.
+        let lr = role == .plugin ? r : ConfigReader(JSONObject(), path: "")
         cniVersionString = try r.string("cniVersion") ?? ""
         guard let n = try r.string("name") else {
             throw CNIError(.invalidConfig, "name is required in the network config")
@@ -100,54 +127,54 @@ public struct NetConf: Sendable {
         name = n
         type = try r.string("type") ?? ""
 
-        let linkText = try r.string("link") ?? "ipvlan"
+        let linkText = try lr.string("link") ?? "ipvlan"
         guard let lk = LinkKind(rawValue: linkText) else {
-            throw r.invalid("link", "\"\(linkText)\" is not \"ipvlan\" or \"host-device\"")
+            throw lr.invalid("link", "\"\(linkText)\" is not \"ipvlan\" or \"host-device\"")
         }
         link = lk
 
-        master = try r.string("master")
+        master = try lr.string("master")
         if let m = master { try Self.interfaceNameField(m, "master") }
-        if let t = try r.string("masterMAC") {
-            guard let m = MACAddress(t) else { throw r.invalid("masterMAC", "\"\(t)\" is not a hardware address") }
+        if let t = try lr.string("masterMAC") {
+            guard let m = MACAddress(t) else { throw lr.invalid("masterMAC", "\"\(t)\" is not a hardware address") }
             masterMAC = m
         }
         // "" means the default, as in the reference ipvlan plugin.
-        let modeText = try r.string("mode").flatMap { $0.isEmpty ? nil : $0 } ?? "l2"
+        let modeText = try lr.string("mode").flatMap { $0.isEmpty ? nil : $0 } ?? "l2"
         guard let md = IPVlanModeName(rawValue: modeText) else {
-            throw r.invalid("mode", "\"\(modeText)\" is not one of l2, l3, l3s")
+            throw lr.invalid("mode", "\"\(modeText)\" is not one of l2, l3, l3s")
         }
         mode = md
-        let flagText = try r.string("flag").flatMap { $0.isEmpty ? nil : $0 } ?? "bridge"
+        let flagText = try lr.string("flag").flatMap { $0.isEmpty ? nil : $0 } ?? "bridge"
         guard let fl = IPVlanFlagName(rawValue: flagText) else {
-            throw r.invalid("flag", "\"\(flagText)\" is not one of bridge, private, vepa")
+            throw lr.invalid("flag", "\"\(flagText)\" is not one of bridge, private, vepa")
         }
         flag = fl
-        if let m = try r.int("mtu", in: 0...65535) { mtu = m == 0 ? nil : UInt32(m) }
-        if let m = mtu, m < 68 { throw r.invalid("mtu", "\(m) is below the IPv4 minimum of 68") }
-        if try r.bool("linkInContainer") == true {
+        if let m = try lr.int("mtu", in: 0...65535) { mtu = m == 0 ? nil : UInt32(m) }
+        if let m = mtu, m < 68 { throw lr.invalid("mtu", "\(m) is below the IPv4 minimum of 68") }
+        if try lr.bool("linkInContainer") == true {
             throw CNIError(.unsupportedField,
                            "linkInContainer: true is not supported: eni-multus takes the master from the node's network namespace")
         }
 
-        device = try r.string("device")
+        device = try lr.string("device")
         if let d = device { try Self.interfaceNameField(d, "device") }
-        if let t = try r.string("hwaddr") {
-            guard let m = MACAddress(t) else { throw r.invalid("hwaddr", "\"\(t)\" is not a hardware address") }
+        if let t = try lr.string("hwaddr") {
+            guard let m = MACAddress(t) else { throw lr.invalid("hwaddr", "\"\(t)\" is not a hardware address") }
             hwaddr = m
         }
-        kernelpath = try r.string("kernelpath")
+        kernelpath = try lr.string("kernelpath")
         // Components are compared as bytes, as the kernel sees them: split by Character, "/" followed by a
         // combining mark is one grapheme, and "/sys/../\u{301}x" would hide its "..".
         if let k = kernelpath, !(k.utf8.starts(with: "/sys/".utf8)
                                  && !k.utf8.split(separator: UInt8(ascii: "/")).contains { $0.elementsEqual("..".utf8) }) {
-            throw r.invalid("kernelpath", "\"\(k)\" must be a path under /sys without \"..\"")
+            throw lr.invalid("kernelpath", "\"\(k)\" must be a path under /sys without \"..\"")
         }
-        pciBusID = try r.string("pciBusID")
+        pciBusID = try lr.string("pciBusID")
         if let p = pciBusID, !Self.isPCIAddress(p) {
-            throw r.invalid("pciBusID", "\"\(p)\" is not a PCI address like 0000:00:06.0")
+            throw lr.invalid("pciBusID", "\"\(p)\" is not a PCI address like 0000:00:06.0")
         }
-        allowPrimary = try r.bool("allowPrimary") ?? false
+        allowPrimary = try lr.bool("allowPrimary") ?? false
 
         if let ip = try r.object("ipam") {
             ipam = ip.object
@@ -158,7 +185,7 @@ public struct NetConf: Sendable {
             if ip.object.keys.isEmpty { ipam = nil }
         }
         dns = CNIResult.DNS()
-        if let d = obj["dns"], !d.isNull { dns = try CNIResult.DNS.decode(d, field: "dns", code: .decodeFailure) }
+        if role == .plugin, let d = obj["dns"], !d.isNull { dns = try CNIResult.DNS.decode(d, field: "dns", code: .decodeFailure) }
 
         runtimeIPs = []
         runtimeMAC = nil
@@ -170,11 +197,11 @@ public struct NetConf: Sendable {
                     return q
                 }
             }
-            if let m = try rc.string("mac"), !m.isEmpty {
+            if role == .plugin, let m = try rc.string("mac"), !m.isEmpty {
                 guard let mm = MACAddress(m) else { throw rc.invalid("mac", "\"\(m)\" is not a hardware address") }
                 runtimeMAC = mm
             }
-            if let d = try rc.string("deviceID"), !d.isEmpty { runtimeDeviceID = d }
+            if role == .plugin, let d = try rc.string("deviceID"), !d.isEmpty { runtimeDeviceID = d }
         }
         argsIPs = []
         if let a = try r.object("args"), let c = try a.object("cni"), let ips = try c.strings("ips") {
@@ -189,7 +216,8 @@ public struct NetConf: Sendable {
         if let f = logFile, !f.hasPrefix("/") { throw r.invalid("logFile", "\"\(f)\" must be an absolute path") }
         // As for ipam.dataDir: no ".." (the path is the config author's, the file is written as root) and no NUL
         // (which would silently cut the path short).
-        if let f = logFile, f.split(separator: "/").contains("..") || f.utf8.contains(0) {
+        if let f = logFile, f.utf8.split(separator: UInt8(ascii: "/")).contains(where: { $0.elementsEqual("..".utf8) })
+            || f.utf8.contains(0) {
             throw r.invalid("logFile", "\(JSON.string(f).serialized()) must not contain \"..\" or NUL")
         }
         let lvl = try r.string("logLevel") ?? "info"
@@ -213,7 +241,7 @@ public struct NetConf: Sendable {
                            "GC needs cni.dev/valid-attachments (an empty list frees everything; a missing one frees nothing)")
         }
         // With an "eni" block the interface is the selected ENI (found by MAC): no master/device selector needed.
-        if (command == .add || command == .check) && obj["eni"] == nil {
+        if role == .plugin && (command == .add || command == .check) && obj["eni"] == nil {
             switch link {
             case .ipvlan:
                 if master == nil && masterMAC == nil {

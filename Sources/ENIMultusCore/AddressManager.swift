@@ -65,7 +65,7 @@ enum AddressManager {
     }
 
     /// ADD: addresses, routes and DNS for the interface at result index `interface`.
-    func add(_ inv: Invocation, interface: Int, undo: UndoStack) throws -> CNIResult {
+    func add(_ inv: Invocation, interface: Int?, undo: UndoStack) throws -> CNIResult {
         switch self {
         case .ec2(let m):
             return try m.add(inv, interface: interface, undo: undo)

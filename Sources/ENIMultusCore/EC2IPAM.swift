@@ -84,7 +84,7 @@ struct EC2ModeIPAM {
     let config: IPAMConfig
     let network: String
 
-    func add(_ inv: Invocation, interface: Int, undo: UndoStack) throws -> CNIResult {
+    func add(_ inv: Invocation, interface: Int?, undo: UndoStack) throws -> CNIResult {
         guard let r = inv.registration else { throw CoreError.ec2ModeNeedsENI(config.mode.rawValue) }
         let ledger = EC2Ledger(root: "\(config.dataDir)/\(network)/ec2")
         let key = inv.key
@@ -233,7 +233,7 @@ struct PrefixPool {
                               network: network, now: now)
     }
 
-    func add(_ inv: Invocation, interface: Int) throws -> CNIResult {
+    func add(_ inv: Invocation, interface: Int?) throws -> CNIResult {
         guard let r = inv.registration else { throw CoreError.ec2ModeNeedsENI(config.mode.rawValue) }
         return try withLock {
             var held = try load()

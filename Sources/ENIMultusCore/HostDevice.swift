@@ -6,8 +6,9 @@ import IPAM
 import NetTypes
 import Netlink
 
-/// host-device: the ENI itself moved into the pod, through a temporary netns, with its original name kept in
-/// `IFLA_IFALIAS`; DEL brings it back even when the pod netns is already gone.
+/// host-device: the ENI itself moved into the pod with one `RTM_NEWLINK` (netns, new name and `IFLA_IFALIAS` = the
+/// original name, applied by the kernel under one rtnl_lock); DEL brings it back the same way, also when the pod
+/// netns is already gone.
 struct HostDeviceDriver {
     let inv: Invocation
     let ipam: AddressManager
@@ -138,21 +139,16 @@ struct HostDeviceDriver {
             try FileIO.writeAtomically(recordPath, record.bytes)
             undo.push("remove link record") { try FileIO.remove(recordPath) }
 
-            let tmp = try TemporaryNamespace()
-            try CoreError.step("move \(dev.name) to a temporary netns") {
-                try host.sock.setLink(index: dev.index, LinkChange(up: false, namespaceFD: tmp.ns.fd))
-            }
+            // One message: the kernel moves the device (closing it; should its name be taken in the pod it arrives
+            // as `ifname` directly), then renames it and sets the alias. Each netns move costs the kernel RCU grace
+            // periods (15-20 ms), so this is the cycle's largest cost; a temporary netns would double it. Should the
+            // rename or the alias be refused after the move, the device sits in the pod under its own name: the
+            // undo, registered first, finds it there by name and MAC.
             undo.push("return \(dev.name) to the node") {
-                try Self.returnDevice(record: record, ifname: ifname, pod: pod, host: host, staging: tmp, log: inv.log)
+                try Self.returnAfterFailedAdd(record: record, ifname: ifname, pod: pod, host: host)
             }
-            guard let inTmp = try tmp.sock.link(named: dev.name) else {
-                throw CoreError.deviceNotFound("\(dev.name) vanished while moving it")
-            }
-            try CoreError.step("rename \(dev.name) to \(ifname)") {
-                try tmp.sock.setLink(index: inTmp.index, LinkChange(name: ifname, alias: dev.name))
-            }
-            try CoreError.step("move \(ifname) into \(inv.cni.netns)") {
-                try tmp.sock.setLink(index: inTmp.index, LinkChange(namespaceFD: pod.ns.fd))
+            try CoreError.step("move \(dev.name) into \(inv.cni.netns) as \(ifname)") {
+                try host.sock.setLink(index: dev.index, LinkChange(name: ifname, namespaceFD: pod.ns.fd, alias: dev.name))
             }
             guard let inPod = try pod.sock.link(named: ifname) else {
                 throw CoreError.deviceNotFound("\(ifname) vanished while moving it into \(inv.cni.netns)")
@@ -175,33 +171,38 @@ struct HostDeviceDriver {
         }
     }
 
-    /// Brings a device home wherever it is: in the pod netns under `ifname` (moved out through a temporary netns,
-    /// so neither name can clash), in `staging` (ADD's own temporary netns, when ADD failed half-way through the
-    /// move), or already back in the node's netns under another name because the pod netns died. Restores the
-    /// name, clears the alias, leaves it down. Returns false when the device was not found.
+    /// ADD's undo of the move: the device is in the pod under `ifname` (moved and renamed, aliased or not) or under
+    /// its own name (moved, rename refused), with the recorded MAC; it goes home under its name, without alias,
+    /// down. Nothing of ours in the pod: the move never happened.
+    static func returnAfterFailedAdd(record: Record, ifname: String, pod: PodNamespace, host: HostNamespace) throws {
+        guard let l = try pod.sock.links().first(where: { l in
+            (l.name == ifname || l.name == record.name) && !IPVlanDriver.slaveKinds.contains(l.kind ?? "")
+                && (l.alias == nil || l.alias == "" || l.alias == record.name)
+                && (record.mac == nil || l.hardwareAddress == record.mac)
+        }) else { return }
+        try moveHome(l, from: pod.sock, record: record, host: host, what: "return \(l.name) from \(pod.path)")
+    }
+
+    /// One message back: the kernel moves the device (arriving as `record.name` should its pod name be taken on the
+    /// node), then renames it and clears the alias.
+    static func moveHome(_ l: Link, from sock: borrowing RouteSocket, record: Record, host: HostNamespace, what: String) throws {
+        try CoreError.step("\(what) to the node's netns as \(record.name)") {
+            try sock.setLink(index: l.index, LinkChange(name: record.name, up: false, namespaceFD: host.ns.fd, alias: ""))
+        }
+    }
+
+    /// Brings a device home wherever it is: in the pod netns under `ifname` (one move back, renamed, alias
+    /// cleared), or already back in the node's netns under another name because the pod netns died (or because a
+    /// move back was half done: moved, rename refused). Restores the name, clears the alias, leaves it down.
+    /// Returns false when the device was not found.
     @discardableResult
     static func returnDevice(record: Record, ifname: String, pod: PodNamespace?, host: HostNamespace,
-                             staging: TemporaryNamespace? = nil, log: EventLog) throws -> Bool {
+                             log: EventLog) throws -> Bool {
         func isOurs(_ l: Link) -> Bool {
             (l.alias == record.name) && (record.mac == nil || l.hardwareAddress == nil || l.hardwareAddress == record.mac)
         }
-        let tmp = try staging ?? TemporaryNamespace()
         if let pod, let l = try pod.sock.link(named: ifname), isOurs(l) {
-            try CoreError.step("move \(ifname) out of \(pod.path)") {
-                try pod.sock.setLink(index: l.index, LinkChange(up: false, namespaceFD: tmp.ns.fd))
-            }
-        }
-        // A temporary netns is private to this invocation: any device in it besides lo with the recorded MAC is
-        // the one we moved, renamed and aliased or not yet.
-        if let l = try tmp.sock.links().first(where: {
-            $0.name != "lo" && (record.mac == nil || $0.hardwareAddress == record.mac)
-        }) {
-            try CoreError.step("rename \(l.name) back to \(record.name)") {
-                try tmp.sock.setLink(index: l.index, LinkChange(name: record.name, alias: ""))
-            }
-            try CoreError.step("return \(record.name) to the node's netns") {
-                try tmp.sock.setLink(index: l.index, LinkChange(namespaceFD: host.ns.fd))
-            }
+            try moveHome(l, from: pod.sock, record: record, host: host, what: "return \(ifname) from \(pod.path)")
             return true
         }
         // The pod netns is gone (or never got the device): look in the node's netns.
@@ -271,15 +272,5 @@ struct HostDeviceDriver {
             }
         } catch { errors.append(error) }
         return errors
-    }
-}
-
-/// An anonymous network namespace for moves, gone when the object is released.
-final class TemporaryNamespace {
-    let ns: NetNS
-    let sock: RouteSocket
-    init() throws {
-        ns = try NetNS.createAnonymous()
-        sock = try RouteSocket(in: ns)
     }
 }

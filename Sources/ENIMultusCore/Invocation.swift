@@ -53,7 +53,7 @@ struct Invocation {
 
     /// IPAM, then (on an EC2 network with IPAM that EC2 does not route by itself) the ledger entry and the EC2
     /// assignment; every step registers its undo.
-    func acquireAddresses(_ ipam: AddressManager, interface: Int, undo: UndoStack) throws -> CNIResult {
+    func acquireAddresses(_ ipam: AddressManager, interface: Int?, undo: UndoStack) throws -> CNIResult {
         let result = try ipam.add(self, interface: interface, undo: undo)
         guard let r = registration, !ipam.isEC2Native else { return result }
         let addresses = result.ips.map(\.address.address)
@@ -86,6 +86,7 @@ struct Invocation {
     var key: AttachmentKey { AttachmentKey(containerID: cni.containerID, ifname: cni.ifname) }
 
     func add() throws -> CNIResult {
+        if conf.role == .ipam { return try addAsIPAM() }
         if let mac = conf.runtimeMAC ?? cni.args.mac {
             // Honouring it silently wrong would be worse than refusing: an ipvlan slave always carries its master's
             // MAC, and EC2 fixes an ENI's MAC (traffic to a changed MAC is dropped).
@@ -120,6 +121,25 @@ struct Invocation {
         return inv
     }
 
+    /// IPAM role: the addresses (registered on the ENI when the config has an `eni` block) and routes for the
+    /// calling plugin, which creates the interface; `ips[].interface` is left for it to set. A MAC request is the
+    /// calling plugin's business.
+    private func addAsIPAM() throws -> CNIResult {
+        let ipam = try ipam()
+        let inv = try withSelectedENI(drainQueue: true)
+        let undo = UndoStack()
+        do {
+            var result = try inv.acquireAddresses(ipam, interface: nil, undo: undo)
+            result.interfaces = []
+            undo.commit()
+            return result
+        } catch {
+            undo.rollback()
+            for f in undo.failures { log.write(.error, f) }
+            throw error
+        }
+    }
+
     private func addSelected() throws -> CNIResult {
         let ipam = try ipam()
         switch conf.link {
@@ -129,7 +149,7 @@ struct Invocation {
     }
 
     /// DEL is best effort and idempotent: addresses are released first and always (also when the netns is gone),
-    /// then the interface is removed or returned. Every step runs even if an earlier one failed; the first
+    /// then (plugin role) the interface is removed or returned. Every step runs even if an earlier one failed; the first
     /// failure is reported.
     func del() throws {
         var first: (any Error)?
@@ -145,9 +165,10 @@ struct Invocation {
             log.write(.info, "IPAM not usable on DEL: \(error)")
         }
         do {
-            switch conf.link {
-            case .ipvlan: try IPVlanDriver.del(self)
-            case .hostDevice: try HostDeviceDriver.del(self)
+            switch (conf.role, conf.link) {
+            case (.ipam, _): break  // the calling plugin removes its interface
+            case (.plugin, .ipvlan): try IPVlanDriver.del(self)
+            case (.plugin, .hostDevice): try HostDeviceDriver.del(self)
             }
         } catch {
             log.write(.error, "interface cleanup failed: \(error)")
@@ -190,9 +211,10 @@ struct Invocation {
         let prev = try CNIResult.decode(prevJSON)
         let ipam = try ipam()
         let inv = try withSelectedENI(fresh: true)
-        switch conf.link {
-        case .ipvlan: try IPVlanDriver.check(inv, prev: prev)
-        case .hostDevice: try HostDeviceDriver.check(inv, prev: prev)
+        switch (conf.role, conf.link) {
+        case (.ipam, _): break  // the interface is the calling plugin's to check
+        case (.plugin, .ipvlan): try IPVlanDriver.check(inv, prev: prev)
+        case (.plugin, .hostDevice): try HostDeviceDriver.check(inv, prev: prev)
         }
         try ipam.check(inv, prev: prev)
         if let r = inv.registration, !ipam.isPrefixPool {
@@ -223,6 +245,7 @@ struct Invocation {
         } catch let e as CNIError { throw e } catch {
             throw CNIError(.notAvailable, "IPAM cannot tell whether it can allocate: \(cniError(for: error).msg)")
         }
+        guard conf.role == .plugin else { return }  // the calling plugin answers for its link
         let host = try HostNamespace()
         switch conf.link {
         case .ipvlan:
@@ -273,7 +296,7 @@ struct Invocation {
             } catch { errors.append(error) }
         }
         errors += ipam.gc(self, valid: valid)
-        if conf.link == .hostDevice {
+        if conf.role == .plugin && conf.link == .hostDevice {
             errors += HostDeviceDriver.gc(self, valid: valid)
         }
         for e in errors { log.write(.error, "GC: \(e)") }

@@ -39,6 +39,25 @@ public enum ProcessInfoLite {
         UInt64.random(in: .min ... .max)  // SystemRandomNumberGenerator: getrandom(2)
     }
 
+    /// Reads stdin to its end (at most 64 MiB) and drops it: the writer never sees EPIPE.
+    public static func discardStdin() {
+        var buf = (0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64)
+        var total = 0
+        while total < 64 << 20 {
+            let n = withUnsafeMutableBytes(of: &buf) { read(0, $0.baseAddress, $0.count) }
+            if n > 0 { total += n } else if n == 0 || errno != EINTR { return }
+        }
+    }
+
+    public static func write(_ fd: Int32, _ bytes: UnsafeBufferPointer<UInt8>) {
+        var off = 0
+        while off < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + off, bytes.count - off)
+            if n < 0 { if errno == EINTR { continue } else { return } }
+            off += n
+        }
+    }
+
     public static func write(_ fd: Int32, _ s: String) {
         guard !s.isEmpty else { return }
         var bytes = Array(s.utf8)

@@ -51,6 +51,7 @@ public enum Plugin {
             base["network"] = .string(conf.name)
             if !cniEnv.containerID.isEmpty { base["containerID"] = .string(cniEnv.containerID) }
             if !cniEnv.ifname.isEmpty { base["ifname"] = .string(cniEnv.ifname) }
+            if conf.role == .ipam { base["role"] = .string("ipam") }
             log = EventLog(path: conf.logFile, level: conf.logLevel, wallClock: env.wallClock, base: base)
 
             let invocation = Invocation(env: env, cni: cniEnv, conf: conf, version: version, log: log)
@@ -76,11 +77,21 @@ public enum Plugin {
         }
     }
 
-    static func versionOutput() -> PluginOutput {
+    /// VERSION's answer, a constant (the versions are fixed at build time; a unit test checks that it is exactly
+    /// the JSON built from `CNIVersion`). `main.swift` prints it before building anything else: podman asks for
+    /// VERSION before every ADD and DEL, and this keeps that exec to the process start-up.
+    public static let versionText: StaticString = #"{"cniVersion":"1.1.0","supportedVersions":["0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"]}\#n"#
+
+    /// The same object built from `CNIVersion` (what `versionText` must equal).
+    public static func versionJSON() -> String {
         var o = JSONObject()
         o["cniVersion"] = .string(CNIVersion.v1_1_0.rawValue)
         o["supportedVersions"] = .array(CNIVersion.supportedStrings.map { .string($0) })
-        return PluginOutput(stdout: JSON.object(o).serialized() + "\n", stderr: "", exitCode: 0)
+        return JSON.object(o).serialized() + "\n"
+    }
+
+    static func versionOutput() -> PluginOutput {
+        PluginOutput(stdout: versionText.description, stderr: "", exitCode: 0)
     }
 
     static func duration(_ env: PluginEnvironment, _ started: UInt64) -> JSON {

@@ -6,35 +6,48 @@ import NetTypes
 import Netlink
 import TestSupport
 
-/// The host-device undo when ADD fails half-way through the move: the device sits in ADD's own temporary netns,
-/// possibly already renamed and aliased. It must come home under its name, without alias, whatever step failed.
+/// The host-device undo when ADD fails after its one-message move (netns + name + alias): the kernel may have
+/// moved the device and then refused the rename (it sits in the pod under its own name) or the alias (renamed, no
+/// alias), or done everything. Whatever step failed, it must come home under its name, without alias; a device of
+/// the pod that only shares a name with it stays where it is.
 @Suite(.tier(.host), .serialized)
 struct HostHostDeviceUndoTests {
-    @Test(arguments: [false, true])
-    func deviceStrandedInTheStagingNetnsComesHome(renamed: Bool) throws {
+    @Test(arguments: [(false, false), (true, false), (true, true)])
+    func deviceLeftInThePodByAFailedMoveComesHome(renamed: Bool, aliased: Bool) throws {
         let f = try NodeFixture()
         defer { f.close() }
         let mac = try #require(linkInfo(f.node, "eni0")?["address"] as? String)
-        let log = EventLog(path: nil, level: .error, wallClock: { 0 }, base: JSONObject())
-        let ns = try NetNS(path: f.node.path)
-        let found = try ns.run { () throws -> Bool in
-            let host = try HostNamespace()
-            let staging = try TemporaryNamespace()
-            let dev = try #require(try host.sock.link(named: "eni0"))
-            try host.sock.setLink(index: dev.index, LinkChange(up: false, namespaceFD: staging.ns.fd))
-            if renamed {
-                let l = try #require(try staging.sock.link(named: "eni0"))
-                try staging.sock.setLink(index: l.index, LinkChange(name: "net1", alias: "eni0"))
-            }
-            #expect(try host.sock.link(named: "eni0") == nil)
-            return try HostDeviceDriver.returnDevice(
-                record: .init(name: "eni0", mac: MACAddress(mac)), ifname: "net1", pod: nil, host: host,
-                staging: staging, log: log)
-        }
-        #expect(found)
+        try f.node.ip("link", "set", "eni0", "netns", f.pod.name)
+        if renamed { try f.pod.ip("link", "set", "eni0", "name", "net1") }
+        if aliased { try f.pod.ip("link", "set", "net1", "alias", "eni0") }
+        #expect(linkInfo(f.node, "eni0") == nil)
+        try undo(f, mac: mac)
         let home = try #require(linkInfo(f.node, "eni0"))
         #expect(home["address"] as? String == mac)
         #expect(home["ifalias"] == nil || home["ifalias"] as? String == "")
+        #expect(linkInfo(f.pod, "net1") == nil && linkInfo(f.pod, "eni0") == nil)
         #expect(linkInfo(f.node, "net1") == nil)
+    }
+
+    @Test func aPodDeviceWithTheSameNameButAnotherMACIsLeftAlone() throws {
+        let f = try NodeFixture()
+        defer { f.close() }
+        let mac = try #require(linkInfo(f.node, "eni0")?["address"] as? String)
+        try f.pod.ip("link", "add", "net1", "type", "veth", "peer", "name", "emtundo0")
+        try f.pod.ip("link", "set", "net1", "address", "02:00:00:00:99:01")
+        let podBefore = try f.pod.snapshot(), nodeBefore = try f.node.snapshot()
+        try undo(f, mac: mac)
+        #expect(try f.pod.snapshot() == podBefore)
+        #expect(try f.node.snapshot() == nodeBefore)
+    }
+
+    private func undo(_ f: NodeFixture, mac: String) throws {
+        let ns = try NetNS(path: f.node.path)
+        try ns.run { () throws -> Void in
+            let host = try HostNamespace()
+            let pod = try PodNamespace(path: f.pod.path)
+            try HostDeviceDriver.returnAfterFailedAdd(record: .init(name: "eni0", mac: MACAddress(mac)), ifname: "net1",
+                                                      pod: pod, host: host)
+        }
     }
 }

@@ -18,8 +18,11 @@ struct PeerScenario {
         var podAfterDel: String
     }
 
-    /// Runs ADD then DEL of `conf` with `plugin` (a path) inside a fresh node/pod pair whose node has `eni0`.
-    static func run(plugin: String, conf: String, ifname: String = "net1") throws -> Outcome {
+    /// Runs ADD then DEL of `conf` with `plugin` (a path) inside a fresh node/pod pair whose node has `eni0`;
+    /// with `check`, a CHECK with the ADD result as prevResult in between (it must pass); `afterAdd` sees the state
+    /// while the attachment exists.
+    static func run(plugin: String, conf: String, ifname: String = "net1", cniPath: String = "/usr/lib/cni",
+                    check: Bool = false, afterAdd: () throws -> Void = {}) throws -> Outcome {
         let node = try TestNetns(prefix: "emtnode")
         let pod = try TestNetns(prefix: "emtpod")
         defer { pod.delete(); node.delete() }
@@ -28,7 +31,7 @@ struct PeerScenario {
         try node.ip("link", "set", "eni0", "address", "02:42:ac:11:00:02")
         try node.ip("link", "set", "eni0peer", "address", "02:42:ac:11:00:03")
         var env = ["CNI_COMMAND": "ADD", "CNI_CONTAINERID": "peer1", "CNI_NETNS": pod.path, "CNI_IFNAME": ifname,
-                   "CNI_PATH": "/usr/lib/cni", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
+                   "CNI_PATH": cniPath, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
         let add = node.exec([plugin], stdin: Array(conf.utf8), env: env)
         guard add.status == 0 else { throw HarnessError("\(plugin) ADD failed: \(add.stdout) \(add.stderr)") }
         let l = linkInfo(pod, ifname) ?? [:]
@@ -56,9 +59,15 @@ struct PeerScenario {
         }
         let out = Outcome(result: result, link: link, addresses: addresses(pod, ifname),
                           routes4: routes(pod), routes6: routes(pod, family: "-6"), nodeAfterDel: "", podAfterDel: "")
-        env["CNI_COMMAND"] = "DEL"
+        try afterAdd()
         var withPrev = try JSON.parse(conf).objectValue!
         withPrev["prevResult"] = try JSON.parse(add.stdout)
+        if check {
+            env["CNI_COMMAND"] = "CHECK"
+            let c = node.exec([plugin], stdin: Array(JSON.object(withPrev).serialized().utf8), env: env)
+            guard c.status == 0 else { throw HarnessError("\(plugin) CHECK failed: \(c.stdout) \(c.stderr)") }
+        }
+        env["CNI_COMMAND"] = "DEL"
         let del = node.exec([plugin], stdin: Array(JSON.object(withPrev).serialized().utf8), env: env)
         guard del.status == 0 else { throw HarnessError("\(plugin) DEL failed: \(del.stdout) \(del.stderr)") }
         var o = out

@@ -57,15 +57,17 @@ import JSON
         #expect(all.contains { $0["link"]?.stringValue == "host-device" })
         #expect(all.contains { $0["ipam"]?["type"]?.stringValue == "eni-multus" })
         #expect(all.contains { ($0["ipam"]?["type"]?.stringValue).map { $0 != "eni-multus" } ?? false })
+        #expect(all.contains { $0.objectValue.map { NetConf.role(of: $0) == .ipam } ?? false }, "an example of the IPAM role")
         #expect(Self.files.count >= 6)
     }
 
     @Test(arguments: UnitConfExamplesTests.files)
     func exampleParsesAndValidates(file: String) throws {
         for c in try Self.configs(file) {
-            #expect(c["type"]?.stringValue == "eni-multus")
             _ = try CNIVersion.resolve(c["cniVersion"]?.stringValue)
             let conf = try NetConf(json: c, command: .add)
+            // Our plugin's configs, or another plugin's with eni-multus as its IPAM.
+            #expect(c["type"]?.stringValue == "eni-multus" || (conf.role == .ipam && conf.ipamType == "eni-multus"), "\(file)")
             if conf.ipamType == "eni-multus", let ipam = conf.ipam {
                 let cfg = try IPAMConfig(ipam, defaultDataDir: "/tmp/unused")
                 // ranges mode names its ranges; ec2/prefix modes take addresses from EC2 on the `eni` block's ENI.

@@ -17,6 +17,12 @@ private typealias K = UnitProtocolKit
         K.expectOutput(out, stdout: K.versionOutput, stderr: "")
     }
 
+    @Test("the constant VERSION text (main.swift prints it directly) is the JSON built from the supported versions")
+    func versionConstant() {
+        #expect(Plugin.versionText.description == Plugin.versionJSON())
+        #expect(Plugin.versionText.description == K.versionOutput)
+    }
+
     @Test("VERSION as podman sends it: dummy env and {\"cniVersion\":\"1.0.0\"} on stdin")
     func versionPodman() {
         let vars = ["CNI_COMMAND": "VERSION", "CNI_CONTAINERID": "dummy", "CNI_NETNS": "dummy", "CNI_IFNAME": "dummy",
