@@ -95,7 +95,8 @@ func fuzzCheckNetConf(_ c: NetConf, command: CNICommand, json: JSON) {
     if let p = c.pciBusID { fuzzCheck(NetConf.isPCIAddress(p), "pciBusID \(p)") }
     if let f = c.logFile { fuzzCheck(f.hasPrefix("/"), "logFile \(f)") }
     if command == .gc { fuzzCheck(c.validAttachments != nil, "GC without valid-attachments") }
-    if (command == .add || command == .check) && json["eni"] == nil {
+    // In the IPAM role (another plugin's config with ipam.type eni-multus) the link fields are the caller's business.
+    if c.role == .plugin && (command == .add || command == .check) && json["eni"] == nil {
         switch c.link {
         case .ipvlan:
             fuzzCheck(c.master != nil || c.masterMAC != nil, "ipvlan without master")
