@@ -11,7 +11,7 @@ enum AddressManager {
     case prefix(PrefixPool)
     case delegated(DelegatedIPAM)
 
-    static let builtinType = "eni-multus"
+    static let builtinType = NetConf.pluginType
 
     init(conf: NetConf, cni: CNIEnvironment, defaultDataDir: String, wallClock: @escaping @Sendable () -> Double) throws {
         guard let ipam = conf.ipam, let type = conf.ipamType else {

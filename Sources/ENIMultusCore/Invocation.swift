@@ -129,8 +129,7 @@ struct Invocation {
         let inv = try withSelectedENI(drainQueue: true)
         let undo = UndoStack()
         do {
-            var result = try inv.acquireAddresses(ipam, interface: nil, undo: undo)
-            result.interfaces = []
+            let result = try inv.acquireAddresses(ipam, interface: nil, undo: undo)
             undo.commit()
             return result
         } catch {

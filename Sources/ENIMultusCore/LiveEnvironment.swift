@@ -41,11 +41,12 @@ public enum ProcessInfoLite {
 
     /// Reads stdin to its end (at most 64 MiB) and drops it: the writer never sees EPIPE.
     public static func discardStdin() {
-        var buf = (0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64)
-        var total = 0
-        while total < 64 << 20 {
-            let n = withUnsafeMutableBytes(of: &buf) { read(0, $0.baseAddress, $0.count) }
-            if n > 0 { total += n } else if n == 0 || errno != EINTR { return }
+        withUnsafeTemporaryAllocation(byteCount: 16384, alignment: 8) { buf in
+            var total = 0
+            while total < 64 << 20 {
+                let n = read(0, buf.baseAddress, buf.count)
+                if n > 0 { total += n } else if n == 0 || errno != EINTR { return }
+            }
         }
     }
 
