@@ -94,20 +94,19 @@ final class AWSENIRegistry: ENIRegistry {
     func assign(count: Int, v4: Bool, to eni: String) throws -> [IPAddress] {
         let change = v4 ? try ec2.assignPrivateIPAddresses(networkInterfaceID: eni, count: count)
                         : try ec2.assignIPv6Addresses(networkInterfaceID: eni, count: count)
-        let got = change.addresses.compactMap { IPAddress($0) }
-        // AWS lists only what this call assigned; anything else is not an answer we can use.
-        guard got.count == count else {
-            throw AWSError.malformedResponse("asked EC2 for \(count) address(es) on \(eni), it reported \(got.count)")
-        }
-        return got
+        return try Self.exactly(count, change.addresses.compactMap { IPAddress($0) }, "address(es)", eni)
     }
 
     func assignPrefixes(count: Int, v4: Bool, to eni: String) throws -> [IPPrefix] {
         let change = v4 ? try ec2.assignPrivateIPAddresses(networkInterfaceID: eni, prefixCount: count)
                         : try ec2.assignIPv6Addresses(networkInterfaceID: eni, prefixCount: count)
-        let got = change.prefixes.compactMap { IPPrefix($0) }
+        return try Self.exactly(count, change.prefixes.compactMap { IPPrefix($0) }, "prefix(es)", eni)
+    }
+
+    /// AWS lists only what a count-based assign gave; anything but exactly `count` is not an answer we can use.
+    private static func exactly<T>(_ count: Int, _ got: [T], _ what: String, _ eni: String) throws -> [T] {
         guard got.count == count else {
-            throw AWSError.malformedResponse("asked EC2 for \(count) prefix(es) on \(eni), it reported \(got.count)")
+            throw AWSError.malformedResponse("asked EC2 for \(count) \(what) on \(eni), it reported \(got.count)")
         }
         return got
     }

@@ -32,37 +32,30 @@ enum AddressManager {
         }
     }
 
-    var dataDir: String? {
+    /// The built-in IPAM's configuration (nil for none and delegated); the properties below derive from it.
+    var builtinConfig: IPAMConfig? {
         switch self {
-        case .builtin(let a): return a.config.dataDir
-        case .ec2(let m): return m.config.dataDir
-        case .prefix(let p): return p.config.dataDir
+        case .builtin(let a): return a.config
+        case .ec2(let m): return m.config
+        case .prefix(let p): return p.config
         case .none, .delegated: return nil
         }
     }
 
-    /// Modes whose addresses EC2 routes to the ENI already (nothing to register per address).
-    var isEC2Native: Bool {
-        switch self {
-        case .ec2, .prefix: return true
-        default: return false
-        }
-    }
+    var dataDir: String? { builtinConfig?.dataDir }
 
-    var isPrefixPool: Bool {
-        if case .prefix = self { return true }
-        return false
-    }
+    /// The built-in mode, if any.
+    var mode: IPAMConfig.Mode? { builtinConfig?.mode }
+
+    /// Modes whose addresses EC2 routes to the ENI already (nothing to register per address).
+    var isEC2Native: Bool { mode == .ec2 || mode == .prefix }
 
     /// The release cooldown of the built-in modes (0 elsewhere).
-    var cooldownSeconds: Int {
-        switch self {
-        case .builtin(let a): return a.config.cooldownSeconds
-        case .ec2(let m): return m.config.cooldownSeconds
-        case .prefix(let p): return p.config.cooldownSeconds
-        case .none, .delegated: return 0
-        }
-    }
+    var cooldownSeconds: Int { builtinConfig?.cooldownSeconds ?? 0 }
+
+    /// Cooldown that DEL and GC apply by deferring the EC2 release (mode ec2: EC2 chose the address, so only keeping
+    /// it assigned stops EC2 handing it out again); 0 elsewhere.
+    var deferredReleaseSeconds: Int { mode == .ec2 ? cooldownSeconds : 0 }
 
     /// ADD: addresses, routes and DNS for the interface at result index `interface`.
     func add(_ inv: Invocation, interface: Int?, undo: UndoStack) throws -> CNIResult {

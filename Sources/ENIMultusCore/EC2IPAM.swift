@@ -197,8 +197,11 @@ struct PrefixPool {
         return try body()
     }
 
-    func load() throws -> [Held] {
-        guard let b = try FileIO.read(statePath) else { return [] }
+    func load() throws -> [Held] { try Self.load(statePath) }
+
+    /// The held prefixes recorded at `path` (also read by the node reconcile for every network).
+    static func load(_ path: String) throws -> [Held] {
+        guard let b = try FileIO.read(path) else { return [] }
         return String(decoding: b, as: UTF8.self).split(separator: "\n").compactMap { line in
             var f: [Substring: Substring] = [:]
             for part in line.split(separator: " ") {
@@ -259,7 +262,7 @@ struct PrefixPool {
             try save(held)
             // Warm minimum: top up in one call, best effort (the ADD itself has succeeded).
             if config.warmAddresses > 0 {
-                let free = try freeAddresses(held, eni: r.remote.id, v4: true)
+                let free = freeAddresses(held, eni: r.remote.id, v4: true, used: try usedAddresses())
                 if free < config.warmAddresses {
                     let n = (config.warmAddresses - free + 15) / 16
                     do { try grow(&held, .ipv4, count: n, r) } catch {
@@ -290,9 +293,11 @@ struct PrefixPool {
         return try FileIO.list(a.root + "/ips").compactMap { IPAddress($0) } + a.coolingAddresses()
     }
 
-    func freeAddresses(_ held: [Held], eni: String, v4: Bool) throws -> Int {
+    /// Free addresses in the family's prefixes held on `eni`, given the store's `used` addresses (read once by the
+    /// caller: `usedAddresses()` lists directories).
+    func freeAddresses(_ held: [Held], eni: String, v4: Bool, used: [IPAddress]) -> Int {
         let mine = held.filter { $0.eni == eni && $0.prefix.address.isV4 == v4 }
-        let used = try usedAddresses().filter { a in mine.contains { $0.prefix.contains(a) } }.count
+        let used = used.filter { a in mine.contains { $0.prefix.contains(a) } }.count
         let cap = mine.reduce(0) { acc, h in
             let bits = h.prefix.address.bitWidth - h.prefix.length
             return acc + (bits >= 20 ? 1 << 20 : 1 << bits)
@@ -324,7 +329,7 @@ struct PrefixPool {
                 due.sort { $0.emptySince < $1.emptySince }
                 while let last = due.last(where: { $0.prefix.address.isV4 }) {
                     let remaining = held.filter { h in !due.contains(h) }
-                    let free = try freeAddresses(remaining, eni: last.eni, v4: true)
+                    let free = freeAddresses(remaining, eni: last.eni, v4: true, used: used)
                     if free >= config.warmAddresses { break }
                     due.removeAll { $0 == last }
                 }
@@ -365,7 +370,8 @@ struct PrefixPool {
     func unavailability(_ inv: Invocation) throws -> String? {
         guard let r = inv.registration else { return nil }
         let held = try load()
-        for fam in config.families where try freeAddresses(held, eni: r.remote.id, v4: fam.isV4) <= 0 {
+        let used = try usedAddresses()
+        for fam in config.families where freeAddresses(held, eni: r.remote.id, v4: fam.isV4, used: used) <= 0 {
             let slots = try addressSlots(r, fam, dataDir: config.dataDir)
             if slots.used >= slots.cap {
                 return "every held \(fam.label) prefix on \(r.remote.id) is full and the ENI has no slot for another (\(slots.used) of \(slots.cap) for \(slots.instanceType))"

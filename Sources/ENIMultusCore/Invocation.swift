@@ -183,10 +183,10 @@ struct Invocation {
         let ledger = ec2Ledger(ipam)
         do {
             guard var entry = try ledger.entry(key) else { return }
-            if case .ec2 = ipam, ipam.cooldownSeconds > 0 {
+            if ipam.deferredReleaseSeconds > 0 {
                 // EC2 chose the address: it stays on our ENI through the cooldown (so EC2 cannot hand it to another
                 // pod at once) and is released in a batch by a later invocation, GC or the node agent.
-                entry.notBefore = now + Int64(ipam.cooldownSeconds)
+                entry.notBefore = now + Int64(ipam.deferredReleaseSeconds)
                 try ledger.enqueue(entry, unique: env.random())
                 try ledger.forget(key)
                 return
@@ -216,7 +216,7 @@ struct Invocation {
         case (.plugin, .hostDevice): try HostDeviceDriver.check(inv, prev: prev)
         }
         try ipam.check(inv, prev: prev)
-        if let r = inv.registration, !ipam.isPrefixPool {
+        if let r = inv.registration, ipam.mode != .prefix {
             // The addresses are still registered on the ENI, as the ledger says.
             guard let entry = try ec2Ledger(ipam).entry(key), entry.eni == r.remote.id else {
                 throw CoreError.checkFailed("no EC2 registration is recorded for \(key) on \(r.remote.id)")
@@ -265,7 +265,7 @@ struct Invocation {
             let ledger = ec2Ledger(ipam)
             do {
                 let reg = try registry(seconds: cfg.timeoutSeconds)
-                let deferred: Int64 = { if case .ec2 = ipam { return Int64(ipam.cooldownSeconds) }; return 0 }()
+                let deferred = Int64(ipam.deferredReleaseSeconds)
                 for name in try FileIO.list(ledger.ledgerDir) {
                     guard let k = AttachmentKey(fileName: name), !valid.contains(k), var entry = try ledger.entry(k) else { continue }
                     if deferred > 0 {
@@ -280,13 +280,7 @@ struct Invocation {
                 }
                 try ledger.drain(limit: 256, now: now, registry: reg)
                 // Node-local reconcile: addresses on our ENIs that no record of this node owns.
-                let grace: Int? = {
-                    switch ipam {
-                    case .ec2(let m): return m.config.reconcileGraceSeconds
-                    case .prefix(let p): return p.config.reconcileGraceSeconds
-                    default: return nil
-                    }
-                }()
+                let grace = ipam.isEC2Native ? ipam.builtinConfig?.reconcileGraceSeconds : nil
                 if let grace {
                     let report = try Reconciler(dataDir: ipam.dataDir ?? env.paths.dataDir, registry: reg, now: now,
                                                 graceSeconds: grace).run()

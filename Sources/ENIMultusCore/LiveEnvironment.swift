@@ -61,12 +61,6 @@ public enum ProcessInfoLite {
 
     public static func write(_ fd: Int32, _ s: String) {
         guard !s.isEmpty else { return }
-        var bytes = Array(s.utf8)
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
-            if n < 0 { if errno == EINTR { continue } else { return } }
-            off += n
-        }
+        Array(s.utf8).withUnsafeBufferPointer { write(fd, $0) }
     }
 }

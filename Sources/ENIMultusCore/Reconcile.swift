@@ -45,7 +45,6 @@ struct Reconciler {
         var ownedPrefixes = Set<IPPrefix>()
         var named = Set(NodeRecords(dataDir: dataDir).verifiedENIs.all())
         var ledgers: [EC2Ledger] = []
-        let t = now
         for net in try FileIO.list(dataDir) {
             let ledger = EC2Ledger(root: "\(dataDir)/\(net)/ec2")
             guard FileIO.exists(ledger.root) else { continue }
@@ -57,8 +56,7 @@ struct Reconciler {
                     named.insert(e.eni)
                 }
             }
-            let pool = PrefixPool(config: IPAMConfig(mode: .prefix, rangeSets: [], dataDir: dataDir), network: net, now: { t })
-            for h in try pool.load() {
+            for h in try PrefixPool.load(ledger.root + "/prefixes") {
                 ownedPrefixes.insert(h.prefix)
                 named.insert(h.eni)
             }

@@ -78,30 +78,14 @@ struct Common: ParsableArguments {
 }
 
 enum Live {
-    static func environment() -> [String: String] {
-        var out: [String: String] = [:]
-        var p = environ
-        while let entry = p.pointee {
-            let s = String(cString: entry)
-            if let eq = s.firstIndex(of: "=") { out[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
-            p += 1
-        }
-        return out
-    }
+    /// The process environment and a complete write: the plugin's own live bindings (one implementation).
+    static func environment() -> [String: String] { ProcessInfoLite.environment() }
 
     static func log(_ line: String) {
         write(2, "eni-multus-node: \(line)\n")
     }
 
-    static func write(_ fd: Int32, _ s: String) {
-        var bytes = Array(s.utf8)
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
-            if n < 0 { if errno == EINTR { continue } else { return } }
-            off += n
-        }
-    }
+    static func write(_ fd: Int32, _ s: String) { ProcessInfoLite.write(fd, s) }
 
     /// Runs a command body; a NodeError becomes one line on stderr and its exit code.
     static func run(_ body: () throws -> Void) throws {
@@ -238,13 +222,7 @@ struct Reconcile: ParsableCommand {
                 Live.log("metrics on http://\(metricsAddress):\(server.port)/metrics")
             }
             let dir = (common.hostRoot == "/" ? "" : common.hostRoot) + pluginDataDir
-            var env: [String: String] = [:]
-            var ep = environ
-            while let p = ep.pointee {
-                let kv = String(cString: p).split(separator: "=", maxSplits: 1).map(String.init)
-                if kv.count == 2 { env[kv[0]] = kv[1] }
-                ep += 1
-            }
+            let env = Live.environment()
             repeat {
                 var now = timespec()
                 clock_gettime(CLOCK_REALTIME, &now)

@@ -27,9 +27,8 @@ import JSON
         let start = try #require(lines.firstIndex { $0.trimmingCharacters(in: .whitespaces) == "config: |" })
         let json = try JSON.parse(lines[(start + 1)...].joined(separator: "\n"))
         let obj = try #require(json.objectValue)
-        let ec2 = try #require(try EC2NetworkConfig.parse(obj))
+        _ = try #require(try EC2NetworkConfig.parse(obj), "an eni block")
         #expect(obj["clusterName"]?.stringValue == "demo")
-        _ = ec2
         let conf = try NetConf(json: json, command: .add)
         // The IPAM section decodes as the file name says (ranges unless the name says ec2/prefix).
         if conf.ipamType == "eni-multus", let ipam = conf.ipam {

@@ -114,7 +114,7 @@ struct HostEC2IPAMTests {
         try FileIO.writeAtomically(a.dir + "/.instance-limits", Array("type=m5.large\nipv4=2\nipv6=10\n".utf8))
         for i in 0..<16 { try a.add("p\(i)") }
         let e = cniError(for: try a.failingAdd("p16"))
-        #expect(e.code == 110 || e.msg.contains("no slot for another"), "\(e.code) \(e.msg)")
+        #expect(e.code == 102 && e.msg.contains("no slot for another") && e.msg.contains("2 of 2"), "\(e.code) \(e.msg)")
         #expect(try a.unavailability()?.contains("full") == true)
     }
 
@@ -151,7 +151,13 @@ struct HostEC2IPAMTests {
             let c = try n.emu.counts()
             let total = c.values.reduce(0, +)
             print("EC2 calls per 100 ADD+DEL, \(label): \(total) \(c.sorted { $0.key < $1.key })")
-            #expect(total <= (label.hasPrefix("prefix") ? 12 : 202))
+            let assigns = c["AssignPrivateIpAddresses"] ?? 0, unassigns = c["UnassignPrivateIpAddresses"] ?? 0
+            switch label {
+            case "ec2, cooldown 0": #expect(assigns == 100 && unassigns == 100, "one call per ADD and per DEL")
+            case "ec2, cooldown 30": #expect(assigns == 100 && unassigns >= 1 && unassigns <= 15, "DEL releases are batched")
+            default: #expect(assigns <= 7 && unassigns == 0, "at most one prefix per 16 ADDs")
+            }
+            #expect((c["DescribeNetworkInterfaces"] ?? 0) <= 2, "tag verified once per node, then cached")
         }
     }
 }

@@ -258,14 +258,14 @@ struct UnitPrefixModeTests {
         #expect(churn.isEmpty)
     }
 
-    @Test("the ENI's limit stops growth: ADD fails with code 3-family exhaustion and leaves nothing")
+    @Test("the ENI's limit stops growth: ADD fails with code 102 and leaves nothing")
     func exhaustion() throws {
         let w = IPAMWorld(#""mode":"prefix","cooldownSeconds":0"#)
         w.reg.limits.ipv4PerENI = 4  // primary, 10.0.1.11, 2 prefixes = 32 addresses
         for i in 0..<32 { try w.add("c\(i)") }
         #expect(w.multus.prefixes.count == 2)
         let e = cniError(for: try w.failingAdd("c32"))
-        #expect(e.msg.contains("no slot for another") && e.msg.contains("4 of 4"))
+        #expect(e.code == 102 && e.msg.contains("no slot for another") && e.msg.contains("4 of 4"))
         #expect(try FileIO.list("\(w.dir)/n1/attachments").count == 32)
         #expect(try w.unavailability()?.contains("full") == true)
         try w.del("c0")
