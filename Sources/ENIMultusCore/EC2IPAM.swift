@@ -84,6 +84,7 @@ struct EC2ModeIPAM {
             }
             try ledger.record(key, .init(eni: r.remote.id, addresses: [], pod: inv.podIdentity, mac: r.local.mac))
         }
+        inv.env.failpoint("add.ec2.after-ledger-open")
         undo.push("forget the ledger entry") { try ledger.forget(key) }
 
         let subnets = try ENISubnets(r.registry, mac: r.local.mac)
@@ -107,6 +108,7 @@ struct EC2ModeIPAM {
                 address = q.address
             } else {
                 let got = try r.registry.assign(count: 1, v4: fam.isV4, to: r.remote.id)
+                inv.env.failpoint("add.ec2.after-assign")
                 pushUnassign(got, r, undo)
                 address = got[0]
                 assigned.append(address)
@@ -116,6 +118,7 @@ struct EC2ModeIPAM {
         }
         let all = ips.map(\.address.address)
         try ledger.locked { try ledger.record(key, .init(eni: r.remote.id, addresses: all, pod: inv.podIdentity, mac: r.local.mac)) }
+        inv.env.failpoint("add.ec2.after-ledger-complete")
         if !assigned.isEmpty {
             try confirmVisible(Set(assigned), mac: r.local.mac, eni: r.remote.id, registry: r.registry, attempts: 50,
                                pause: { usleep(100_000) })
@@ -172,6 +175,7 @@ struct PrefixPool {
     let config: IPAMConfig
     let network: String
     let now: @Sendable () -> Int64
+    var failpoint: @Sendable (String) -> Void = { _ in }
 
     struct Held: Equatable {
         var prefix: IPPrefix
@@ -223,7 +227,7 @@ struct PrefixPool {
         return RangeAllocator(config: IPAMConfig(mode: .prefix, rangeSets: sets, routes: config.routes,
                                                  dataDir: config.dataDir, cooldownSeconds: config.cooldownSeconds,
                                                  families: config.families),
-                              network: network, now: now)
+                              network: network, now: now, failpoint: failpoint)
     }
 
     func add(_ inv: Invocation, interface: Int) throws -> CNIResult {
@@ -247,6 +251,7 @@ struct PrefixPool {
                     try grow(&held, config.families[si], count: 1, r)
                 }
             }
+            failpoint("add.prefix.after-allocate")
             let addresses = ips.map(\.address.address)
             for i in held.indices where addresses.contains(where: { held[i].prefix.contains($0) }) { held[i].emptySince = 0 }
             try save(held)
@@ -275,9 +280,11 @@ struct PrefixPool {
             throw RegistrationError.eniFull("every held \(fam.label) prefix is full and \(r.remote.id) has no slot for another: \(used) of \(cap) \(fam.label) address slots of \(limits.instanceType) are in use")
         }
         let got = try r.registry.assignPrefixes(count: n, v4: fam.isV4, to: r.remote.id)
+        failpoint("add.prefix.after-grow-assign")
         let t = now()
         held += got.map { Held(prefix: $0, eni: r.remote.id, emptySince: t) }
         try save(held)
+        failpoint("add.prefix.after-grow-save")
     }
 
     /// Addresses reserved or cooling, per the ranges store.
@@ -299,6 +306,7 @@ struct PrefixPool {
     func release(_ inv: Invocation, cool: Bool = true) throws {
         guard FileIO.exists(root) else { return }
         try withLock { try allocator([], eni: nil, subnets: nil).release(inv.key, cool: cool) }
+        failpoint("del.prefix.after-release")
         try returnEmpty(inv)
     }
 
@@ -331,6 +339,7 @@ struct PrefixPool {
                     let these = due.filter { $0.eni == eni }
                     do {
                         try reg.unassign(prefixes: these.map(\.prefix), from: eni)
+                        failpoint("del.prefix.after-return")
                         held.removeAll { these.contains($0) }
                     } catch {
                         inv.log.write(.info, "returning prefixes \(these.map(\.prefix.description)) to EC2 failed (kept): \(error)")

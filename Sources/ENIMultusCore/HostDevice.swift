@@ -137,6 +137,7 @@ struct HostDeviceDriver {
             try FileIO.makeDirectories(String(recordPath[..<recordPath.lastIndex(of: "/")!]))
             try FileIO.writeAtomically(recordPath, record.bytes)
             undo.push("remove link record") { try FileIO.remove(recordPath) }
+            inv.env.failpoint("add.hd.after-link-record")
 
             let tmp = try TemporaryNamespace()
             try CoreError.step("move \(dev.name) to a temporary netns") {
@@ -145,15 +146,18 @@ struct HostDeviceDriver {
             undo.push("return \(dev.name) to the node") {
                 try Self.returnDevice(record: record, ifname: ifname, pod: pod, host: host, staging: tmp, log: inv.log)
             }
+            inv.env.failpoint("add.hd.after-move-to-staging")
             guard let inTmp = try tmp.sock.link(named: dev.name) else {
                 throw CoreError.deviceNotFound("\(dev.name) vanished while moving it")
             }
             try CoreError.step("rename \(dev.name) to \(ifname)") {
                 try tmp.sock.setLink(index: inTmp.index, LinkChange(name: ifname, alias: dev.name))
             }
+            inv.env.failpoint("add.hd.after-rename")
             try CoreError.step("move \(ifname) into \(inv.cni.netns)") {
                 try tmp.sock.setLink(index: inTmp.index, LinkChange(namespaceFD: pod.ns.fd))
             }
+            inv.env.failpoint("add.hd.after-move-into-netns")
             guard let inPod = try pod.sock.link(named: ifname) else {
                 throw CoreError.deviceNotFound("\(ifname) vanished while moving it into \(inv.cni.netns)")
             }
@@ -166,6 +170,7 @@ struct HostDeviceDriver {
             result.interfaces = [CNIResult.Interface(
                 name: ifname, mac: final?.hardwareAddress?.description, sandbox: inv.cni.netns,
                 mtu: final.map { Int($0.mtu) }, pciID: pci)]
+            inv.env.failpoint("add.before-result")
             undo.commit()
             return result
         } catch {
@@ -181,7 +186,8 @@ struct HostDeviceDriver {
     /// name, clears the alias, leaves it down. Returns false when the device was not found.
     @discardableResult
     static func returnDevice(record: Record, ifname: String, pod: PodNamespace?, host: HostNamespace,
-                             staging: TemporaryNamespace? = nil, log: EventLog) throws -> Bool {
+                             staging: TemporaryNamespace? = nil, log: EventLog,
+                             failpoint: (String) -> Void = { _ in }) throws -> Bool {
         func isOurs(_ l: Link) -> Bool {
             (l.alias == record.name) && (record.mac == nil || l.hardwareAddress == nil || l.hardwareAddress == record.mac)
         }
@@ -190,6 +196,7 @@ struct HostDeviceDriver {
             try CoreError.step("move \(ifname) out of \(pod.path)") {
                 try pod.sock.setLink(index: l.index, LinkChange(up: false, namespaceFD: tmp.ns.fd))
             }
+            failpoint("del.hd.after-move-out")
         }
         // A temporary netns is private to this invocation: any device in it besides lo with the recorded MAC is
         // the one we moved, renamed and aliased or not yet.
@@ -199,6 +206,7 @@ struct HostDeviceDriver {
             try CoreError.step("rename \(l.name) back to \(record.name)") {
                 try tmp.sock.setLink(index: l.index, LinkChange(name: record.name, alias: ""))
             }
+            failpoint("del.hd.after-rename-back")
             try CoreError.step("return \(record.name) to the node's netns") {
                 try tmp.sock.setLink(index: l.index, LinkChange(namespaceFD: host.ns.fd))
             }
@@ -231,8 +239,10 @@ struct HostDeviceDriver {
         }
         guard let record else { return }
         let host = try HostNamespace()
-        let found = try returnDevice(record: record, ifname: inv.cni.ifname, pod: pod, host: host, log: inv.log)
+        let found = try returnDevice(record: record, ifname: inv.cni.ifname, pod: pod, host: host, log: inv.log,
+                                     failpoint: inv.env.failpoint)
         if !found { inv.log.write(.info, "DEL: \(record.name) not found in \(inv.cni.netns) nor on the node") }
+        inv.env.failpoint("del.hd.after-return")
         try FileIO.remove(path)
     }
 
