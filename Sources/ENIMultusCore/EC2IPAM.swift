@@ -335,14 +335,20 @@ struct PrefixPool {
             }
             if !due.isEmpty {
                 let reg = try inv.registry(seconds: 5)
+                // Forgotten first, then unassigned: a process killed in between (or an unassign that fails, or whose
+                // answer is lost) leaves an unrecorded prefix on the ENI, which the reconcile returns. The other
+                // order could leave a recorded prefix that EC2 no longer holds, and ADD would hand out its
+                // addresses (EC2 does not route them to the ENI); its unassign would fail for ever.
+                held.removeAll { due.contains($0) }
+                try save(held)
+                failpoint("del.prefix.after-forget")
                 for eni in Set(due.map(\.eni)).sorted() {
                     let these = due.filter { $0.eni == eni }
                     do {
                         try reg.unassign(prefixes: these.map(\.prefix), from: eni)
                         failpoint("del.prefix.after-return")
-                        held.removeAll { these.contains($0) }
                     } catch {
-                        inv.log.write(.info, "returning prefixes \(these.map(\.prefix.description)) to EC2 failed (kept): \(error)")
+                        inv.log.write(.info, "returning prefixes \(these.map(\.prefix.description)) to EC2 failed (the reconcile returns them): \(error)")
                     }
                 }
             }

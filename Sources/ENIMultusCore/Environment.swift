@@ -109,6 +109,7 @@ public enum Failpoints {
         "del.ipam.after-cooling",          // ranges: cooling record written, address file still there
         "del.ipam.after-address-files",    // ranges: address files removed, attachment record still there
         "del.prefix.after-release",        // prefix mode: address released, empty prefixes not yet returned
+        "del.prefix.after-forget",         // prefix mode: empty prefix dropped from the held list, not yet unassigned
         "del.prefix.after-return",         // prefix mode: empty prefix unassigned in EC2
         "del.after-ipam-release",          // IPAM released, interface not yet removed or returned
         "del.hd.after-move-out",           // host-device: device moved out of the pod into DEL's temporary netns
