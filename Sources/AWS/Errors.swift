@@ -11,8 +11,11 @@ public enum AWSError: Error, Sendable, Equatable, CustomStringConvertible {
     case deadlineExceeded(lastError: String, attempts: Int)
     /// No credential source produced credentials, or a configured source failed.
     case credentials(String)
-    /// The instance metadata service failed or is disabled.
+    /// The instance metadata service refused, is disabled, or answered without what was asked.
     case imds(String)
+    /// The instance metadata service did not answer in time, or kept failing (timeouts, 5xx, connection errors
+    /// after the retries): transient, "try again later".
+    case imdsUnavailable(String)
     /// A 2xx response that is not what the API documents.
     case malformedResponse(String)
 
@@ -66,6 +69,7 @@ public enum AWSError: Error, Sendable, Equatable, CustomStringConvertible {
     /// attempts, and an exhausted deadline.
     public var isTryAgainLater: Bool {
         if case .deadlineExceeded = self { return true }
+        if case .imdsUnavailable = self { return true }
         return isRetryable
     }
 
@@ -84,7 +88,7 @@ public enum AWSError: Error, Sendable, Equatable, CustomStringConvertible {
             return "AWS call did not succeed before the deadline (\(tries), last error \(last))"
         case .credentials(let s):
             return "AWS credentials: \(s)"
-        case .imds(let s):
+        case .imds(let s), .imdsUnavailable(let s):
             return "instance metadata (IMDS): \(s)"
         case .malformedResponse(let s):
             return "unexpected AWS response: \(s)"
@@ -135,6 +139,7 @@ extension AWSError {
         case .deadlineExceeded(let last, let attempts): return .deadlineExceeded(lastError: clean(last), attempts: attempts)
         case .credentials(let m): return .credentials(clean(m))
         case .imds(let m): return .imds(clean(m))
+        case .imdsUnavailable(let m): return .imdsUnavailable(clean(m))
         case .malformedResponse(let m): return .malformedResponse(clean(m))
         case .transport: return self
         }

@@ -256,6 +256,7 @@ public final class IMDSClient {
             request.timeout = min(callTimeout, remaining)
             if request.method == "PUT" { tokenRequests += 1 } else { getRequests += 1 }
             let retryable: Bool
+            var transient = true
             do throws(TransportError) {
                 let response = try transport.send(request)
                 if response.status < 500 { return response }
@@ -265,10 +266,12 @@ public final class IMDSClient {
                 last = "IMDS \(what): \(error)"
                 switch error {
                 case .connect, .io: retryable = true
-                case .timeout, .unavailable: retryable = false
+                case .timeout: retryable = false
+                case .unavailable: retryable = false; transient = false
                 }
             }
-            guard retryable, attempt < maxAttempts else { throw .imds(last) }
+            // A slow or failing metadata service is a reason to try again later, not a refusal.
+            guard retryable, attempt < maxAttempts else { throw transient ? .imdsUnavailable(last) : .imds(last) }
             let delay = 0.05 * Double(attempt)
             if delay + Retrier.minimumAttemptTime >= deadline.remaining {
                 throw .deadlineExceeded(lastError: last, attempts: attempt)

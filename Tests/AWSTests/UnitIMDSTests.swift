@@ -227,6 +227,16 @@ final class FakeIMDS {
                               deadline: Deadline(seconds: 10, clock: clock))
         #expect(throws: AWSError.self) { try dead.instanceID() }
         #expect(calls == 1)
+        // A metadata service that does not answer is a reason to try again later (CNI code 11), not a refusal.
+        do { _ = try dead.instanceID(); Issue.record("no error") } catch {
+            guard case .imdsUnavailable = error else { Issue.record("\(error)"); return }
+            #expect(error.isTryAgainLater)
+        }
+        imds.failNextGets = [500, 500, 500]
+        do { _ = try c.instanceType(); Issue.record("no error") } catch {
+            guard case .imdsUnavailable = error else { Issue.record("\(error)"); return }
+            #expect(error.isTryAgainLater)
+        }
     }
 
     @Test("each call's timeout is 1 s, or less when the deadline is nearer")

@@ -141,9 +141,8 @@ struct FaultsSecurityTests {
             let (out, log) = try Self.addWithSecrets(f, endpoint: FaultsNode.closedEndpoint, binary: binary)
             #expect(out.exitCode != 0)
             let e = try #require(try JSON.parse(out.stdout).objectValue, "\(out.stdout)")
-            // BUG (reported, not fixed here): IMDS unreachable after its retries is AWSError.imds, which maps to
-            // 106 ("EC2 refused the request") instead of 11 (try again later).
-            #expect(e["code"]?.int64Value == 106, "\(out.stdout)")
+            // IMDS unreachable after its retries is a reason to try again later (11), not a refusal (106).
+            #expect(e["code"]?.int64Value == 11, "\(out.stdout)")
             #expect(e["msg"]?.stringValue?.contains("IMDS") == true)
             #expect(log.contains("\"outcome\":\"error\""), "the failure is logged: \(log)")
             Self.expectNoSecret(out, log, binary ? "binary" : "in-process")
