@@ -67,8 +67,20 @@ struct Invocation {
         }
         env.failpoint("add.after-ledger-record")
         undo.push("forget the ledger entry") { try ledger.forget(self.key) }
-        let added = try register(addresses, on: r.remote, mac: r.local.mac, cfg: r.config, registry: r.registry,
+        let added: [IPAddress]
+        do {
+            added = try register(addresses, on: r.remote, mac: r.local.mac, cfg: r.config, registry: r.registry,
                                  pause: { usleep(100_000) })
+        } catch {
+            // A failed assignment may still have been applied, or may land after we gave up (a timeout, a lost
+            // answer), and the ledger entry goes with the rollback: queue the release of what was asked, due once
+            // a late call has had the ADD's deadline again to land. The drain unassigns only what EC2 then shows
+            // on the ENI and no live attachment holds.
+            try? ledger.enqueue(.init(eni: r.remote.id, addresses: addresses, mac: r.local.mac,
+                                      notBefore: now + Int64(r.config.timeoutSeconds.rounded(.up))),
+                                unique: env.random())
+            throw error
+        }
         env.failpoint("add.after-ec2-register")
         undo.push("unassign \(added.map(\.description).joined(separator: ", ")) from \(r.remote.id)") {
             let v4 = added.filter(\.isV4), v6 = added.filter { !$0.isV4 }
