@@ -183,6 +183,22 @@ final class FakeIMDS {
         #expect(v6.endpoint == "http://[fd00:ec2::254]")
     }
 
+    @Test("AWS_METADATA_SERVICE_TIMEOUT and AWS_METADATA_SERVICE_NUM_ATTEMPTS are honoured, as the SDKs do")
+    func timeoutAndAttemptsFromEnvironment() throws {
+        let clock = FakeClock()
+        let imds = FakeIMDS(clock: clock, data: FakeIMDS.standard)
+        let d = Deadline(seconds: 60, clock: clock)
+        let c = IMDSClient.fromEnvironment(["AWS_METADATA_SERVICE_TIMEOUT": "7.5", "AWS_METADATA_SERVICE_NUM_ATTEMPTS": "1",
+                                            "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:1338"],
+                                           transport: imds.transport, clock: clock, deadline: d)
+        #expect(c.callTimeout == 7.5 && c.maxAttempts == 1)
+        _ = try c.instanceID()
+        #expect(imds.transport.requests.allSatisfy { $0.timeout == 7.5 })
+        let bad = IMDSClient.fromEnvironment(["AWS_METADATA_SERVICE_TIMEOUT": "-1", "AWS_METADATA_SERVICE_NUM_ATTEMPTS": "x"],
+                                             transport: imds.transport, clock: clock, deadline: d)
+        #expect(bad.callTimeout == IMDSClient.defaultCallTimeout && bad.maxAttempts == IMDSClient.defaultMaxAttempts)
+    }
+
     @Test("AWS_EC2_METADATA_SERVICE_ENDPOINT is honoured")
     func endpointFromEnvironment() throws {
         let clock = FakeClock()
