@@ -289,7 +289,7 @@ final class CampaignNode: @unchecked Sendable {
         guard let e = FileManager.default.enumerator(atPath: dataDir) else { return [] }
         while let p = e.nextObject() as? String {
             var isDir: ObjCBool = false
-            FileManager.default.fileExists(atPath: dataDir + "/" + p, isDirectory: &isDir)
+            _ = FileManager.default.fileExists(atPath: dataDir + "/" + p, isDirectory: &isDir)
             if isDir.boolValue { continue }
             let name = (p as NSString).lastPathComponent
             if name == "lock" || name == "prefix.lock" || name.hasPrefix("last_reserved_ip.") || p.contains("/cooling/")
