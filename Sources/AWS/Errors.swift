@@ -11,7 +11,7 @@ public enum AWSError: Error, Sendable, Equatable, CustomStringConvertible {
     case deadlineExceeded(lastError: String, attempts: Int)
     /// No credential source produced credentials, or a configured source failed.
     case credentials(String)
-    /// The instance metadata service failed or is disabled.
+    /// The instance metadata service refused, is disabled, or answered without what was asked.
     case imds(String)
     /// The instance metadata service did not answer usefully after its retries (unreachable, 5xx, timeouts):
     /// transient, so the runtime should try again later.

@@ -86,11 +86,22 @@ public final class IMDSClient {
         self.maxAttempts = max(1, maxAttempts)
     }
 
-    /// Honours `AWS_EC2_METADATA_DISABLED` (`true`, case-insensitive), `AWS_EC2_METADATA_SERVICE_ENDPOINT`, and
-    /// `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6`.
+    /// Honours `AWS_EC2_METADATA_DISABLED` (`true`, case-insensitive), `AWS_EC2_METADATA_SERVICE_ENDPOINT`,
+    /// `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6`, and, as the SDKs do, `AWS_METADATA_SERVICE_TIMEOUT` (seconds
+    /// per exchange, default 1) and `AWS_METADATA_SERVICE_NUM_ATTEMPTS` (default 3 here); both stay bounded by
+    /// the invocation's deadline.
     public static func fromEnvironment(_ environment: [String: String], transport: any HTTPTransport,
                                        clock: any AWSClock, deadline: Deadline) -> IMDSClient
     {
+        var callTimeout = defaultCallTimeout
+        if let t = environment["AWS_METADATA_SERVICE_TIMEOUT"].flatMap({ Double($0.trimmingASCIIWhitespace()) }),
+           t > 0, t.isFinite {
+            callTimeout = t
+        }
+        var attempts = defaultMaxAttempts
+        if let n = environment["AWS_METADATA_SERVICE_NUM_ATTEMPTS"].flatMap({ Int($0.trimmingASCIIWhitespace()) }), n >= 1 {
+            attempts = n
+        }
         let disabled = environment["AWS_EC2_METADATA_DISABLED"]?.trimmingASCIIWhitespace().lowercased() == "true"
         var endpoint = defaultEndpoint
         if let e = environment["AWS_EC2_METADATA_SERVICE_ENDPOINT"]?.trimmingASCIIWhitespace(), !e.isEmpty {
@@ -99,7 +110,7 @@ public final class IMDSClient {
             endpoint = defaultIPv6Endpoint
         }
         return IMDSClient(endpoint: endpoint, transport: transport, clock: clock, deadline: deadline,
-                          disabled: disabled)
+                          disabled: disabled, callTimeout: callTimeout, maxAttempts: attempts)
     }
 
     // MARK: Raw access
@@ -256,6 +267,7 @@ public final class IMDSClient {
             request.timeout = min(callTimeout, remaining)
             if request.method == "PUT" { tokenRequests += 1 } else { getRequests += 1 }
             let retryable: Bool
+            var transient = true
             do throws(TransportError) {
                 let response = try transport.send(request)
                 if response.status < 500 { return response }
@@ -265,10 +277,12 @@ public final class IMDSClient {
                 last = "IMDS \(what): \(error)"
                 switch error {
                 case .connect, .io: retryable = true
-                case .timeout, .unavailable: retryable = false
+                case .timeout: retryable = false
+                case .unavailable: retryable = false; transient = false
                 }
             }
-            guard retryable, attempt < maxAttempts else { throw .imdsUnavailable(last) }
+            // A slow or failing metadata service is a reason to try again later, not a refusal.
+            guard retryable, attempt < maxAttempts else { throw transient ? .imdsUnavailable(last) : .imds(last) }
             let delay = 0.05 * Double(attempt)
             if delay + Retrier.minimumAttemptTime >= deadline.remaining {
                 throw .deadlineExceeded(lastError: last, attempts: attempt)

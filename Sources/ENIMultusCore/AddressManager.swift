@@ -13,7 +13,8 @@ enum AddressManager {
 
     static let builtinType = NetConf.pluginType
 
-    init(conf: NetConf, cni: CNIEnvironment, defaultDataDir: String, wallClock: @escaping @Sendable () -> Double) throws {
+    init(conf: NetConf, cni: CNIEnvironment, defaultDataDir: String, wallClock: @escaping @Sendable () -> Double,
+         failpoint: @escaping @Sendable (String) -> Void = { _ in }) throws {
         guard let ipam = conf.ipam, let type = conf.ipamType else {
             self = .none
             return
@@ -23,9 +24,9 @@ enum AddressManager {
             let now: @Sendable () -> Int64 = { Int64(wallClock()) }
             if config.mode != .ranges, conf.raw["eni"] == nil { throw CoreError.ec2ModeNeedsENI(config.mode.rawValue) }
             switch config.mode {
-            case .ranges: self = .builtin(RangeAllocator(config: config, network: conf.name, now: now))
+            case .ranges: self = .builtin(RangeAllocator(config: config, network: conf.name, now: now, failpoint: failpoint))
             case .ec2: self = .ec2(EC2ModeIPAM(config: config, network: conf.name))
-            case .prefix: self = .prefix(PrefixPool(config: config, network: conf.name, now: now))
+            case .prefix: self = .prefix(PrefixPool(config: config, network: conf.name, now: now, failpoint: failpoint))
             }
         } else {
             self = .delegated(try DelegatedIPAM(type: type, searchPath: cni.path))

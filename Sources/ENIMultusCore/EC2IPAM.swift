@@ -95,6 +95,7 @@ struct EC2ModeIPAM {
             }
             try ledger.record(key, .init(eni: r.remote.id, addresses: [], pod: inv.podIdentity, mac: r.local.mac))
         }
+        inv.env.failpoint("add.ec2.after-ledger-open")
         undo.push("forget the ledger entry") { try ledger.forget(key) }
 
         let subnets = try ENISubnets(r.registry, mac: r.local.mac)
@@ -118,6 +119,7 @@ struct EC2ModeIPAM {
                 address = q.address
             } else {
                 let got = try r.registry.assign(count: 1, v4: fam.isV4, to: r.remote.id)
+                inv.env.failpoint("add.ec2.after-assign")
                 pushUnassign(got, r, undo)
                 address = got[0]
                 assigned.append(address)
@@ -127,6 +129,7 @@ struct EC2ModeIPAM {
         }
         let all = ips.map(\.address.address)
         try ledger.locked { try ledger.record(key, .init(eni: r.remote.id, addresses: all, pod: inv.podIdentity, mac: r.local.mac)) }
+        inv.env.failpoint("add.ec2.after-ledger-complete")
         if !assigned.isEmpty {
             try confirmVisible(Set(assigned), mac: r.local.mac, eni: r.remote.id, registry: r.registry, attempts: 50,
                                pause: { usleep(100_000) })
@@ -179,6 +182,7 @@ struct PrefixPool {
     let config: IPAMConfig
     let network: String
     let now: @Sendable () -> Int64
+    var failpoint: @Sendable (String) -> Void = { _ in }
 
     struct Held: Equatable {
         var prefix: IPPrefix
@@ -233,7 +237,7 @@ struct PrefixPool {
         return RangeAllocator(config: IPAMConfig(mode: .prefix, rangeSets: sets, routes: config.routes,
                                                  dataDir: config.dataDir, cooldownSeconds: config.cooldownSeconds,
                                                  families: config.families),
-                              network: network, now: now)
+                              network: network, now: now, failpoint: failpoint)
     }
 
     func add(_ inv: Invocation, interface: Int?) throws -> CNIResult {
@@ -257,6 +261,7 @@ struct PrefixPool {
                     try grow(&held, config.families[si], count: 1, r)
                 }
             }
+            failpoint("add.prefix.after-allocate")
             let addresses = ips.map(\.address.address)
             for i in held.indices where addresses.contains(where: { held[i].prefix.contains($0) }) { held[i].emptySince = 0 }
             try save(held)
@@ -282,9 +287,11 @@ struct PrefixPool {
             throw RegistrationError.eniFull("every held \(fam.label) prefix is full and \(r.remote.id) has no slot for another: \(used) of \(cap) \(fam.label) address slots of \(type) are in use")
         }
         let got = try r.registry.assignPrefixes(count: n, v4: fam.isV4, to: r.remote.id)
+        failpoint("add.prefix.after-grow-assign")
         let t = now()
         held += got.map { Held(prefix: $0, eni: r.remote.id, emptySince: t) }
         try save(held)
+        failpoint("add.prefix.after-grow-save")
     }
 
     /// Addresses reserved or cooling, per the ranges store.
@@ -308,6 +315,7 @@ struct PrefixPool {
     func release(_ inv: Invocation, cool: Bool = true) throws {
         guard FileIO.exists(root) else { return }
         try withLock { try allocator([], eni: nil, subnets: nil).release(inv.key, cool: cool) }
+        failpoint("del.prefix.after-release")
         try returnEmpty(inv)
     }
 
@@ -336,13 +344,20 @@ struct PrefixPool {
             }
             if !due.isEmpty {
                 let reg = try inv.registry(seconds: 5)
+                // Forgotten first, then unassigned: a process killed in between (or an unassign that fails, or whose
+                // answer is lost) leaves an unrecorded prefix on the ENI, which the reconcile returns. The other
+                // order could leave a recorded prefix that EC2 no longer holds, and ADD would hand out its
+                // addresses (EC2 does not route them to the ENI); its unassign would fail for ever.
+                held.removeAll { due.contains($0) }
+                try save(held)
+                failpoint("del.prefix.after-forget")
                 for eni in Set(due.map(\.eni)).sorted() {
                     let these = due.filter { $0.eni == eni }
                     do {
                         try reg.unassign(prefixes: these.map(\.prefix), from: eni)
-                        held.removeAll { these.contains($0) }
+                        failpoint("del.prefix.after-return")
                     } catch {
-                        inv.log.write(.info, "returning prefixes \(these.map(\.prefix.description)) to EC2 failed (kept): \(error)")
+                        inv.log.write(.info, "returning prefixes \(these.map(\.prefix.description)) to EC2 failed (the reconcile returns them): \(error)")
                     }
                 }
             }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CNI
 
 /// Everything the plugin takes from the outside world, injected so the whole protocol runs in-process in tests.
@@ -49,4 +52,62 @@ public struct PluginOutput: Sendable, Equatable {
     public var stdout: String
     public var stderr: String
     public var exitCode: Int32
+}
+
+// MARK: - failpoints (tests only)
+
+extension PluginEnvironment {
+    /// The variable that names the failpoint to fire (issue 7, crash safety).
+    public static let failpointVariable = "ENI_MULTUS_FAILPOINT"
+
+    /// A crash point for the fault campaign: when `ENI_MULTUS_FAILPOINT` (read from `variables`, never getenv)
+    /// names this point, the process kills itself with SIGKILL right here, so tests can check that the runtime's
+    /// follow-up DEL (and GC) leaves nothing behind whatever step an invocation died after. Compiled only into
+    /// debug builds (`-DDEBUG`, what `swift build` and the test tiers use): a release binary has no failpoints, so
+    /// no environment variable can make the installed plugin kill itself. The names are in `Failpoints.all`.
+    @inline(__always)
+    func failpoint(_ name: String) {
+        #if DEBUG
+        guard let wanted = variables[Self.failpointVariable], wanted == name else { return }
+        kill(getpid(), SIGKILL)
+        #endif
+    }
+}
+
+/// Every failpoint in the core (README "Tests"), in the order an ADD or DEL reaches them.
+public enum Failpoints {
+    public static let add = [
+        "add.ipam.after-record",           // ranges: the attachment record written, no address file yet
+        "add.ipam.after-address-files",    // ranges: address files created, cursor not yet moved
+        "add.after-ipam",                  // the IPAM result in hand (any IPAM), nothing else done
+        "add.after-ledger-record",         // EC2 registration: ledger entry written, EC2 not asked yet
+        "add.after-ec2-register",          // EC2 registration: assigned and confirmed in IMDS
+        "add.ec2.after-ledger-open",       // ec2 mode: ledger entry without addresses written
+        "add.ec2.after-assign",            // ec2 mode: EC2 chose and assigned the address, ledger not completed
+        "add.ec2.after-ledger-complete",   // ec2 mode: ledger lists the address
+        "add.prefix.after-grow-assign",    // prefix mode: EC2 assigned a new prefix, not yet recorded
+        "add.prefix.after-grow-save",      // prefix mode: the new prefix recorded
+        "add.prefix.after-allocate",       // prefix mode: address reserved, held-prefix list not yet saved
+        "add.hd.after-link-record",        // host-device: links/ record written, device not moved
+        "add.hd.after-move-into-netns",    // host-device: device in the pod netns, renamed and aliased (one message)
+        "add.ipvlan.after-create",         // ipvlan: slave created under its temporary name in the pod netns
+        "add.ipvlan.after-rename",         // ipvlan: renamed to CNI_IFNAME
+        "add.after-address-add",           // first address added to the pod interface
+        "add.after-link-up",               // pod interface up
+        "add.after-route-add",             // first route added
+        "add.before-result",               // everything done, result not yet printed
+    ]
+    public static let del = [
+        "del.after-ec2-release",           // EC2 unassign done, ledger entry not yet forgotten
+        "del.after-ec2-queue",             // release queued (cooldown or EC2 unreachable), ledger not yet forgotten
+        "del.after-ledger-forget",         // EC2 half done, IPAM not yet released
+        "del.ipam.after-cooling",          // ranges: cooling record written, address file still there
+        "del.ipam.after-address-files",    // ranges: address files removed, attachment record still there
+        "del.prefix.after-release",        // prefix mode: address released, empty prefixes not yet returned
+        "del.prefix.after-forget",         // prefix mode: empty prefix dropped from the held list, not yet unassigned
+        "del.prefix.after-return",         // prefix mode: empty prefix unassigned in EC2
+        "del.after-ipam-release",          // IPAM released, interface not yet removed or returned
+        "del.hd.after-return",             // host-device: device home, links/ record not yet removed
+    ]
+    public static var all: [String] { add + del }
 }

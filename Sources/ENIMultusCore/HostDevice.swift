@@ -138,6 +138,7 @@ struct HostDeviceDriver {
             try FileIO.makeDirectories(String(recordPath[..<recordPath.lastIndex(of: "/")!]))
             try FileIO.writeAtomically(recordPath, record.bytes)
             undo.push("remove link record") { try FileIO.remove(recordPath) }
+            inv.env.failpoint("add.hd.after-link-record")
 
             // One message: the kernel moves the device (closing it; should its name be taken in the pod it arrives
             // as `ifname` directly), then renames it and sets the alias. Each netns move costs the kernel RCU grace
@@ -150,6 +151,7 @@ struct HostDeviceDriver {
             try CoreError.step("move \(dev.name) into \(inv.cni.netns) as \(ifname)") {
                 try host.sock.setLink(index: dev.index, LinkChange(name: ifname, namespaceFD: pod.ns.fd, alias: dev.name))
             }
+            inv.env.failpoint("add.hd.after-move-into-netns")
             guard let inPod = try pod.sock.link(named: ifname) else {
                 throw CoreError.deviceNotFound("\(ifname) vanished while moving it into \(inv.cni.netns)")
             }
@@ -162,6 +164,7 @@ struct HostDeviceDriver {
             result.interfaces = [CNIResult.Interface(
                 name: ifname, mac: final?.hardwareAddress?.description, sandbox: inv.cni.netns,
                 mtu: final.map { Int($0.mtu) }, pciID: pci)]
+            inv.env.failpoint("add.before-result")
             undo.commit()
             return result
         } catch {
@@ -234,6 +237,7 @@ struct HostDeviceDriver {
         let host = try HostNamespace()
         let found = try returnDevice(record: record, ifname: inv.cni.ifname, pod: pod, host: host, log: inv.log)
         if !found { inv.log.write(.info, "DEL: \(record.name) not found in \(inv.cni.netns) nor on the node") }
+        inv.env.failpoint("del.hd.after-return")
         try FileIO.remove(path)
     }
 

@@ -72,12 +72,14 @@ struct IPVlanDriver {
             undo.push("delete ipvlan \(tmpName)") {
                 if let l = try pod.sock.link(named: tmpName) { try pod.sock.deleteLink(index: l.index) }
             }
+            inv.env.failpoint("add.ipvlan.after-create")
             guard let created = try pod.sock.link(named: tmpName) else {
                 throw CoreError.link(step: "find new ipvlan \(tmpName)", NetlinkError(errno: 19, operation: "lookup"))
             }
             try CoreError.step("rename \(tmpName) to \(ifname)") {
                 try pod.sock.setLink(index: created.index, LinkChange(name: ifname))
             }
+            inv.env.failpoint("add.ipvlan.after-rename")
             undo.push("delete ipvlan \(ifname)") {
                 if let l = try pod.sock.link(index: created.index), l.kind == "ipvlan" {
                     try pod.sock.deleteLink(index: l.index)
@@ -89,6 +91,7 @@ struct IPVlanDriver {
             result.interfaces = [CNIResult.Interface(
                 name: ifname, mac: final?.hardwareAddress?.description, sandbox: inv.cni.netns,
                 mtu: final.map { Int($0.mtu) })]
+            inv.env.failpoint("add.before-result")
             undo.commit()
             return result
         } catch {

@@ -34,7 +34,10 @@ struct Invocation {
         self.conf = conf
         self.version = version
         self.log = log
-        addressManager = Result { try AddressManager(conf: conf, cni: cni, defaultDataDir: env.paths.dataDir, wallClock: env.wallClock) }
+        addressManager = Result {
+            try AddressManager(conf: conf, cni: cni, defaultDataDir: env.paths.dataDir, wallClock: env.wallClock,
+                               failpoint: { [env] in env.failpoint($0) })
+        }
         ec2Config = Result { try EC2NetworkConfig.parse(conf.raw) }
     }
 
@@ -55,15 +58,30 @@ struct Invocation {
     /// assignment; every step registers its undo.
     func acquireAddresses(_ ipam: AddressManager, interface: Int?, undo: UndoStack) throws -> CNIResult {
         let result = try ipam.add(self, interface: interface, undo: undo)
+        env.failpoint("add.after-ipam")
         guard let r = registration, !ipam.isEC2Native else { return result }
         let addresses = result.ips.map(\.address.address)
         let ledger = ec2Ledger(ipam)
         try ledger.locked {
             try ledger.record(key, .init(eni: r.remote.id, addresses: addresses, pod: podIdentity, mac: r.local.mac))
         }
+        env.failpoint("add.after-ledger-record")
         undo.push("forget the ledger entry") { try ledger.forget(self.key) }
-        let added = try register(addresses, on: r.remote, mac: r.local.mac, cfg: r.config, registry: r.registry,
+        let added: [IPAddress]
+        do {
+            added = try register(addresses, on: r.remote, mac: r.local.mac, cfg: r.config, registry: r.registry,
                                  pause: { usleep(100_000) })
+        } catch {
+            // A failed assignment may still have been applied, or may land after we gave up (a timeout, a lost
+            // answer), and the ledger entry goes with the rollback: queue the release of what was asked, due once
+            // a late call has had the ADD's deadline again to land. The drain unassigns only what EC2 then shows
+            // on the ENI and no live attachment holds.
+            try? ledger.enqueue(.init(eni: r.remote.id, addresses: addresses, mac: r.local.mac,
+                                      notBefore: now + Int64(r.config.timeoutSeconds.rounded(.up))),
+                                unique: env.random())
+            throw error
+        }
+        env.failpoint("add.after-ec2-register")
         undo.push("unassign \(added.map(\.description).joined(separator: ", ")) from \(r.remote.id)") {
             let v4 = added.filter(\.isV4), v6 = added.filter { !$0.isV4 }
             do {
@@ -159,6 +177,7 @@ struct Invocation {
                 log.write(.error, "IPAM release failed: \(error)")
                 first = first ?? error
             }
+            env.failpoint("del.after-ipam-release")
         } catch {
             // A config whose IPAM section is unusable cannot have allocated anything through it.
             log.write(.info, "IPAM not usable on DEL: \(error)")
@@ -188,18 +207,23 @@ struct Invocation {
                 // pod at once) and is released in a batch by a later invocation, GC or the node agent.
                 entry.notBefore = now + Int64(ipam.deferredReleaseSeconds)
                 try ledger.enqueue(entry, unique: env.random())
+                env.failpoint("del.after-ec2-queue")
                 try ledger.forget(key)
+                env.failpoint("del.after-ledger-forget")
                 return
             }
             do {
                 let reg = try registry(seconds: min(cfg.timeoutSeconds, 5))
                 try unregister(entry.addresses, from: entry.eni, mac: entry.mac, keep: [], registry: reg)
+                env.failpoint("del.after-ec2-release")
                 try? ledger.drain(limit: 16, now: now, registry: reg)
             } catch {
                 try ledger.enqueue(entry, unique: env.random())
+                env.failpoint("del.after-ec2-queue")
                 log.write(.info, "EC2 release of \(entry.addresses.map(\.description)) queued: \(error)")
             }
             try ledger.forget(key)
+            env.failpoint("del.after-ledger-forget")
         } catch {
             log.write(.error, "EC2 ledger: \(error)")
         }
@@ -319,8 +343,10 @@ func configureInterface(_ pod: PodNamespace, index: Int32, name: String, result:
         try CoreError.step("add address \(ip.address) to \(name)") {
             try pod.sock.addAddress(ip.address, index: index, noDAD: !ip.address.address.isV4)
         }
+        env.failpoint("add.after-address-add")
     }
     try CoreError.step("set \(name) up") { try pod.sock.setLink(index: index, LinkChange(up: true)) }
+    env.failpoint("add.after-link-up")
     for r in result.routes {
         let gw = r.gw ?? result.ips.first { $0.address.address.isV4 == r.dst.address.isV4 }?.gateway
         let route = Route(destination: r.dst, gateway: gw, outputIndex: index,
@@ -330,6 +356,7 @@ func configureInterface(_ pod: PodNamespace, index: Int32, name: String, result:
         try CoreError.step("add route \(r.dst)\(gw.map { " via \($0)" } ?? "") on \(name)") {
             try pod.sock.addRoute(route)
         }
+        env.failpoint("add.after-route-add")
     }
     guard announce, var link = try pod.sock.link(index: index), let mac = link.hardwareAddress,
           link.flags & 0x80 == 0 /* IFF_NOARP */ else { return }

@@ -43,11 +43,15 @@ public struct RangeAllocator: Sendable {
     public let network: String
     /// Wall-clock seconds since the epoch (cooldown).
     public let now: @Sendable () -> Int64
+    /// Crash points for the fault campaign (the plugin passes its environment's `failpoint`; a no-op elsewhere).
+    let failpoint: @Sendable (String) -> Void
 
-    public init(config: IPAMConfig, network: String, now: @escaping @Sendable () -> Int64 = { Int64(time(nil)) }) {
+    public init(config: IPAMConfig, network: String, now: @escaping @Sendable () -> Int64 = { Int64(time(nil)) },
+                failpoint: @escaping @Sendable (String) -> Void = { _ in }) {
         self.config = config
         self.network = network
         self.now = now
+        self.failpoint = failpoint
     }
 
     public var root: String { "\(config.dataDir)/\(network)" }
@@ -156,6 +160,7 @@ public struct RangeAllocator: Sendable {
 
         // Record first, then the address files.
         try FileIO.writeAtomically(recordPath(key), Self.encodeRecord(key, chosen.map(\.address)))
+        failpoint("add.ipam.after-record")
         var created: [IPAddress] = []
         do throws(IPAMError) {
             for c in chosen {
@@ -164,6 +169,7 @@ public struct RangeAllocator: Sendable {
                 }
                 created.append(c.address)
             }
+            failpoint("add.ipam.after-address-files")
             for c in chosen where wanted[c.set] == nil {
                 try FileIO.writeAtomically(cursorPath(c.set), Array(c.address.description.utf8))
             }
@@ -228,9 +234,11 @@ public struct RangeAllocator: Sendable {
                     try FileIO.makeDirectories(root + "/cooling")
                     try FileIO.writeAtomically(coolingPath(ip), Array("\(until)\n".utf8))
                 }
+                failpoint("del.ipam.after-cooling")
                 try FileIO.remove(p)
             }
         }
+        failpoint("del.ipam.after-address-files")
         try FileIO.remove(recordPath(key))
     }
 

@@ -183,6 +183,22 @@ final class FakeIMDS {
         #expect(v6.endpoint == "http://[fd00:ec2::254]")
     }
 
+    @Test("AWS_METADATA_SERVICE_TIMEOUT and AWS_METADATA_SERVICE_NUM_ATTEMPTS are honoured, as the SDKs do")
+    func timeoutAndAttemptsFromEnvironment() throws {
+        let clock = FakeClock()
+        let imds = FakeIMDS(clock: clock, data: FakeIMDS.standard)
+        let d = Deadline(seconds: 60, clock: clock)
+        let c = IMDSClient.fromEnvironment(["AWS_METADATA_SERVICE_TIMEOUT": "7.5", "AWS_METADATA_SERVICE_NUM_ATTEMPTS": "1",
+                                            "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:1338"],
+                                           transport: imds.transport, clock: clock, deadline: d)
+        #expect(c.callTimeout == 7.5 && c.maxAttempts == 1)
+        _ = try c.instanceID()
+        #expect(imds.transport.requests.allSatisfy { $0.timeout == 7.5 })
+        let bad = IMDSClient.fromEnvironment(["AWS_METADATA_SERVICE_TIMEOUT": "-1", "AWS_METADATA_SERVICE_NUM_ATTEMPTS": "x"],
+                                             transport: imds.transport, clock: clock, deadline: d)
+        #expect(bad.callTimeout == IMDSClient.defaultCallTimeout && bad.maxAttempts == IMDSClient.defaultMaxAttempts)
+    }
+
     @Test("AWS_EC2_METADATA_SERVICE_ENDPOINT is honoured")
     func endpointFromEnvironment() throws {
         let clock = FakeClock()
@@ -227,6 +243,16 @@ final class FakeIMDS {
                               deadline: Deadline(seconds: 10, clock: clock))
         #expect(throws: AWSError.self) { try dead.instanceID() }
         #expect(calls == 1)
+        // A metadata service that does not answer is a reason to try again later (CNI code 11), not a refusal.
+        do { _ = try dead.instanceID(); Issue.record("no error") } catch {
+            guard case .imdsUnavailable = error else { Issue.record("\(error)"); return }
+            #expect(error.isTryAgainLater)
+        }
+        imds.failNextGets = [500, 500, 500]
+        do { _ = try c.instanceType(); Issue.record("no error") } catch {
+            guard case .imdsUnavailable = error else { Issue.record("\(error)"); return }
+            #expect(error.isTryAgainLater)
+        }
     }
 
     @Test("each call's timeout is 1 s, or less when the deadline is nearer")

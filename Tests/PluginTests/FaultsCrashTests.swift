@@ -1,0 +1,267 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Synchronization
+import Testing
+import ENIMultusCore
+import TestSupport
+
+/// One crash case: a failpoint (`Failpoints.all`) reached by ADD or DEL on a network of one IPAM mode.
+struct CrashCase: Sendable, CustomStringConvertible {
+    var point: String
+    var mode: CampaignMode
+    /// What the killed ADD leaves is released by GC's reconcile, by design: EC2 assigned something the
+    /// invocation never got to record (README: reconcile covers "an ADD between its EC2 call and its record").
+    var needsGC = false
+    var isDel: Bool { point.hasPrefix("del.") }
+    var description: String { "\(point) [\(mode)]" }
+}
+
+extension FaultsCampaignTests {
+    /// Issue 7 item 2: the process is killed (SIGKILL, `ENI_MULTUS_FAILPOINT`) at each failpoint of ADD and DEL;
+    /// then the runtime's follow-up DEL (and, where the design says so, GC) must leave no link in either netns
+    /// (the device back in the node netns under its name), no state file but cooling records, no EC2
+    /// assignment, no queued release, and the next ADD of the same pod must succeed. DEL killed at a point is
+    /// followed by a DEL retry, with the same checks.
+    @Suite(.serialized)
+    struct Crash {
+        static let emulator = Result { try EC2Emulator() }
+
+        /// Runs per point without EC2 (ENI_MULTUS_CRASH_RUNS), and per EC2 point (ENI_MULTUS_CRASH_EC2_RUNS):
+        /// every EC2 run pays the emulator's IMDS (tens of ms per read, a dozen reads per ADD), so those points
+        /// get fewer runs to keep the tier within minutes.
+        static let runs = Int(ProcessInfo.processInfo.environment["ENI_MULTUS_CRASH_RUNS"] ?? "") ?? 50
+        static let ec2Runs = Int(ProcessInfo.processInfo.environment["ENI_MULTUS_CRASH_EC2_RUNS"] ?? "") ?? 6
+        /// Parallel workers for the points without EC2 (each with its own node, pod and state directory), and for
+        /// the EC2 points (each with its own instance and ENI in the emulator).
+        static let workers = Int(ProcessInfo.processInfo.environment["ENI_MULTUS_CRASH_WORKERS"] ?? "") ?? 3
+        static let ec2Workers = Int(ProcessInfo.processInfo.environment["ENI_MULTUS_CRASH_EC2_WORKERS"] ?? "") ?? 2
+
+        static let cases: [CrashCase] = {
+            var c: [CrashCase] = [
+                // ADD, built-in ranges, host-device.
+                .init(point: "add.ipam.after-record", mode: .ranges),
+                .init(point: "add.ipam.after-address-files", mode: .ranges),
+                .init(point: "add.after-ipam", mode: .ranges),
+                .init(point: "add.hd.after-link-record", mode: .ranges),
+                .init(point: "add.hd.after-move-into-netns", mode: .ranges),
+                .init(point: "add.after-address-add", mode: .ranges),
+                .init(point: "add.after-link-up", mode: .ranges),
+                .init(point: "add.after-route-add", mode: .ranges),
+                .init(point: "add.before-result", mode: .ranges),
+                // DEL, built-in ranges, host-device.
+                .init(point: "del.ipam.after-cooling", mode: .ranges),
+                .init(point: "del.ipam.after-address-files", mode: .ranges),
+                .init(point: "del.after-ipam-release", mode: .ranges),
+                .init(point: "del.hd.after-return", mode: .ranges),
+                // EC2 registration of ranges addresses.
+                .init(point: "add.after-ledger-record", mode: .rangesENI),
+                .init(point: "add.after-ec2-register", mode: .rangesENI),
+                .init(point: "del.after-ec2-release", mode: .rangesENI),
+                .init(point: "del.after-ledger-forget", mode: .rangesENI),
+                // mode ec2.
+                .init(point: "add.ec2.after-ledger-open", mode: .ec2),
+                .init(point: "add.ec2.after-assign", mode: .ec2, needsGC: true),
+                .init(point: "add.ec2.after-ledger-complete", mode: .ec2),
+                .init(point: "del.after-ec2-release", mode: .ec2),
+                .init(point: "del.after-ec2-queue", mode: .ec2Cooldown),
+                .init(point: "del.after-ledger-forget", mode: .ec2Cooldown),
+                // mode prefix.
+                .init(point: "add.prefix.after-grow-assign", mode: .prefix, needsGC: true),
+                .init(point: "add.prefix.after-grow-save", mode: .prefix),
+                .init(point: "add.prefix.after-allocate", mode: .prefix),
+                .init(point: "del.prefix.after-release", mode: .prefix),
+                .init(point: "del.prefix.after-forget", mode: .prefix, needsGC: true),
+                .init(point: "del.prefix.after-return", mode: .prefix),
+            ]
+            if Capabilities.hasIPVlan {
+                c += [.init(point: "add.ipvlan.after-create", mode: .ipvlanRanges),
+                      .init(point: "add.ipvlan.after-rename", mode: .ipvlanRanges),
+                      .init(point: "add.after-address-add", mode: .ipvlanRanges)]
+            }
+            return c
+        }()
+
+        /// Points no case can reach on this kernel.
+        static var unreachable: Set<String> {
+            Capabilities.hasIPVlan ? [] : ["add.ipvlan.after-create", "add.ipvlan.after-rename"]
+        }
+
+        @Test("every failpoint in the sources is listed in Failpoints and has a crash case (or cannot run here)")
+        func everyPointHasACase() throws {
+            let listed = Set(Failpoints.all)
+            #expect(listed.count == Failpoints.all.count, "duplicate failpoint names")
+            #expect(listed.count >= 20)
+            let covered = Set(Self.cases.map(\.point))
+            #expect(listed.subtracting(covered).subtracting(Self.unreachable).isEmpty,
+                    "failpoints without a crash case: \(listed.subtracting(covered).subtracting(Self.unreachable).sorted())")
+            #expect(covered.subtracting(listed).isEmpty, "cases for unknown failpoints: \(covered.subtracting(listed).sorted())")
+            // The call sites: every literal passed to failpoint(...) in Sources is a listed name, and every listed
+            // name is called somewhere.
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("Sources")
+            var called = Set<String>()
+            let e = FileManager.default.enumerator(atPath: root.path)
+            while let p = e?.nextObject() as? String {
+                guard p.hasSuffix(".swift") else { continue }
+                let text = try String(contentsOfFile: root.path + "/" + p, encoding: .utf8)
+                var rest = Substring(text)
+                while let r = rest.range(of: "failpoint(\"") {
+                    let tail = rest[r.upperBound...]
+                    if let q = tail.firstIndex(of: "\"") { called.insert(String(tail[..<q])) }
+                    rest = tail
+                }
+            }
+            #expect(called == listed, "called but not listed: \(called.subtracting(listed).sorted()); listed but never called: \(listed.subtracting(called).sorted())")
+        }
+
+        /// The numbers printed at the end.
+        final class Tally: Sendable {
+            struct Row { var runs = 0; var execs = 0; var leaks = 0; var seconds = 0.0 }
+            let rows = Mutex<[String: Row]>([:])
+            func add(_ c: CrashCase, runs: Int, execs: Int, leaks: Int, seconds: Double) {
+                rows.withLock { $0[c.description] = Row(runs: runs, execs: execs, leaks: leaks, seconds: seconds) }
+            }
+        }
+
+        @Test("SIGKILL at every failpoint of ADD and DEL, then the runtime's DEL (and GC): nothing leaks, the next ADD succeeds")
+        func killAtEveryPoint() throws {
+            try CampaignGate.shared { try killAtEveryPointGated() }
+        }
+
+        func killAtEveryPointGated() throws {
+            let started = Date()
+            let problems = ProblemLog()
+            let tally = Tally()
+            let local = Self.cases.filter { !$0.mode.usesEC2 }
+            let remote = Self.cases.filter { $0.mode.usesEC2 }
+            let next = Counter(), nextRemote = Counter()
+            let worlds = try Self.emulatorOrNil().map { try CampaignEC2.make($0, count: Self.ec2Workers) } ?? []
+            if worlds.isEmpty && !remote.isEmpty { problems.add("the EC2 cases did not run: no emulator") }
+            // Workers take cases from shared lists: those without EC2 on workers 0..<workers, the EC2 cases on one
+            // worker per emulated instance (its own ENI).
+            onThreads(Self.workers + worlds.count) { w in
+                let ec2 = w >= Self.workers ? worlds[w - Self.workers] : nil
+                while true {
+                    let i = ec2 == nil ? next.next() : nextRemote.next()
+                    let list = ec2 == nil ? local : remote
+                    guard i < list.count else { return }
+                    Self.run(list[i], runs: ec2 == nil ? Self.runs : Self.ec2Runs, worker: w, ec2: ec2,
+                             problems: problems, tally: tally)
+                }
+            }
+            let rows = tally.rows.withLock { $0 }
+            var lines: [String] = []
+            for c in Self.cases {
+                guard let r = rows[c.description] else { lines.append("  \(c): did not run"); continue }
+                lines.append("  \(c.point) [\(c.mode)]"
+                             + "\(c.needsGC ? " (released by GC's reconcile)" : ""): \(r.runs) runs, \(r.execs) execs,"
+                             + " \(r.leaks) leaks, \(String(format: "%.1f", r.seconds)) s")
+            }
+            let points = Set(rows.keys.compactMap { k in Self.cases.first { $0.description == k }?.point })
+            let runs = rows.values.reduce(0) { $0 + $1.runs }
+            let leaks = rows.values.reduce(0) { $0 + $1.leaks }
+            let execs = rows.values.reduce(0) { $0 + $1.execs }
+            print((["faults/crash: \(points.count) points, \(runs) runs, \(leaks) leaks"
+                    + " (\(rows.count) point×mode cases, \(execs) executions of the plugin, \(Self.runs) runs per point"
+                    + " without EC2 on \(Self.workers) workers, \(Self.ec2Runs) per EC2 point on \(worlds.count) workers;"
+                    + " \(secondsSince(started)) s)"]
+                   + lines + (Self.unreachable.isEmpty ? [] : ["  not reachable on this kernel (no ipvlan): \(Self.unreachable.sorted())"]))
+                  .joined(separator: "\n"))
+            for p in problems.all { Issue.record(Comment(rawValue: p)) }
+            #expect(points.count >= 20)
+        }
+
+        static func emulatorOrNil() throws -> EC2Emulator? {
+            do { return try emulator.get() } catch {
+                if Capabilities.isCI { throw error }
+                return nil
+            }
+        }
+
+        /// One case: a fresh node, pod and state directory; `runs` kills; leaks recorded in `problems`.
+        static func run(_ c: CrashCase, runs: Int, worker: Int, ec2: CampaignEC2?, problems: ProblemLog, tally: Tally) {
+            let started = Date()
+            var execs = 0, leaks = 0, done = 0
+            func problem(_ run: Int, _ s: String) {
+                leaks += 1
+                problems.add("\(c) run \(run): \(s)")
+            }
+            let dataDir: String
+            do { dataDir = try makeTempDir("emt-crash") } catch { problems.add("\(c): \(error)"); return }
+            defer { _ = Shell.run(["rm", "-rf", dataDir]) }
+            let mac = ec2?.mac ?? String(format: "02:ee:00:00:%02x:01", worker)
+            let node: CampaignNode
+            do { node = try CampaignNode(tag: "\(worker)", mac: mac, dataDir: dataDir, ec2: ec2) } catch {
+                problems.add("\(c): fixture: \(error)")
+                return
+            }
+            defer { node.close() }
+            let conf = c.mode.conf(dataDir: dataDir, ec2: ec2)
+            let gcConf = c.mode.conf(dataDir: dataDir, ec2: ec2, gc: [])
+            let cid = "crash-\(worker)"
+            func exec(_ verb: String, _ fp: String? = nil) -> ChildResult {
+                execs += 1
+                return node.exec(verb, conf: verb == "GC" ? gcConf : conf, containerID: cid, failpoint: fp)
+            }
+            /// ADD that must succeed and put its address on net1.
+            func goodADD(_ run: Int, _ what: String) -> Bool {
+                let r = exec("ADD")
+                guard r.status == 0 else { problem(run, "\(what) ADD failed: \(r)"); return false }
+                let want = CampaignNode.resultAddresses(r)
+                let have = node.addresses(in: node.pod, "net1").map(\.description)
+                if want.isEmpty || Set(want) != Set(have) { problem(run, "\(what) ADD: result \(want), net1 has \(have)") }
+                return true
+            }
+            func cleanup(_ run: Int) -> Bool {
+                let d = exec("DEL")
+                if d.status != 0 { problem(run, "DEL after the kill failed: \(d)"); return false }
+                if c.mode == .ec2Cooldown { usleep(1_100_000) }  // the queued release becomes due
+                if c.needsGC || c.mode == .ec2Cooldown {
+                    let g = exec("GC")
+                    if g.status != 0 { problem(run, "GC failed: \(g)"); return false }
+                }
+                let l = node.allLeaks()
+                if !l.isEmpty {
+                    problem(run, "left behind: \(l.joined(separator: "; "))")
+                    // The next run needs the device in the node again.
+                    if node.links(in: node.node).first(where: { $0.name == "eni0" }) == nil { try? node.makeENI() }
+                    return false
+                }
+                return true
+            }
+
+            if c.isDel, !goodADD(0, "first") { tally.add(c, runs: 0, execs: execs, leaks: leaks, seconds: 0); return }
+            for run in 1...runs {
+                if leaks >= 3 { problems.add("\(c): stopped after \(run - 1) runs (3 problems)"); break }
+                let k = exec(c.isDel ? "DEL" : "ADD", c.point)
+                guard k.killedBySIGKILL else {
+                    problem(run, "the plugin was not killed at \(c.point): \(k)")
+                    break
+                }
+                guard cleanup(run) else { _ = exec("DEL"); continue }
+                done += 1
+                if c.isDel {
+                    // The next ADD of the pod: it also sets up the next run.
+                    if !goodADD(run, "next") { break }
+                } else {
+                    guard goodADD(run, "next") else { break }
+                    let d = exec("DEL")
+                    if d.status != 0 { problem(run, "DEL of the next ADD failed: \(d)"); break }
+                }
+            }
+            if c.isDel {
+                let d = exec("DEL")
+                if d.status != 0 { problem(runs, "final DEL failed: \(d)") }
+            }
+            if c.mode == .ec2Cooldown {
+                usleep(1_100_000)
+                _ = exec("GC")
+            }
+            let l = node.allLeaks()
+            if !l.isEmpty { problem(runs, "at the end: \(l.joined(separator: "; "))") }
+            tally.add(c, runs: done, execs: execs, leaks: leaks, seconds: Date().timeIntervalSince(started))
+        }
+    }
+}

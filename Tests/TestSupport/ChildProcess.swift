@@ -1,0 +1,258 @@
+// Running the plugin binary the way a runtime does, with what the fault campaign (issue 7) needs beyond
+// `Shell.run`: how it ended (a failpoint's SIGKILL), its wall time, and a child spawned from the calling thread, so
+// a caller that has switched its thread into a network namespace (`NetNS.run`) starts the plugin inside that
+// namespace.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Foundation
+
+/// What `ChildProcess.run` returns.
+public struct ChildResult: Sendable, CustomStringConvertible {
+    /// The exit code, or 128 + the signal that ended the child (137: SIGKILL), 124 after a timeout, 127 when it
+    /// could not be started.
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+    /// Wall seconds from spawn to exit.
+    public var seconds: Double
+
+    public init(status: Int32, stdout: String, stderr: String, seconds: Double) {
+        self.status = status
+        self.stdout = stdout
+        self.stderr = stderr
+        self.seconds = seconds
+    }
+
+    public var killedBySIGKILL: Bool { status == 128 + SIGKILL }
+    public var description: String {
+        "status \(status) after \(String(format: "%.3f", seconds)) s"
+            + (stdout.isEmpty ? "" : "\nstdout: \(stdout.prefix(1500))")
+            + (stderr.isEmpty ? "" : "\nstderr: \(stderr.prefix(800))")
+    }
+}
+
+public enum ChildProcess {
+    /// Runs `argv` (argv[0] a path) with exactly `env`, feeds it `stdin`, and collects its output. The child is
+    /// spawned from the calling thread (so it starts in that thread's network namespace). When the child stops
+    public static func run(_ argv: [String], env: [String: String], stdin: [UInt8], timeout: Double = 120) -> ChildResult {
+        let started = Date()
+        var inPipe: [Int32] = [-1, -1], outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
+        guard Shell.makePipe(&inPipe) else { return failed("pipe: errno \(errno)", started) }
+        guard Shell.makePipe(&outPipe) else { close(inPipe[0]); close(inPipe[1]); return failed("pipe: errno \(errno)", started) }
+        guard Shell.makePipe(&errPipe) else {
+            for fd in inPipe + outPipe { close(fd) }
+            return failed("pipe: errno \(errno)", started)
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        sigdelset(&defaults, SIGKILL)
+        sigdelset(&defaults, SIGSTOP)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        var pid: pid_t = 0
+        let envStrings = env.map { "\($0.key)=\($0.value)" }.sorted()
+        let rc = withCStrings(argv) { a in withCStrings(envStrings) { e in posix_spawn(&pid, argv[0], &actions, &attr, a, e) } }
+        close(inPipe[0]); close(outPipe[1]); close(errPipe[1])
+        if rc != 0 {
+            for fd in [inPipe[1], outPipe[0], errPipe[0]] { close(fd) }
+            return failed("cannot start \(argv[0]): \(String(cString: strerror(rc)))", started)
+        }
+        // The input is a network config (well under a pipe's buffer); the plugin reads all of it before anything else.
+        _ = signal(SIGPIPE, SIG_IGN)
+        var off = 0
+        while off < stdin.count {
+            let w = stdin.withUnsafeBytes { write(inPipe[1], $0.baseAddress! + off, $0.count - off) }
+            if w > 0 { off += w } else if w < 0 && errno == EINTR { continue } else { break }
+        }
+        close(inPipe[1])
+
+        var out: [UInt8] = [], err: [UInt8] = []
+        var outFD = outPipe[0], errFD = errPipe[0]
+        var status: Int32 = 0
+        var reaped = false, timedOut = false
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let deadline = started.addingTimeInterval(timeout)
+        while outFD >= 0 || errFD >= 0 || !reaped {
+            if outFD >= 0 || errFD >= 0 {
+                var fds: [pollfd] = []
+                if outFD >= 0 { fds.append(pollfd(fd: outFD, events: Int16(POLLIN), revents: 0)) }
+                if errFD >= 0 { fds.append(pollfd(fd: errFD, events: Int16(POLLIN), revents: 0)) }
+                let n = poll(&fds, nfds_t(fds.count), reaped ? 1000 : 5)
+                if n > 0 {
+                    for p in fds where p.revents != 0 {
+                        let r = buffer.withUnsafeMutableBytes { read(p.fd, $0.baseAddress!, $0.count) }
+                        if r > 0 {
+                            if p.fd == outFD { out += buffer[0..<r] } else { err += buffer[0..<r] }
+                        } else if r == 0 || (errno != EINTR && errno != EAGAIN) {
+                            if p.fd == outFD { close(outFD); outFD = -1 } else { close(errFD); errFD = -1 }
+                        }
+                    }
+                }
+            } else if !reaped {
+                usleep(2000)
+            }
+            if !reaped {
+                var st: Int32 = 0
+                let w = waitpid(pid, &st, WNOHANG)
+                if w == pid {
+                    status = st
+                    reaped = true
+                } else if w < 0 && errno != EINTR {
+                    reaped = true
+                }
+            }
+            if !reaped && Date() > deadline {
+                timedOut = true
+                kill(pid, SIGKILL)
+            }
+        }
+        let code: Int32 = timedOut ? 124 : (status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f))
+        return ChildResult(status: code, stdout: String(decoding: out, as: UTF8.self),
+                           stderr: String(decoding: err, as: UTF8.self), seconds: Date().timeIntervalSince(started))
+    }
+
+    private static func failed(_ why: String, _ started: Date) -> ChildResult {
+        ChildResult(status: 127, stdout: "", stderr: "ChildProcess: \(why)\n", seconds: Date().timeIntervalSince(started))
+    }
+
+    private static func withCStrings<R>(_ strings: [String],
+                                        _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+        var c: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+        c.append(nil)
+        defer { for p in c { free(p) } }
+        return c.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+}
+
+/// Relays TCP connections made to `127.0.0.1:port` inside a network namespace to `127.0.0.1:port` of the test
+/// process's own namespace, where the EC2 emulator listens: a plugin started in a simulated node's netns reaches
+/// the emulator as if it ran beside it. Loopback on both sides; nothing else is ever connected to.
+public final class LoopbackRelay: @unchecked Sendable {
+    private var listeners: [Int32] = []
+    private let lock = NSLock()
+    private var closed = false
+    /// Connections relayed so far.
+    public private(set) var connections = 0
+
+    /// - Parameter listen: creates, inside the namespace, a listening socket bound to 127.0.0.1:port (the caller
+    ///   switches its thread into the namespace around it, e.g. with `NetNS.run`).
+    public init(ports: [UInt16], listen: (UInt16) throws -> Int32) throws {
+        for port in ports {
+            let fd = try listen(port)
+            listeners.append(fd)
+            let t = Thread { self.acceptLoop(fd, port) }
+            t.stackSize = 256 << 10
+            t.start()
+        }
+    }
+
+    /// A listening TCP socket on 127.0.0.1:port in the calling thread's network namespace.
+    public static func listenSocket(port: UInt16) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw EC2EmulatorError("relay socket: errno \(errno)") }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = port.bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let b = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard b == 0, Glibc.listen(fd, 256) == 0 else {
+            let e = errno
+            Glibc.close(fd)
+            throw EC2EmulatorError("relay bind/listen 127.0.0.1:\(port): errno \(e)")
+        }
+        return fd
+    }
+
+    private func acceptLoop(_ fd: Int32, _ port: UInt16) {
+        while true {
+            let c = accept(fd, nil, nil)
+            if c >= 0 { _ = fcntl(c, F_SETFD, FD_CLOEXEC) }
+            if c < 0 {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                return  // shut down
+            }
+            lock.lock()
+            connections += 1
+            lock.unlock()
+            let t = Thread { Self.relay(c, port) }
+            t.stackSize = 256 << 10
+            t.start()
+        }
+    }
+
+    private static func relay(_ client: Int32, _ port: UInt16) {
+        let up = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        defer { Glibc.close(client); if up >= 0 { Glibc.close(up) } }
+        guard up >= 0 else { return }
+        var one: Int32 = 1
+        setsockopt(up, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = port.bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let c = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(up, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard c == 0 else { return }
+        var open = [true, true]  // client→up, up→client
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while open[0] || open[1] {
+            var fds = [pollfd(fd: open[0] ? client : -1, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: open[1] ? up : -1, events: Int16(POLLIN), revents: 0)]
+            let n = poll(&fds, 2, 60_000)
+            if n < 0 { if errno == EINTR { continue }; return }
+            if n == 0 { return }  // idle a minute: give up
+            for (i, (from, to)) in [(client, up), (up, client)].enumerated() where open[i] && fds[i].revents != 0 {
+                let r = buf.withUnsafeMutableBytes { recv(from, $0.baseAddress!, $0.count, 0) }
+                if r <= 0 {
+                    if r < 0 && errno == EINTR { continue }
+                    // End of one direction: pass it on (a reset or error ends both).
+                    if r < 0 { return }
+                    open[i] = false
+                    shutdown(to, Int32(SHUT_WR))
+                    continue
+                }
+                var off = 0
+                while off < r {
+                    let w = buf.withUnsafeBytes { send(to, $0.baseAddress! + off, r - off, Int32(MSG_NOSIGNAL)) }
+                    if w < 0 { if errno == EINTR { continue }; return }
+                    off += w
+                }
+            }
+        }
+    }
+
+    /// Stops accepting (connections in flight finish on their own). Must be called: the accept threads hold the relay.
+    public func stop() {
+        lock.lock()
+        defer { lock.unlock() }
+        if closed { return }
+        closed = true
+        for fd in listeners {
+            shutdown(fd, Int32(SHUT_RDWR))
+            Glibc.close(fd)
+        }
+    }
+
+}
