@@ -115,12 +115,12 @@ struct EC2ModeIPAM {
                 // Explicit: with the ownership guard; confirmed in IMDS inside.
                 let added = try register([q.address], on: r.remote, mac: r.local.mac, cfg: r.config,
                                          registry: r.registry, pause: { usleep(100_000) })
-                if !added.isEmpty { pushUnassign(added, r, undo) }
+                if !added.isEmpty { inv.pushUnassign(added, r, ledger, undo) }
                 address = q.address
             } else {
                 let got = try r.registry.assign(count: 1, v4: fam.isV4, to: r.remote.id)
                 inv.env.failpoint("add.ec2.after-assign")
-                pushUnassign(got, r, undo)
+                inv.pushUnassign(got, r, ledger, undo)
                 address = got[0]
                 assigned.append(address)
             }
@@ -135,14 +135,6 @@ struct EC2ModeIPAM {
                                pause: { usleep(100_000) })
         }
         return CNIResult(ips: ips, routes: config.routes)
-    }
-
-    private func pushUnassign(_ a: [IPAddress], _ r: Invocation.Registration, _ undo: UndoStack) {
-        undo.push("unassign \(a.map(\.description).joined(separator: ", ")) from \(r.remote.id)") {
-            let v4 = a.filter(\.isV4), v6 = a.filter { !$0.isV4 }
-            if !v4.isEmpty { try r.registry.unassign(ipv4: v4, from: r.remote.id) }
-            if !v6.isEmpty { try r.registry.unassign(ipv6: v6, from: r.remote.id) }
-        }
     }
 
     func check(_ inv: Invocation, prev: CNIResult) throws {

@@ -293,7 +293,8 @@ struct EC2Ledger {
         var eni: String
         var addresses: [IPAddress]
         var pod: String
-        /// The ENI's MAC, when known: "still ours" is then read from IMDS on release.
+        /// The ENI's MAC, when known: "still ours" is then read from IMDS on release. Releases queued for an
+        /// assignment that may have just landed carry none, so the release asks EC2 (IMDS can lag behind it).
         var mac: MACAddress?
         /// Queue only: not released before this wall-clock second (cooldown).
         var notBefore: Int64
@@ -395,8 +396,9 @@ struct EC2Ledger {
         for d in due { byENI[d.entry.eni, default: []].append(d) }
         for (eni, items) in byENI.sorted(by: { $0.key < $1.key }) {
             do {
-                try unregister(items.flatMap(\.entry.addresses), from: eni, mac: items.first?.entry.mac, keep: live,
-                               registry: registry)
+                // "Still ours" from IMDS only when every entry knows the MAC; an entry without one asks EC2.
+                let mac = items.allSatisfy { $0.entry.mac != nil } ? items.first?.entry.mac : nil
+                try unregister(items.flatMap(\.entry.addresses), from: eni, mac: mac, keep: live, registry: registry)
                 for i in items { try FileIO.remove(i.path) }
                 done += items.count
             } catch {

@@ -14,7 +14,7 @@ public struct PluginEnvironment: Sendable {
     public var monotonicNanos: @Sendable () -> UInt64
     /// Wall-clock seconds since the epoch, for log timestamps.
     public var wallClock: @Sendable () -> Double
-    /// 64 random bits, for temporary interface names.
+    /// 64 random bits (unique names of queued releases).
     public var random: @Sendable () -> UInt64
     /// File-system roots.
     public var paths: Paths

@@ -1,8 +1,14 @@
 import CNI
+import IPAM
 import NetTypes
 import Netlink
 
 /// ipvlan on a secondary ENI: created under a temporary name directly in the pod netns, renamed, configured.
+///
+/// Why a temporary name: on the kernels EKS nodes run (5.10, 6.1), RTM_NEWLINK looks `IFLA_IFNAME` up in the
+/// *caller's* netns even when `IFLA_NET_NS_FD` puts the new link elsewhere, so creating `eth0` for a pod would find
+/// the node's own `eth0`. The temporary name is derived from the attachment (`temporaryName`), so the DEL that
+/// follows an ADD killed between create and rename finds the link, and a retried ADD removes it first.
 struct IPVlanDriver {
     let inv: Invocation
     let ipam: AddressManager
@@ -41,6 +47,27 @@ struct IPVlanDriver {
         return byName
     }
 
+    /// "emt" and 40 bits of an FNV-1a hash of the attachment key: 13 characters, fixed per attachment.
+    static func temporaryName(_ key: AttachmentKey) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in Array(key.containerID.utf8) + [0] + Array(key.ifname.utf8) {
+            h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3
+        }
+        let hex = String(h & 0xff_ffff_ffff, radix: 16)
+        return "emt" + String(repeating: "0", count: 10 - hex.count) + hex
+    }
+
+    /// Deletes an ipvlan link of this attachment left under its temporary name (an invocation killed between
+    /// create and rename). Returns whether there was one.
+    @discardableResult
+    static func removeLeftover(_ key: AttachmentKey, pod: PodNamespace, log: EventLog) throws -> Bool {
+        let tmp = temporaryName(key)
+        guard let l = try pod.sock.link(named: tmp), l.kind == "ipvlan" else { return false }
+        try CoreError.step("delete leftover ipvlan \(tmp)") { try pod.sock.deleteLink(index: l.index) }
+        log.write(.info, "deleted ipvlan \(tmp), left by an interrupted ADD of \(key)")
+        return true
+    }
+
     static func modes(_ conf: NetConf) -> (IPVlanMode, IPVlanFlag) {
         let mode: IPVlanMode = conf.mode == .l2 ? .l2 : conf.mode == .l3 ? .l3 : .l3s
         let flag: IPVlanFlag = conf.flag == .bridge ? .bridge : conf.flag == .private ? .private_ : .vepa
@@ -59,11 +86,13 @@ struct IPVlanDriver {
             throw CoreError.ifnameExists(name: ifname, netns: inv.cni.netns)
         }
 
+        try Self.removeLeftover(inv.key, pod: pod, log: inv.log)
+
         let undo = UndoStack()
         do {
             var result = try inv.acquireAddresses(ipam, interface: 0, undo: undo)
 
-            let tmpName = "emt" + String(String(inv.env.random(), radix: 16).suffix(10))
+            let tmpName = Self.temporaryName(inv.key)
             let (mode, flag) = Self.modes(conf)
             try CoreError.step("create ipvlan \(tmpName) on \(master.name) in \(inv.cni.netns)") {
                 try host.sock.createIPVlan(name: tmpName, parentIndex: master.index, mode: mode, flag: flag,
@@ -103,6 +132,7 @@ struct IPVlanDriver {
 
     static func del(_ inv: Invocation) throws {
         guard let pod = PodNamespace.ifPresent(inv.cni.netns) else { return }
+        try removeLeftover(inv.key, pod: pod, log: inv.log)
         guard let l = try pod.sock.link(named: inv.cni.ifname) else { return }
         guard l.kind == "ipvlan" else {
             inv.log.write(.info, "DEL leaves \(inv.cni.ifname) alone: it is a \(l.kind ?? "device"), not an ipvlan link")

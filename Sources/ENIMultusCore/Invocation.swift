@@ -75,23 +75,31 @@ struct Invocation {
             // A failed assignment may still have been applied, or may land after we gave up (a timeout, a lost
             // answer), and the ledger entry goes with the rollback: queue the release of what was asked, due once
             // a late call has had the ADD's deadline again to land. The drain unassigns only what EC2 then shows
-            // on the ENI and no live attachment holds.
-            try? ledger.enqueue(.init(eni: r.remote.id, addresses: addresses, mac: r.local.mac,
+            // on the ENI and no live attachment holds; the entry carries no MAC, so the drain asks EC2 itself
+            // (IMDS may not show an assignment that has just landed).
+            try? ledger.enqueue(.init(eni: r.remote.id, addresses: addresses,
                                       notBefore: now + Int64(r.config.timeoutSeconds.rounded(.up))),
                                 unique: env.random())
             throw error
         }
         env.failpoint("add.after-ec2-register")
-        undo.push("unassign \(added.map(\.description).joined(separator: ", ")) from \(r.remote.id)") {
-            let v4 = added.filter(\.isV4), v6 = added.filter { !$0.isV4 }
+        pushUnassign(added, r, ledger, undo)
+        return result
+    }
+
+    /// The rollback of an assignment: unassigned at once or, when EC2 cannot take it now, queued (the ledger entry
+    /// goes with the rollback, so nothing else would remember it). The queued entry carries no MAC: the drain asks
+    /// EC2, since IMDS may not yet show an assignment this recent.
+    func pushUnassign(_ a: [IPAddress], _ r: Registration, _ ledger: EC2Ledger, _ undo: UndoStack) {
+        undo.push("unassign \(a.map(\.description).joined(separator: ", ")) from \(r.remote.id)") {
+            let v4 = a.filter(\.isV4), v6 = a.filter { !$0.isV4 }
             do {
                 if !v4.isEmpty { try r.registry.unassign(ipv4: v4, from: r.remote.id) }
                 if !v6.isEmpty { try r.registry.unassign(ipv6: v6, from: r.remote.id) }
             } catch {
-                try ledger.enqueue(.init(eni: r.remote.id, addresses: added, mac: r.local.mac), unique: self.env.random())
+                try ledger.enqueue(.init(eni: r.remote.id, addresses: a), unique: self.env.random())
             }
         }
-        return result
     }
 
     var now: Int64 { Int64(env.wallClock()) }

@@ -240,6 +240,9 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "ec2env"
     sys_version = ""
+    # Headers and body go out in separate writes: with Nagle on, the body waits for the client's delayed ACK
+    # (40 ms per request on a kept-alive connection).
+    disable_nagle_algorithm = True
 
     def version_string(self):
         return self.server_version
@@ -367,6 +370,16 @@ class Env:
         self.tracking = False
         self.scenario_result = None
         self.addresses = AddressModel(self)
+        # IMDS renders from moto's state; what it fetched is kept until anything may have changed it (a mutating
+        # call through the proxy, any control-API write). Only tests' direct writes to moto would go unseen, and
+        # no test writes to moto directly.
+        self.generation = 0
+        self.view_cache = {}
+
+    def changed(self):
+        with self.lock:
+            self.generation += 1
+            self.view_cache.clear()
 
     # ---- moto
     def start_moto(self):
@@ -1305,7 +1318,7 @@ class AddressModel:
 # ------------------------------------------------------------------------------------------------ fault proxy
 
 
-MUTATING_PREFIXES = ("Describe", "Get", "List")
+READ_ONLY_PREFIXES = ("Describe", "Get", "List")
 UNSIGNED_ACTIONS = ("AssumeRoleWithWebIdentity", "AssumeRoleWithSAML")
 
 
@@ -1379,6 +1392,7 @@ class ProxyHandler(Handler):
                         "Consult the service documentation for details.",
                     )
 
+        mutating = not action.startswith(READ_ONLY_PREFIXES)
         rule = env.pick_rule(service, action)
         if rule:
             rec["fault"] = rule["mode"]
@@ -1410,11 +1424,15 @@ class ProxyHandler(Handler):
                 rec["status"] = 0
                 return self.drop(rst=(mode == "reset"))
             if mode == "drop-after":
+                if mutating:
+                    env.changed()
                 status, _, _ = self.dispatch(action, params, body, auth)
                 rec["status"] = 0
                 self.after_forward(action, status, None)
                 return self.drop()
             # "delay": forward normally below.
+        if mutating:
+            env.changed()
         status, headers, rbody = self.dispatch(action, params, body, auth)
         rec["status"] = status
         self.after_forward(action, status, rbody)
@@ -1463,6 +1481,8 @@ class ProxyHandler(Handler):
 
     def after_forward(self, action, status, rbody):
         env = self.server.env
+        if not action.startswith(READ_ONLY_PREFIXES):
+            env.changed()  # again: an IMDS read during the call may have cached the state before it
         if status and status < 300 and rbody and action.startswith(("AssumeRole", "GetSessionToken",
                                                                      "GetFederationToken")):
             m1 = re.search(rb"<AccessKeyId>([^<]+)</AccessKeyId>", rbody)
@@ -1470,7 +1490,7 @@ class ProxyHandler(Handler):
             if m1 and m2:
                 with env.lock:
                     env.sts_keys[m1.group(1).decode()] = m2.group(1).decode()
-        if status and status < 300 and env.tracking and not action.startswith(MUTATING_PREFIXES):
+        if status and status < 300 and env.tracking and not action.startswith(READ_ONLY_PREFIXES):
             try:
                 env.observe()
             except Exception:  # noqa: BLE001 — tracking is best effort
@@ -1597,14 +1617,25 @@ class NotFound(Exception):
 
 
 class InstanceView:
-    """Lazily fetched moto state for one IMDS request (each piece at most once per request)."""
+    """Lazily fetched moto state for one IMDS request (each piece at most once per request, and shared across
+    requests until the state may have changed: `Env.changed`)."""
 
     def __init__(self, env, iid):
         self.env, self.iid, self._c = env, iid, {}
 
     def _get(self, key, fn):
         if key not in self._c:
-            self._c[key] = fn()
+            env, ck = self.env, (self.iid, key)
+            with env.lock:
+                gen, hit = env.generation, env.view_cache.get(ck)
+            if hit is not None and hit[0] == gen:
+                self._c[key] = hit[1]
+            else:
+                value = fn()
+                with env.lock:
+                    if env.generation == gen:
+                        env.view_cache[ck] = (gen, value)
+                self._c[key] = value
         return self._c[key]
 
     def instance(self):
@@ -1942,6 +1973,8 @@ class ControlHandler(Handler):
         except ValueError as e:
             return self.reply_json(400, {"error": f"bad JSON: {e}"})
         m = self.command
+        if m != "GET":
+            env.changed()
         try:
             if path == "/_emulator/health":
                 return self.reply_json(200, {"ok": True})

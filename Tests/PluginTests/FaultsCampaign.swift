@@ -21,7 +21,7 @@ import TestSupport
 /// peer `eni0p` stays beside it; on EC2 networks it carries the moto ENI's MAC, which is how the plugin finds
 /// it), a pod netns, and — on EC2 networks — a `LoopbackRelay` that makes the emulator's 127.0.0.1 ports answer
 /// inside the node netns too. The plugin is spawned inside the node netns, as Multus runs it on a node; its link
-/// mode is host-device (the host kernel has no ipvlan; `Capabilities.hasIPVlan` adds ipvlan cases where it has).
+/// mode is host-device (the host kernel has no ipvlan; `KernelCrashTests` runs the ipvlan crash cases in user-mode Linux).
 @Suite(.tier(.faults), .enabled(if: EC2Emulator.isAvailable || Capabilities.isCI))
 struct FaultsCampaignTests {}
 

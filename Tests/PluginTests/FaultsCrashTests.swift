@@ -28,11 +28,9 @@ extension FaultsCampaignTests {
     struct Crash {
         static let emulator = Result { try EC2Emulator() }
 
-        /// Runs per point without EC2 (ENI_MULTUS_CRASH_RUNS), and per EC2 point (ENI_MULTUS_CRASH_EC2_RUNS):
-        /// every EC2 run pays the emulator's IMDS (tens of ms per read, a dozen reads per ADD), so those points
-        /// get fewer runs to keep the tier within minutes.
+        /// Runs per point without EC2 (ENI_MULTUS_CRASH_RUNS) and per EC2 point (ENI_MULTUS_CRASH_EC2_RUNS).
         static let runs = Int(ProcessInfo.processInfo.environment["ENI_MULTUS_CRASH_RUNS"] ?? "") ?? 50
-        static let ec2Runs = Int(ProcessInfo.processInfo.environment["ENI_MULTUS_CRASH_EC2_RUNS"] ?? "") ?? 6
+        static let ec2Runs = Int(ProcessInfo.processInfo.environment["ENI_MULTUS_CRASH_EC2_RUNS"] ?? "") ?? 50
         /// Parallel workers for the points without EC2 (each with its own node, pod and state directory), and for
         /// the EC2 points (each with its own instance and ENI in the emulator).
         static let workers = Int(ProcessInfo.processInfo.environment["ENI_MULTUS_CRASH_WORKERS"] ?? "") ?? 3
@@ -75,27 +73,24 @@ extension FaultsCampaignTests {
                 .init(point: "del.prefix.after-forget", mode: .prefix, needsGC: true),
                 .init(point: "del.prefix.after-return", mode: .prefix),
             ]
-            if Capabilities.hasIPVlan {
-                c += [.init(point: "add.ipvlan.after-create", mode: .ipvlanRanges),
-                      .init(point: "add.ipvlan.after-rename", mode: .ipvlanRanges),
-                      .init(point: "add.after-address-add", mode: .ipvlanRanges)]
-            }
             return c
         }()
 
-        /// Points no case can reach on this kernel.
-        static var unreachable: Set<String> {
-            Capabilities.hasIPVlan ? [] : ["add.ipvlan.after-create", "add.ipvlan.after-rename"]
-        }
+        /// The ipvlan cases: they need a kernel with ipvlan, so `KernelCrashTests` runs them inside user-mode Linux.
+        static let ipvlanCases: [CrashCase] = [
+            "add.after-ipam", "add.ipvlan.after-create", "add.ipvlan.after-rename", "add.after-address-add", "add.after-link-up",
+            "add.after-route-add", "add.before-result",
+            "del.ipam.after-cooling", "del.ipam.after-address-files", "del.after-ipam-release",
+        ].map { CrashCase(point: $0, mode: .ipvlanRanges) }
 
-        @Test("every failpoint in the sources is listed in Failpoints and has a crash case (or cannot run here)")
+        @Test("every failpoint in the sources is listed in Failpoints and has a crash case here or in the kernel tier")
         func everyPointHasACase() throws {
             let listed = Set(Failpoints.all)
             #expect(listed.count == Failpoints.all.count, "duplicate failpoint names")
             #expect(listed.count >= 20)
-            let covered = Set(Self.cases.map(\.point))
-            #expect(listed.subtracting(covered).subtracting(Self.unreachable).isEmpty,
-                    "failpoints without a crash case: \(listed.subtracting(covered).subtracting(Self.unreachable).sorted())")
+            let covered = Set((Self.cases + Self.ipvlanCases).map(\.point))
+            #expect(listed.subtracting(covered).isEmpty,
+                    "failpoints without a crash case: \(listed.subtracting(covered).sorted())")
             #expect(covered.subtracting(listed).isEmpty, "cases for unknown failpoints: \(covered.subtracting(listed).sorted())")
             // The call sites: every literal passed to failpoint(...) in Sources is a listed name, and every listed
             // name is called somewhere.
@@ -131,13 +126,19 @@ extension FaultsCampaignTests {
         }
 
         func killAtEveryPointGated() throws {
+            let worlds = try Self.emulatorOrNil().map { try CampaignEC2.make($0, count: Self.ec2Workers) } ?? []
+            Self.campaign(Self.cases, worlds: worlds)
+        }
+
+        /// Runs `cases` (the EC2 ones on `worlds`, one worker each), prints the figures, records every problem.
+        static func campaign(_ cases: [CrashCase], worlds: [CampaignEC2], label: String = "faults/crash",
+                             minimumPoints: Int = 20) {
             let started = Date()
             let problems = ProblemLog()
             let tally = Tally()
-            let local = Self.cases.filter { !$0.mode.usesEC2 }
-            let remote = Self.cases.filter { $0.mode.usesEC2 }
+            let local = cases.filter { !$0.mode.usesEC2 }
+            let remote = cases.filter { $0.mode.usesEC2 }
             let next = Counter(), nextRemote = Counter()
-            let worlds = try Self.emulatorOrNil().map { try CampaignEC2.make($0, count: Self.ec2Workers) } ?? []
             if worlds.isEmpty && !remote.isEmpty { problems.add("the EC2 cases did not run: no emulator") }
             // Workers take cases from shared lists: those without EC2 on workers 0..<workers, the EC2 cases on one
             // worker per emulated instance (its own ENI).
@@ -153,24 +154,24 @@ extension FaultsCampaignTests {
             }
             let rows = tally.rows.withLock { $0 }
             var lines: [String] = []
-            for c in Self.cases {
+            for c in cases {
                 guard let r = rows[c.description] else { lines.append("  \(c): did not run"); continue }
                 lines.append("  \(c.point) [\(c.mode)]"
                              + "\(c.needsGC ? " (released by GC's reconcile)" : ""): \(r.runs) runs, \(r.execs) execs,"
                              + " \(r.leaks) leaks, \(String(format: "%.1f", r.seconds)) s")
             }
-            let points = Set(rows.keys.compactMap { k in Self.cases.first { $0.description == k }?.point })
+            let points = Set(rows.keys.compactMap { k in cases.first { $0.description == k }?.point })
             let runs = rows.values.reduce(0) { $0 + $1.runs }
             let leaks = rows.values.reduce(0) { $0 + $1.leaks }
             let execs = rows.values.reduce(0) { $0 + $1.execs }
-            print((["faults/crash: \(points.count) points, \(runs) runs, \(leaks) leaks"
+            print((["\(label): \(points.count) points, \(runs) runs, \(leaks) leaks"
                     + " (\(rows.count) point×mode cases, \(execs) executions of the plugin, \(Self.runs) runs per point"
-                    + " without EC2 on \(Self.workers) workers, \(Self.ec2Runs) per EC2 point on \(worlds.count) workers;"
+                    + " without EC2 on \(Self.workers) workers"
+                    + (worlds.isEmpty ? ";" : ", \(Self.ec2Runs) per EC2 point on \(worlds.count) workers;")
                     + " \(secondsSince(started)) s)"]
-                   + lines + (Self.unreachable.isEmpty ? [] : ["  not reachable on this kernel (no ipvlan): \(Self.unreachable.sorted())"]))
-                  .joined(separator: "\n"))
+                   + lines).joined(separator: "\n"))
             for p in problems.all { Issue.record(Comment(rawValue: p)) }
-            #expect(points.count >= 20)
+            #expect(points.count >= minimumPoints)
         }
 
         static func emulatorOrNil() throws -> EC2Emulator? {
@@ -263,5 +264,18 @@ extension FaultsCampaignTests {
             if !l.isEmpty { problem(runs, "at the end: \(l.joined(separator: "; "))") }
             tally.add(c, runs: done, execs: execs, leaks: leaks, seconds: Date().timeIntervalSince(started))
         }
+    }
+}
+
+/// The ipvlan crash cases (`FaultsCampaignTests.Crash.ipvlanCases`), on a kernel with ipvlan: inside user-mode Linux.
+/// The same checks as the faults tier's: after the kill and the runtime's DEL, nothing is left in either netns or
+/// the state directory, and the next ADD succeeds.
+@Suite(.tier(.kernel), .serialized)
+struct KernelCrashTests {
+    @Test("SIGKILL at every ipvlan failpoint of ADD and DEL, then the runtime's DEL: nothing leaks, the next ADD succeeds")
+    func killAtEveryIPVlanPoint() {
+        let cases = FaultsCampaignTests.Crash.ipvlanCases
+        FaultsCampaignTests.Crash.campaign(cases, worlds: [], label: "kernel/crash (ipvlan)",
+                                           minimumPoints: Set(cases.map(\.point)).count)
     }
 }

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 import CNI
-import ENIMultusCore
+@testable import ENIMultusCore
+import IPAM
 import JSON
 import TestSupport
 
@@ -87,13 +88,16 @@ struct KernelReviewIPVlanTests {
     }
 
     /// The link is created under a temporary name directly in the pod netns, then renamed: an interface named like
-    /// CNI_IFNAME in the node netns does not matter, a clash with the temporary name in the pod netns makes ADD fail
-    /// (and roll back). The harness's random is fixed, so the temporary name is known. (A clash with the temporary
-    /// name in the *node* netns does fail: rtnetlink looks the name up in the caller's netns first.)
+    /// CNI_IFNAME in the node netns does not matter, a clash with the temporary name in the pod netns (a device
+    /// that is not our ipvlan) makes ADD fail (and roll back). The temporary name is derived from the attachment.
+    /// (A clash with the temporary name in the *node* netns does fail: rtnetlink looks the name up in the caller's
+    /// netns first — which is why the plugin cannot create the link as CNI_IFNAME directly.)
     @Test func createdUnderATemporaryNameInThePodNetns() throws {
         let f = try Fixture()
         defer { f.close() }
-        let tmp = "emt" + String(String(f.h.random, radix: 16).suffix(10))
+        let tmp = IPVlanDriver.temporaryName(AttachmentKey(containerID: "ctr1", ifname: "net1"))
+        #expect(tmp.count == 13 && tmp.hasPrefix("emt"))
+        #expect(IPVlanDriver.temporaryName(AttachmentKey(containerID: "ctr1", ifname: "net2")) != tmp)
         try f.node.ip("link", "add", "net1", "type", "veth", "peer", "name", "revx0")
         let add = try f.h.run("ADD", conf: Self.conf(), netns: f.pod.path)
         #expect(add.exitCode == 0, "a node interface named like CNI_IFNAME must not matter: \(add.stdout)")
@@ -108,6 +112,31 @@ struct KernelReviewIPVlanTests {
         #expect(e["code"]?.int64Value == 100)
         #expect(e["msg"]?.stringValue?.contains(tmp) == true)
         #expect(try f.pod.snapshot() == podBefore)
+        #expect(f.h.stateFiles().isEmpty)
+    }
+
+    /// An ADD killed between create and rename leaves an ipvlan under the attachment's temporary name: the DEL
+    /// that follows removes it, and so does a retried ADD that comes without a DEL.
+    @Test func leftoverUnderTheTemporaryNameIsRemoved() throws {
+        let f = try Fixture()
+        defer { f.close() }
+        let tmp = IPVlanDriver.temporaryName(AttachmentKey(containerID: "ctr1", ifname: "net1"))
+        func leaveOne() throws {
+            try f.node.ip("link", "add", tmp, "link", "eni0", "type", "ipvlan", "mode", "l2")
+            try f.node.ip("link", "set", tmp, "netns", f.pod.name)
+            #expect(linkInfo(f.pod, tmp) != nil)
+        }
+        try leaveOne()
+        let podLinks = { try ipJSON(netns: f.pod, ["link", "show"]).compactMap { $0["ifname"] as? String }.sorted() }
+        #expect(try f.h.run("DEL", conf: Self.conf(), netns: f.pod.path).exitCode == 0)
+        #expect(try podLinks() == ["lo"])
+
+        try leaveOne()
+        let add = try f.h.run("ADD", conf: Self.conf(), netns: f.pod.path)
+        #expect(add.exitCode == 0, "\(add.stdout)")
+        #expect(try podLinks() == ["lo", "net1"])
+        #expect(try f.h.run("DEL", conf: Self.conf(), netns: f.pod.path).exitCode == 0)
+        #expect(try podLinks() == ["lo"])
         #expect(f.h.stateFiles().isEmpty)
     }
 

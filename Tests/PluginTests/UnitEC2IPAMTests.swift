@@ -190,6 +190,48 @@ struct UnitEC2ModeTests {
         #expect(try FileIO.list("\(w.dir)/n1/ec2/ledger").isEmpty)
     }
 
+    @Test("a rollback whose unassign fails queues the release; the drain asks EC2, so an IMDS lag cannot hide it")
+    func rollbackUnassignFailureIsQueued() throws {
+        let w = IPAMWorld(#""mode":"ec2","families":["ipv4","ipv6"],"cooldownSeconds":0"#)
+        let before = w.multus
+        w.reg.imdsLag = 1000  // IMDS never shows the new address during this test
+        w.reg.failNext["assignCount6"] = 1
+        w.reg.failNext["unassign4"] = 1
+        _ = try w.failingAdd("c1")
+        #expect(w.multus.ipv4.count == before.ipv4.count + 1, "the IPv4 address is still on the ENI")
+        #expect(try FileIO.list("\(w.dir)/n1/ec2/ledger").isEmpty)
+        let ledger = EC2Ledger(root: "\(w.dir)/n1/ec2")
+        let queued = try ledger.queued()
+        #expect(queued.count == 1)
+        let entry = try #require(try FileIO.read("\(w.dir)/n1/ec2/queue/\(queued[0])").flatMap(EC2Ledger.Entry.init))
+        #expect(entry.mac == nil && entry.addresses.count == 1 && entry.notBefore == 0)
+        var drained = 0
+        let calls = try w.ec2Calls { drained = try ledger.drain(limit: 16, now: Int64(w.clock), registry: w.reg) }
+        #expect(drained == 1)
+        #expect(calls == ["describe", "unassign4"])
+        #expect(w.multus.ipv4 == before.ipv4 && w.multus.ipv6 == before.ipv6)
+        #expect(try ledger.queued().isEmpty)
+    }
+
+    @Test("ranges + eni: an assignment applied whose answer is lost is released after the deadline, despite IMDS lag")
+    func lostAssignReplyIsReleased() throws {
+        let w = IPAMWorld(#""ranges":[[{"subnet":"10.0.1.0/24","rangeStart":"10.0.1.100"}]]"#)
+        let before = w.multus
+        w.reg.imdsLag = 1000
+        w.reg.lostReply["assign4"] = 1
+        _ = try w.failingAdd("c1")
+        #expect(w.multus.ipv4 == before.ipv4 + [IPAddress("10.0.1.100")!], "EC2 applied the assignment")
+        let ledger = EC2Ledger(root: "\(w.dir)/n1/ec2")
+        let name = try #require(try ledger.queued().first)
+        let entry = try #require(try FileIO.read("\(w.dir)/n1/ec2/queue/\(name)").flatMap(EC2Ledger.Entry.init))
+        #expect(entry.mac == nil && entry.addresses == [IPAddress("10.0.1.100")!] && entry.notBefore > Int64(w.clock))
+        // Not before a late call has had the ADD's deadline to land.
+        #expect(try ledger.drain(limit: 16, now: Int64(w.clock), registry: w.reg) == 0)
+        w.clock = Double(entry.notBefore)
+        #expect(try ledger.drain(limit: 16, now: Int64(w.clock), registry: w.reg) == 1)
+        #expect(w.multus.ipv4 == before.ipv4)
+    }
+
     @Test("mode ec2 without an eni block is refused with code 7")
     func needsENI() throws {
         let w = IPAMWorld(#""mode":"ec2""#)

@@ -15,6 +15,8 @@ final class FakeRegistry: ENIRegistry, @unchecked Sendable {
     var calls: [String] = []
     var imdsLag = 0
     var failNext: [String: Int] = [:]
+    /// Calls (by name) that take effect, then fail as if their answer was lost.
+    var lostReply: [String: Int] = [:]
     private var pending: [(ready: Int, eni: String, a: IPAddress)] = []
     private var tick = 0
 
@@ -90,6 +92,7 @@ final class FakeRegistry: ENIRegistry, @unchecked Sendable {
             enis[eni]!.ipv4.append(a)
             pending.append((tick + imdsLag + 1, eni, a))
         }
+        if let n = lostReply["assign4"], n > 0 { lostReply["assign4"] = n - 1; throw Throttled() }
     }
     func unassign(ipv4: [IPAddress], from eni: String) throws {
         try maybeFail("unassign4"); enis[eni]!.ipv4.removeAll { ipv4.contains($0) }

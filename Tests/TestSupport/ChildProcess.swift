@@ -56,18 +56,10 @@ public enum ChildProcess {
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
-        var defaults = sigset_t()
-        sigfillset(&defaults)
-        sigdelset(&defaults, SIGKILL)
-        sigdelset(&defaults, SIGSTOP)
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigdefault(&attr, &defaults)
-        posix_spawnattr_setsigmask(&attr, &empty)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        Shell.resetSignals(&attr)
         var pid: pid_t = 0
         let envStrings = env.map { "\($0.key)=\($0.value)" }.sorted()
-        let rc = withCStrings(argv) { a in withCStrings(envStrings) { e in posix_spawn(&pid, argv[0], &actions, &attr, a, e) } }
+        let rc = Shell.withCStrings(argv) { a in Shell.withCStrings(envStrings) { e in posix_spawn(&pid, argv[0], &actions, &attr, a, e) } }
         close(inPipe[0]); close(outPipe[1]); close(errPipe[1])
         if rc != 0 {
             for fd in [inPipe[1], outPipe[0], errPipe[0]] { close(fd) }
@@ -131,13 +123,6 @@ public enum ChildProcess {
         ChildResult(status: 127, stdout: "", stderr: "ChildProcess: \(why)\n", seconds: Date().timeIntervalSince(started))
     }
 
-    private static func withCStrings<R>(_ strings: [String],
-                                        _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
-        var c: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
-        c.append(nil)
-        defer { for p in c { free(p) } }
-        return c.withUnsafeBufferPointer { body($0.baseAddress!) }
-    }
 }
 
 /// Relays TCP connections made to `127.0.0.1:port` inside a network namespace to `127.0.0.1:port` of the test
@@ -162,16 +147,21 @@ public final class LoopbackRelay: @unchecked Sendable {
         }
     }
 
+    private static func loopback(_ port: UInt16) -> sockaddr_in {
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = port.bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return addr
+    }
+
     /// A listening TCP socket on 127.0.0.1:port in the calling thread's network namespace.
     public static func listenSocket(port: UInt16) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw EC2EmulatorError("relay socket: errno \(errno)") }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = port.bigEndian
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var addr = loopback(port)
         let b = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
@@ -207,10 +197,7 @@ public final class LoopbackRelay: @unchecked Sendable {
         var one: Int32 = 1
         setsockopt(up, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = port.bigEndian
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var addr = loopback(port)
         let c = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(up, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }

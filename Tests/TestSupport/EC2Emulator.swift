@@ -106,20 +106,12 @@ public final class EC2Emulator: @unchecked Sendable {
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
-        var defaults = sigset_t()
-        sigfillset(&defaults)
-        sigdelset(&defaults, SIGKILL)
-        sigdelset(&defaults, SIGSTOP)
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigdefault(&attr, &defaults)
-        posix_spawnattr_setsigmask(&attr, &empty)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        Shell.resetSignals(&attr)
         let argv = ["python3", Self.scriptPath] + arguments
         let envStrings = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
         var child: pid_t = 0
-        let rc = Self.withCStrings(argv) { cargv in
-            Self.withCStrings(envStrings) { cenv in posix_spawnp(&child, "python3", &actions, &attr, cargv, cenv) }
+        let rc = Shell.withCStrings(argv) { cargv in
+            Shell.withCStrings(envStrings) { cenv in posix_spawnp(&child, "python3", &actions, &attr, cargv, cenv) }
         }
         close(inPipe[0])
         close(outPipe[1])
@@ -517,13 +509,4 @@ public final class EC2Emulator: @unchecked Sendable {
     /// pipe2(O_CLOEXEC): the emulator's stdin pipe must never leak into another child, or the emulator would
     /// outlive this process.
     private static func makePipe(_ fds: inout [Int32]) -> Bool { Shell.makePipe(&fds) }
-
-    private static func withCStrings<R>(
-        _ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R
-    ) -> R {
-        var cstrings: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
-        cstrings.append(nil)
-        defer { for p in cstrings { free(p) } }
-        return cstrings.withUnsafeBufferPointer { body($0.baseAddress!) }
-    }
 }

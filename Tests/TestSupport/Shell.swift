@@ -131,17 +131,7 @@ public enum Shell {
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
-        // The child starts with default signal dispositions and no blocked
-        // signals, whatever the test runner did to its own threads.
-        var defaults = sigset_t()
-        sigfillset(&defaults)
-        sigdelset(&defaults, SIGKILL)
-        sigdelset(&defaults, SIGSTOP)
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigdefault(&attr, &defaults)
-        posix_spawnattr_setsigmask(&attr, &empty)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        resetSignals(&attr)
 
         var pid: pid_t = 0
         let spawnStatus: Int32 = withCStrings(argv) { cargv in
@@ -272,7 +262,22 @@ public enum Shell {
         for fd in fds where fd >= 0 { close(fd) }
     }
 
-    private static func withCStrings<R>(
+    /// The child starts with default signal dispositions and no blocked signals, whatever the test runner did to
+    /// its own threads.
+    static func resetSignals(_ attr: inout posix_spawnattr_t) {
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        sigdelset(&defaults, SIGKILL)
+        sigdelset(&defaults, SIGSTOP)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+    }
+
+    /// NUL-terminated C strings of `strings`, and a NULL after the last, for argv/envp.
+    static func withCStrings<R>(
         _ strings: [String],
         _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R
     ) -> R {
