@@ -183,6 +183,21 @@ inner_main() {
 		container_addr=${addr%/*}
 	}
 
+	in_container_routes() { # label `ip route` output
+		echo "$2" | sed 's/^/    | /'
+		check "$1: route to 10.99.0.0/24 on eth0 in the container" grep -qE '^10\.99\.0\.0/24 dev eth0' <<<"$2"
+	}
+
+	remove_container() { # label podman-rm-arguments…
+		local label=$1 out rc
+		shift
+		out=$("${pm[@]}" rm "$@" 2>&1)
+		rc=$?
+		check "$label: podman rm $* (status $rc)" [ "$rc" = 0 ]
+		[ "$rc" = 0 ] || echo "$out" | sed 's/^/    /'
+		after_removal "$label"
+	}
+
 	# ---- 1: detached container, podman exec, podman rm -f
 	echo
 	echo "==> 1: podman run -d --network $net … sleep; podman exec ip addr / ip route; podman rm -f"
@@ -196,9 +211,7 @@ inner_main() {
 		out=$("${pm[@]}" exec emt-c1 /bin/ip addr 2>&1)
 		in_container 1 "$out"
 		local c1addr=$container_addr
-		out=$("${pm[@]}" exec emt-c1 /bin/ip route 2>&1)
-		echo "$out" | sed 's/^/    | /'
-		check "1: route to 10.99.0.0/24 on eth0 in the container" grep -qE '^10\.99\.0\.0/24 dev eth0' <<<"$out"
+		in_container_routes 1 "$("${pm[@]}" exec emt-c1 /bin/ip route 2>&1)"
 		check "1: eni0 left the netns while the container runs" [ -z "$(ip -o link show eni0 2>/dev/null)" ]
 		check "1: the store holds the container's reservation ($(reservations | tr '\n' ' '))" \
 			[ "$(reservations)" = "$c1addr" ]
@@ -210,11 +223,7 @@ inner_main() {
 		ins=$("${pm[@]}" inspect emt-c1 --format "{{(index .NetworkSettings.Networks \"$net\").IPAddress}} {{(index .NetworkSettings.Networks \"$net\").MacAddress}}" 2>&1)
 		check "1: podman inspect reports the plugin's result ($ins)" [ "$ins" = "$c1addr $mac" ]
 	fi
-	out=$("${pm[@]}" rm -f -t 0 emt-c1 2>&1)
-	rc=$?
-	check "1: podman rm -f (status $rc)" [ "$rc" = 0 ]
-	[ "$rc" = 0 ] || echo "$out" | sed 's/^/    /'
-	after_removal 1
+	remove_container 1 -f -t 0 emt-c1
 
 	# ---- 2: foreground container that exits; conmon's cleanup tears the network down; podman rm
 	echo
@@ -224,14 +233,8 @@ inner_main() {
 	rc=$?
 	check "2: podman run (status $rc)" [ "$rc" = 0 ]
 	in_container 2 "$(echo "$out" | sed '/^---$/,$d')"
-	echo "$out" | sed '1,/^---$/d' | sed 's/^/    | /'
-	check "2: route to 10.99.0.0/24 on eth0 in the container" \
-		grep -qE '^10\.99\.0\.0/24 dev eth0' <<<"$(echo "$out" | sed '1,/^---$/d')"
-	out=$("${pm[@]}" rm emt-c2 2>&1)
-	rc=$?
-	check "2: podman rm (status $rc)" [ "$rc" = 0 ]
-	[ "$rc" = 0 ] || echo "$out" | sed 's/^/    /'
-	after_removal 2
+	in_container_routes 2 "$(echo "$out" | sed '1,/^---$/d')"
+	remove_container 2 emt-c2
 
 	# ---- the plugin's own log: one ADD and one DEL per container, all ok
 	echo

@@ -8,7 +8,8 @@ import Netlink
 /// Why a temporary name: on the kernels EKS nodes run (5.10, 6.1), RTM_NEWLINK looks `IFLA_IFNAME` up in the
 /// *caller's* netns even when `IFLA_NET_NS_FD` puts the new link elsewhere, so creating `eth0` for a pod would find
 /// the node's own `eth0`. The temporary name is derived from the attachment (`temporaryName`), so the DEL that
-/// follows an ADD killed between create and rename finds the link, and a retried ADD removes it first.
+/// follows an ADD killed between create and rename finds the link, and a retried ADD whose create clashes with it
+/// removes it and creates again.
 struct IPVlanDriver {
     let inv: Invocation
     let ipam: AddressManager
@@ -86,17 +87,26 @@ struct IPVlanDriver {
             throw CoreError.ifnameExists(name: ifname, netns: inv.cni.netns)
         }
 
-        try Self.removeLeftover(inv.key, pod: pod, log: inv.log)
-
         let undo = UndoStack()
         do {
             var result = try inv.acquireAddresses(ipam, interface: 0, undo: undo)
 
             let tmpName = Self.temporaryName(inv.key)
             let (mode, flag) = Self.modes(conf)
-            try CoreError.step("create ipvlan \(tmpName) on \(master.name) in \(inv.cni.netns)") {
-                try host.sock.createIPVlan(name: tmpName, parentIndex: master.index, mode: mode, flag: flag,
-                                           mtu: conf.mtu, namespaceFD: pod.ns.fd)
+            var retried = false
+            while true {
+                do {
+                    try CoreError.step("create ipvlan \(tmpName) on \(master.name) in \(inv.cni.netns)") {
+                        try host.sock.createIPVlan(name: tmpName, parentIndex: master.index, mode: mode, flag: flag,
+                                                   mtu: conf.mtu, namespaceFD: pod.ns.fd)
+                    }
+                    break
+                } catch {
+                    // An ADD of this attachment interrupted before its rename, with no DEL since, left its link
+                    // under the name: removed, then created once more. Looked for only here, off the usual path.
+                    guard !retried, try Self.removeLeftover(inv.key, pod: pod, log: inv.log) else { throw error }
+                    retried = true
+                }
             }
             undo.push("delete ipvlan \(tmpName)") {
                 if let l = try pod.sock.link(named: tmpName) { try pod.sock.deleteLink(index: l.index) }
@@ -132,8 +142,11 @@ struct IPVlanDriver {
 
     static func del(_ inv: Invocation) throws {
         guard let pod = PodNamespace.ifPresent(inv.cni.netns) else { return }
-        try removeLeftover(inv.key, pod: pod, log: inv.log)
-        guard let l = try pod.sock.link(named: inv.cni.ifname) else { return }
+        guard let l = try pod.sock.link(named: inv.cni.ifname) else {
+            // An ADD killed before its rename left the link under the temporary name (never under both names).
+            try removeLeftover(inv.key, pod: pod, log: inv.log)
+            return
+        }
         guard l.kind == "ipvlan" else {
             inv.log.write(.info, "DEL leaves \(inv.cni.ifname) alone: it is a \(l.kind ?? "device"), not an ipvlan link")
             return

@@ -157,16 +157,12 @@ final class CampaignNode: @unchecked Sendable {
     private(set) var ec2: CampaignEC2?
 
     /// `mac`: the stand-in's address (the ENI's on EC2 networks; any unicast address otherwise).
+    /// A failure part-way leaves nothing: the netns go with their `TestNetns` (deleted on deinit), eni0 with the
+    /// node netns, and the relay is made last.
     init(tag: String, mac: String, dataDir: String, ec2: CampaignEC2?) throws {
-        var made: [() -> Void] = []
-        var ok = false
-        defer { if !ok { made.reversed().forEach { $0() } } }
         let n = try TestNetns(prefix: "emtc\(tag)n")
-        made.append { n.delete() }
-        let p = try TestNetns(prefix: "emtc\(tag)p")
-        made.append { p.delete() }
         node = n
-        pod = p
+        pod = try TestNetns(prefix: "emtc\(tag)p")
         self.dataDir = dataDir
         self.mac = mac
         self.ec2 = ec2
@@ -175,7 +171,6 @@ final class CampaignNode: @unchecked Sendable {
             let ns = try NetNS(path: n.path)
             relay = try LoopbackRelay(ports: ec2.ports) { port in try ns.run { try LoopbackRelay.listenSocket(port: port) } }
         }
-        ok = true
     }
 
     /// (Re)creates eni0/eni0p in the node netns, up.

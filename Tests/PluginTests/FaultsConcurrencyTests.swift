@@ -132,12 +132,14 @@ extension FaultsCampaignTests {
             }
             let plain = Set(owner.keys.map { String($0.split(separator: "/")[0]) })
             // The store: records ↔ address files (ranges and prefix), ledger entries (EC2 registration, ec2 mode).
-            problems += Self.storeProblems(mode, dataDir: dataDir, ok: ok)
+            let storeProblems = Self.storeProblems(mode, dataDir: dataDir, ok: ok)
+            problems += storeProblems
             // EC2 equals the store.
             var ec2Line = ""
             if let ec2 {
                 let h = try ec2.held()
                 if mode == .prefix {
+                    let before = problems.count
                     let file = (try? String(contentsOfFile: "\(dataDir)/\(CampaignMode.network)/ec2/prefixes", encoding: .utf8)) ?? ""
                     let recorded = Set(file.split(separator: "\n").compactMap { l in
                         l.split(separator: " ").first { $0.hasPrefix("p=") }.map { String($0.dropFirst(2)) } })
@@ -147,12 +149,15 @@ extension FaultsCampaignTests {
                     for a in plain where !pfx.contains(where: { $0.contains(IPAddress(a)!) }) {
                         problems.append("\(a) lies in no prefix held on the ENI")
                     }
-                    ec2Line = "EC2 holds \(h.prefixes.count) /28 prefixes = the held-prefix list, every address inside them"
+                    ec2Line = problems.count == before ? "EC2 holds \(h.prefixes.count) /28 prefixes = the held-prefix list, every address inside them"
+                                               : "EC2 differs from the held-prefix list or the addresses"
                 } else {
                     if Set(h.addresses) != plain || h.addresses.count != plain.count {
                         problems.append("EC2 holds \(h.addresses.count) addresses \(Set(h.addresses).symmetricDifference(plain).sorted()) differ from the store's \(plain.count)")
+                        ec2Line = "EC2 differs from the ledger"
+                    } else {
+                        ec2Line = "EC2 holds exactly the \(h.addresses.count) addresses of the ledger"
                     }
-                    ec2Line = "EC2 holds exactly the \(h.addresses.count) addresses of the ledger"
                 }
             }
 
@@ -181,7 +186,8 @@ extension FaultsCampaignTests {
             leaks += state
             problems += leaks
             print("faults/concurrency [\(mode)]: \(n) ADDs in parallel (\(rounds.joined(separator: "; "))) in"
-                  + " \(String(format: "%.1f", addSeconds)) s; \(owner.count) unique addresses; store consistent"
+                  + " \(String(format: "%.1f", addSeconds)) s; \(owner.count) unique addresses;"
+                  + (storeProblems.isEmpty ? " store consistent" : " \(storeProblems.count) store problems")
                   + "\(ec2Line.isEmpty ? "" : "; " + ec2Line); \(n) DELs in parallel: \(dels.values.filter { $0.status == 0 }.count) ok in"
                   + " \(String(format: "%.1f", delSeconds)) s; \(leaks.count) leaks\(drained); setup \(String(format: "%.1f", setup)) s,"
                   + " total \(secondsSince(started)) s")
