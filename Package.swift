@@ -20,6 +20,8 @@ let package = Package(
             pkgConfig: "libmnl",
             providers: [.apt(["libmnl-dev"])]
         ),
+        // Definitions that keep the shipped executables within the EKS nodes' glibc (2.34): see its header.
+        .target(name: "CGlibcCompat"),
         // IP addresses, prefixes, MAC addresses: pure value types shared by every layer.
         .target(name: "NetTypes"),
         // A small JSON value type with a strict parser and a deterministic serializer.
@@ -38,18 +40,19 @@ let package = Package(
         // The plugin: verbs, ipvlan and host-device drivers, undo stack, logging, error mapping.
         .target(name: "ENIMultusCore", dependencies: ["CNI", "IPAM", "Netlink", "NetTypes", "JSON", "AWS"]),
         // Binds the live environment (env, stdin, stdout) to ENIMultusCore.
-        .executableTarget(name: "eni-multus", dependencies: ["ENIMultusCore"]),
+        .executableTarget(name: "eni-multus", dependencies: ["ENIMultusCore", "CGlibcCompat"]),
         // The node installer's logic: attach/detach/cleanup/status of this node's multus ENIs, atomic install.
         // Clock, paths, environment and link operations are injected, so all of it runs in-process in tests.
         .target(name: "NodeAgent", dependencies: ["AWS", "Netlink", "NetTypes", "JSON"]),
         // Binds the live environment to NodeAgent through swift-argument-parser commands.
         .executableTarget(
             name: "eni-multus-node",
-            dependencies: ["NodeAgent", "ENIMultusCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["NodeAgent", "ENIMultusCore", "CGlibcCompat", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Shared by the test targets: capability probes, netns/veth fixtures, process helpers.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         // Test tiers are named by the first word of each top-level suite: Unit…, Host…, Kernel…, Peer….
+        .testTarget(name: "GlibcCompatTests", dependencies: ["CGlibcCompat"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON", "TestSupport"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetTypes", "TestSupport"]),
         .testTarget(name: "CNITests", dependencies: ["CNI", "JSON", "NetTypes", "TestSupport"]),

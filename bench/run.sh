@@ -8,8 +8,8 @@
 # Knobs (environment): BENCH_N (cycles for rows 1/2, default 200), BENCH_N_SCALE (row 3, default 40),
 # BENCH_N_VERSION (row 4, default 300), BENCH_N_EC2 (row 5, cycles per mode after 2 warm-up cycles, default 16; 0 skips the row),
 # BENCH_SKIP_BUILD=1 (reuse bench/out/bin/eni-multus),
-# BENCH_LINK=release (default: scripts/build-release.sh, the shipped build: Swift runtime, libstdc++ and libgcc
-# static, glibc and libmnl dynamic), static-stdlib (--static-swift-stdlib alone, the previous default) or
+# BENCH_LINK=release (default: scripts/build-release.sh, the shipped build: Swift runtime and libstdc++
+# static; glibc, libgcc_s and libmnl dynamic), static-stdlib (--static-swift-stdlib alone, the previous default) or
 # full-static (-static-executable, with bench/minimnl.c standing in for libmnl, which Debian ships only as a .so;
 # a measurement: a static glibc cannot safely dlopen the node's libcurl), BENCH_SWIFT_FLAGS (overrides the swift
 # build flags of static-stdlib/full-static entirely).
@@ -29,7 +29,7 @@ LINK=${BENCH_LINK:-release}
 # The release settings (bench/README.md "Release settings"): -O (the release default; -Osize measured no faster),
 # stripped. release: scripts/build-release.sh. full-static: one static executable (no ld.so, no .so at all).
 case "$LINK" in
-release) SWIFT_FLAGS="--static-swift-stdlib -Xswiftc -L<dir with libstdc++.a> -Xswiftc -Xclang-linker -Xswiftc -static-libgcc (scripts/build-release.sh)"; scratch=.build-bench-release ;;
+release) SWIFT_FLAGS="--static-swift-stdlib -Xswiftc -L<dir with libstdc++.a> (scripts/build-release.sh)"; scratch=.build-bench-release ;;
 static-stdlib) SWIFT_FLAGS=${BENCH_SWIFT_FLAGS:---static-swift-stdlib}; scratch=.build-bench ;;
 full-static) SWIFT_FLAGS=${BENCH_SWIFT_FLAGS:--Xswiftc -static-executable -Xlinker -L$out/mnl}; scratch=.build-bench-full ;;
 *) echo "bench/run.sh: BENCH_LINK is release, static-stdlib or full-static" >&2; exit 2 ;;
@@ -63,7 +63,7 @@ fi
 
 [ "$(id -u)" = 0 ] || { echo "bench/run.sh: run as root (it creates network namespaces)" >&2; exit 1; }
 for t in jq gcc ip "$ref/ipvlan" "$ref/host-local" "$ref/host-device"; do
-	command -v "$t" >/dev/null || { echo "bench/run.sh: missing $t (see .ci/run)" >&2; exit 1; }
+	command -v "$t" >/dev/null || { echo "bench/run.sh: missing $t (bash scripts/setup.sh all installs it)" >&2; exit 1; }
 done
 export PATH="/opt/swift/usr/bin:$PATH"
 cd "$root"

@@ -5,7 +5,8 @@
 #   2. on the host kernel: ADD -> CHECK -> DEL of a host-device move of an "ENI" stand-in into a pod netns;
 #   3. EC2 registration against the embedded emulator (moto + IMDSv2 on 127.0.0.1): the ENI's addresses in EC2
 #      before ADD, after ADD and after DEL.
-# Prints each CNI result and the pod's interface, addresses and routes. Needs root (see README for packages).
+# Prints each CNI result and the pod's interface, addresses and routes. Needs root; installs what it needs first
+# (scripts/setup.sh demo: Debian packages and moto, only those missing, each named).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -49,6 +50,7 @@ fi
 
 [ "$(id -u)" = 0 ] || { echo "demo.sh: run as root (it creates network namespaces)" >&2; exit 1; }
 cd "$root"
+bash "$here/setup.sh" demo
 echo "=== building eni-multus"
 swift build --product eni-multus 2>&1 | tail -1
 bin="$root/.build/debug/eni-multus"

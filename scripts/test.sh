@@ -71,10 +71,15 @@ closing() { # passed failed skipped
 	echo "$1 passed, $2 failed, $3 skipped"
 }
 
-command -v jq >/dev/null || { echo "test.sh: jq is required (apt-get install jq)" >&2; closing 0 1 0; exit 1; }
 
 # ---------- build ----------
 if [ "$build" = 1 ]; then
+	# What the tiers need (Debian packages, moto, cfn-lint): only those missing are installed, each named.
+	if ! bash scripts/setup.sh test; then
+		echo "test.sh: scripts/setup.sh test failed: the prerequisites above are missing" >&2
+		closing 0 1 0
+		exit 1
+	fi
 	echo "==> swift build --build-tests ${spm[*]}"
 	if ! swift build --build-tests "${spm[@]}"; then
 		echo "test.sh: build failed" >&2
@@ -82,6 +87,7 @@ if [ "$build" = 1 ]; then
 		exit 1
 	fi
 fi
+command -v jq >/dev/null || { echo "test.sh: jq is required (bash scripts/setup.sh test installs it)" >&2; closing 0 1 0; exit 1; }
 bin=$(swift build "${spm[@]}" --show-bin-path 2>/dev/null) || bin="${ENI_MULTUS_SCRATCH:-$root/.build}/debug"
 bundle=""
 for b in "$bin"/*PackageTests.xctest; do [ -x "$b" ] && bundle=$b; done

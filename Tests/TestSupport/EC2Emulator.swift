@@ -150,7 +150,7 @@ public final class EC2Emulator: @unchecked Sendable {
             let tail = Self.readAll(lfd).suffix(4000)
             close(lfd)
             return EC2EmulatorError("ec2env.py \(why) (python3 with moto[server]==5.2.1 needed; "
-                + "`bash .ci/run` installs it)\nstderr:\n\(tail)")
+                + "`bash scripts/setup.sh test` installs it)\nstderr:\n\(tail)")
         }
         if let failure { throw fail(failure) }
         guard let obj = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
