@@ -116,7 +116,9 @@ public final class MetricsServer: @unchecked Sendable {
             setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
             var buf = [UInt8](repeating: 0, count: 4096)
             let n = read(c, &buf, buf.count)
-            let line = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).split(separator: "\r\n").first.map(String.init) ?? "" : ""
+            // A peer that reset or closed before sending a request gets nothing.
+            guard n > 0 else { Glibc.close(c); continue }
+            let line = String(decoding: buf[0..<n], as: UTF8.self).split(separator: "\r\n").first.map(String.init) ?? ""
             let parts = line.split(separator: " ")
             let response: String
             if parts.count >= 2, parts[0] == "GET", parts[1] == "/metrics" || parts[1].hasPrefix("/metrics?") {
@@ -125,10 +127,11 @@ public final class MetricsServer: @unchecked Sendable {
             } else {
                 response = "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n"
             }
+            // MSG_NOSIGNAL: a scraper that resets mid-answer gives EPIPE here, not a SIGPIPE that ends the process.
             var bytes = Array(response.utf8)
             var off = 0
             while off < bytes.count {
-                let w = bytes.withUnsafeMutableBytes { Glibc.write(c, $0.baseAddress! + off, $0.count - off) }
+                let w = bytes.withUnsafeMutableBytes { send(c, $0.baseAddress! + off, $0.count - off, Int32(MSG_NOSIGNAL)) }
                 if w <= 0 { if w < 0 && errno == EINTR { continue }; break }
                 off += w
             }

@@ -100,6 +100,13 @@ enum Live {
 
 @main
 struct ENIMultusNode: ParsableCommand {
+    static func main() {
+        // A long-running command writes to sockets (the metrics endpoint) and pipes: a peer that went away must be
+        // an EPIPE to handle, never a signal that ends the container.
+        signal(SIGPIPE, SIG_IGN)
+        main(nil)
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "eni-multus-node",
         abstract: "Attach, inspect and remove an EKS node's multus ENIs; install the eni-multus CNI plugin.",
