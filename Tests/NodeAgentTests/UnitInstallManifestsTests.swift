@@ -127,7 +127,8 @@ import TestSupport
         let lt = try #require((res["NodeLaunchTemplate"]?["Properties"] as? [String: Any])?["LaunchTemplateData"] as? [String: Any])
         let md = try #require(lt["MetadataOptions"] as? [String: Any])
         #expect(md["HttpTokens"] as? String == "required")
-        let userData = try #require(((lt["UserData"] as? [String: Any])?["Fn::Base64"] as? [String: Any])?["Fn::Sub"] as? String)
+        let sub = ((lt["UserData"] as? [String: Any])?["Fn::Base64"] as? [String: Any])?["Fn::Sub"]
+        let userData = try #require((sub as? String) ?? ((sub as? [Any])?.first as? String))  // Fn::Sub text or [text, vars]
         #expect(userData.contains("PUT http://169.254.169.254/latest/api/token"))
         #expect(userData.contains("X-aws-ec2-metadata-token: $TOKEN"))
         #expect(userData.contains("eni-multus-node attach"))
