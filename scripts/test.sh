@@ -25,7 +25,10 @@
 #
 # Exits non-zero on a build failure, on any failed test, on a tier whose
 # runner failed without recording why, on top-level suites that belong to no
-# tier, and, when CI=true, on a tier that ran no test or skipped any test.
+# tier, on a Swift tier where the number of test functions the bundle lists
+# for it (--list-tests) differs from the number the run accounted for (passed
+# + failed + skipped), on network namespaces (emt…) the tiers left behind,
+# and, when CI=true, on a tier that ran no test or skipped any test.
 # The last line is always "N passed, N failed, N skipped".
 #
 # Environment:
@@ -249,6 +252,11 @@ for tier in "${tiers[@]}"; do
 	else
 		read -r p f s < <(count_stream "$stream" || echo "0 1 0")
 		P[$tier]=$p F[$tier]=$f S[$tier]=$s
+		# Listed ≠ run: every test function the bundle lists for this tier must be accounted for by the run.
+		if [ $((p + f + s)) != "$listed" ]; then
+			NOTE[$tier]+=", $listed listed but $((p + f + s)) run"
+			problems+=("tier $tier: the bundle lists $listed test(s), the run accounted for $((p + f + s))")
+		fi
 		# A runner that failed (crash, timeout) but recorded no failing test.
 		if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
 			F[$tier]=1
@@ -295,8 +303,9 @@ if [ -n "$xctests" ]; then
 	problems+=("XCTest tests are not run")
 fi
 if [ -n "$leaked" ]; then
-	echo; echo "warning: network namespaces left behind by the host tiers:"
+	echo; echo "network namespaces left behind by the tiers:"
 	echo "$leaked" | sed 's/^/  /'
+	problems+=("$(echo "$leaked" | wc -l) network namespace(s) left behind")
 fi
 
 status=0

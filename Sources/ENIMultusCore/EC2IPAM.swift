@@ -343,7 +343,7 @@ struct PrefixPool {
                 held.removeAll { due.contains($0) }
                 try save(held)
                 failpoint("del.prefix.after-forget")
-                for eni in Set(due.map(\.eni)).sorted() {
+                for eni in Set(due.map(\.eni)).sorted() where !inv.env.mutant(Mutants.prefixSkipsReturn) {
                     let these = due.filter { $0.eni == eni }
                     do {
                         try reg.unassign(prefixes: these.map(\.prefix), from: eni)

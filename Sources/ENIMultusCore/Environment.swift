@@ -74,6 +74,37 @@ extension PluginEnvironment {
     }
 }
 
+// MARK: - mutants (tests of the tests only)
+
+extension PluginEnvironment {
+    /// The variable that names a deliberate bug to switch on (issue 18): the campaigns' companion tests run the
+    /// debug binary with it to show that each tightened net catches the bug it guards.
+    public static let mutantVariable = "ENI_MULTUS_MUTANT"
+
+    /// Whether `ENI_MULTUS_MUTANT` (read from `variables`, never getenv) names this deliberate bug. Compiled only
+    /// into debug builds, like `failpoint`: in a release build this is always false, whatever the environment
+    /// (`scripts/release-failpoints.sh` checks both). The names are in `Mutants.all`.
+    @inline(__always)
+    func mutant(_ name: String) -> Bool {
+        #if DEBUG
+        return variables[Self.mutantVariable] == name
+        #else
+        return false
+        #endif
+    }
+}
+
+/// The deliberate bugs `ENI_MULTUS_MUTANT` can switch on in a debug build, each caught by a campaign net.
+public enum Mutants {
+    /// DEL's EC2 half neither releases nor queues: the deferred (`cooldownSeconds` > 0) path forgets the ledger
+    /// entry without queueing the release, and so does the path where EC2 cannot be reached (all IPAM modes with
+    /// an EC2 ledger). The addresses stay on the ENI with no record.
+    public static let delSkipsQueue = "del.skip-queue"
+    /// Prefix mode: an empty prefix is dropped from the held list but never returned to EC2 (no unassign, no log).
+    public static let prefixSkipsReturn = "del.prefix.skip-return"
+    public static let all = [delSkipsQueue, prefixSkipsReturn]
+}
+
 /// Every failpoint in the core (README "Tests"), in the order an ADD or DEL reaches them.
 public enum Failpoints {
     public static let add = [

@@ -214,7 +214,7 @@ struct Invocation {
                 // EC2 chose the address: it stays on our ENI through the cooldown (so EC2 cannot hand it to another
                 // pod at once) and is released in a batch by a later invocation, GC or the node agent.
                 entry.notBefore = now + Int64(ipam.deferredReleaseSeconds)
-                try ledger.enqueue(entry, unique: env.random())
+                if !env.mutant(Mutants.delSkipsQueue) { try ledger.enqueue(entry, unique: env.random()) }
                 env.failpoint("del.after-ec2-queue")
                 try ledger.forget(key)
                 env.failpoint("del.after-ledger-forget")
@@ -226,7 +226,7 @@ struct Invocation {
                 env.failpoint("del.after-ec2-release")
                 try? ledger.drain(limit: 16, now: now, registry: reg)
             } catch {
-                try ledger.enqueue(entry, unique: env.random())
+                if !env.mutant(Mutants.delSkipsQueue) { try ledger.enqueue(entry, unique: env.random()) }
                 env.failpoint("del.after-ec2-queue")
                 log.write(.info, "EC2 release of \(entry.addresses.map(\.description)) queued: \(error)")
             }

@@ -123,8 +123,13 @@ import Testing
         #expect(throws: AWSError.credentials("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not")) {
             try Self.chain(r, ["AWS_ACCESS_KEY_ID": "AKIDEXAMPLE"]).credentials()
         }
+        // The lone secret: an error too, naming the missing key id and never the secret.
+        #expect(throws: AWSError.credentials("AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not")) {
+            try Self.chain(r, ["AWS_SECRET_ACCESS_KEY": Self.secret]).credentials()
+        }
         do throws(AWSError) {
             _ = try Self.chain(r, ["AWS_SECRET_ACCESS_KEY": Self.secret]).credentials()
+            Issue.record("a lone AWS_SECRET_ACCESS_KEY gave credentials")
         } catch {
             #expect(!error.description.contains(Self.secret))
         }

@@ -114,14 +114,14 @@ struct UnitHTTPTransportTests {
         let server = try LoopbackHTTPServer()
         defer { server.stop() }
         let t = CurlTransport()
-        let start = Date()
+        // The server answers after 3 s; the request's 0.3 s timeout must end it first, as curl's own timeout
+        // (CURLE_OPERATION_TIMEDOUT, 28). How soon is the bench's business, not this test's.
         #expect {
             try t.send(HTTPRequest(method: "GET", url: server.base + "/sleep?ms=3000", timeout: 0.3))
         } throws: { error in
             guard case .timeout(let text) = error as? TransportError else { return false }
             return text.contains("curl 28")
         }
-        #expect(Date().timeIntervalSince(start) < 2)
         // The handle is still usable afterwards.
         #expect(try t.send(HTTPRequest(method: "GET", url: server.base + "/raw", timeout: 5)).status == 200)
         // No time left at all: fails without sending.

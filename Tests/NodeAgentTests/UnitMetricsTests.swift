@@ -18,6 +18,41 @@ struct UnitMetricsTests {
                      "eni_multus_reconcile_last_success_timestamp_seconds 1000", "# TYPE eni_multus_released_total counter"] {
             #expect(text.split(separator: "\n").contains(Substring(line)), "missing \(line)")
         }
+        #expect(Self.helpTypeProblems(text, metrics: 9) == [])
+    }
+
+    /// HELP and TYPE for each metric, right before its sample: counters end in _total (Prometheus naming), the rest
+    /// are gauges; `metrics` samples, and no sample without them. [] when the text keeps all of that.
+    static func helpTypeProblems(_ text: String, metrics: Int) -> [String] {
+        var out: [String] = []
+        let lines = text.split(separator: "\n").map(String.init)
+        let samples = lines.filter { !$0.hasPrefix("#") }
+        if samples.count != metrics { out.append("\(samples.count) samples, expected \(metrics)") }
+        for (i, sample) in lines.enumerated() where !sample.hasPrefix("#") {
+            let name = String(sample.split(separator: " ")[0])
+            let type = name.hasSuffix("_total") ? "counter" : "gauge"
+            if !(i >= 2 && lines[i - 2].hasPrefix("# HELP \(name) ") && lines[i - 2].count > "# HELP \(name) ".count) {
+                out.append("no HELP line for \(name)")
+            }
+            if !(i >= 1 && lines[i - 1] == "# TYPE \(name) \(type)") { out.append("no TYPE \(type) line for \(name)") }
+        }
+        if lines.filter({ $0.hasPrefix("# HELP ") }).count != samples.count { out.append("HELP lines ≠ samples") }
+        if lines.filter({ $0.hasPrefix("# TYPE ") }).count != samples.count { out.append("TYPE lines ≠ samples") }
+        return out
+    }
+
+    /// Test of the test (issue 18): the HELP/TYPE check fails on a rendering that drops one TYPE line, or types a
+    /// counter as a gauge.
+    @Test("the HELP/TYPE check notices a missing TYPE line and a wrong type")
+    func helpTypeCheckNoticesBrokenText() {
+        let m = ReconcileMetrics()
+        m.record(assigned: 1, leaked: 0, released: 0, queued: 0, ec2Calls: 0, errors: 0, throttles: 0, now: 1)
+        let good = m.render()
+        #expect(Self.helpTypeProblems(good, metrics: 9) == [])
+        let noType = good.split(separator: "\n").filter { $0 != "# TYPE eni_multus_release_queue gauge" }.joined(separator: "\n")
+        #expect(Self.helpTypeProblems(noType, metrics: 9).contains("no TYPE gauge line for eni_multus_release_queue"))
+        let wrongType = good.replacingOccurrences(of: "# TYPE eni_multus_released_total counter", with: "# TYPE eni_multus_released_total gauge")
+        #expect(Self.helpTypeProblems(wrongType, metrics: 9).contains("no TYPE counter line for eni_multus_released_total"))
     }
 
     @Test("GET /metrics on the server answers 200 with the text; other paths 404")

@@ -34,13 +34,23 @@ import NodeAgent
     }
 
     @Test func validationNamesWhatIsWrong() throws {
-        #expect(throws: NodeError.self) { try NodeConfig(clusterName: "", subnets: [SubnetSpec(.id("subnet-0aaaaaaa"))]).validate(needsSubnets: true) }
-        #expect(throws: NodeError.self) { try NodeConfig(clusterName: "demo").validate(needsSubnets: true) }
-        #expect(throws: NodeError.self) { try NodeConfig(clusterName: "demo", rpFilter: 3).validate(needsSubnets: false) }
-        #expect(throws: NodeError.self) { try NodeConfig(clusterName: "demo", securityGroups: ["default"]).validate(needsSubnets: false) }
-        #expect(throws: NodeError.self) {
-            try NodeConfig(clusterName: "demo", extraTags: ["eni-multus.io/node": "x"]).validate(needsSubnets: false)
+        /// The configuration error `validate` throws, and that it names `what` (the field and the bad value).
+        func names(_ c: NodeConfig, needsSubnets: Bool, _ what: [String], sourceLocation: SourceLocation = #_sourceLocation) {
+            do throws(NodeError) {
+                try c.validate(needsSubnets: needsSubnets)
+                Issue.record("validated, expected an error naming \(what)", sourceLocation: sourceLocation)
+            } catch {
+                guard case .config(let text) = error else {
+                    Issue.record("not a configuration error: \(error)", sourceLocation: sourceLocation); return
+                }
+                for w in what { #expect(text.contains(w), "\"\(text)\" does not name \(w)", sourceLocation: sourceLocation) }
+            }
         }
+        names(NodeConfig(clusterName: "", subnets: [SubnetSpec(.id("subnet-0aaaaaaa"))]), needsSubnets: true, ["clusterName"])
+        names(NodeConfig(clusterName: "demo"), needsSubnets: true, ["subnets"])
+        names(NodeConfig(clusterName: "demo", rpFilter: 3), needsSubnets: false, ["rpFilter", "3"])
+        names(NodeConfig(clusterName: "demo", securityGroups: ["default"]), needsSubnets: false, ["\"default\"", "security group"])
+        names(NodeConfig(clusterName: "demo", extraTags: ["eni-multus.io/node": "x"]), needsSubnets: false, ["extraTags", "eni-multus.io/node"])
         try NodeConfig(clusterName: "demo").validate(needsSubnets: false)
     }
 

@@ -52,11 +52,11 @@ enum CampaignMode: String, Sendable, CaseIterable, CustomStringConvertible {
     case ranges
     /// Built-in ranges + `eni` (per-address EC2 registration).
     case rangesENI = "ranges+eni"
-    /// `mode: ec2` with cooldown 0 (DEL unassigns at once) and reconcile grace 0.
+    /// `mode: ec2` with cooldown 0 (DEL unassigns at once).
     case ec2
     /// `mode: ec2` with a 1 s cooldown: DEL queues the release, a later GC drains it.
     case ec2Cooldown = "ec2+cooldown"
-    /// `mode: prefix` with cooldown 0, prefixReleaseSeconds 0 and reconcile grace 0.
+    /// `mode: prefix` with cooldown 0 and prefixReleaseSeconds 0.
     case prefix
     /// ranges over an ipvlan slave of eni0 (only where the kernel has ipvlan).
     case ipvlanRanges = "ipvlan+ranges"
@@ -66,8 +66,18 @@ enum CampaignMode: String, Sendable, CaseIterable, CustomStringConvertible {
 
     static let network = "campaign"
 
-    /// The network config (cniVersion 1.1.0, so GC and STATUS work). `timeout`: ec2TimeoutSeconds.
-    func conf(dataDir: String, ec2: CampaignEC2?, timeout: Int = 10, gc valid: [String]? = nil) -> String {
+    /// The reconcile grace of every campaign config (`reconcileGraceSeconds`, issue 18): non-zero, so a GC never
+    /// unassigns what no record owns and cannot hide a leak from the checks after it. Only where the design hands a
+    /// leftover to the reconcile (an ADD killed between its EC2 call and its record, a prefix forgotten but not
+    /// returned) does a campaign run one more GC with `reconcile: true` (grace 0), after checking that the leftover
+    /// is exactly that.
+    static let reconcileGrace = 300
+
+    /// The network config (cniVersion 1.1.0, so GC and STATUS work). `timeout`: ec2TimeoutSeconds. `reconcile`:
+    /// grace 0 (the reconcile pass the design relies on). `logFile`: the plugin's JSON-lines log, level info.
+    func conf(dataDir: String, ec2: CampaignEC2?, timeout: Int = 10, gc valid: [String]? = nil, reconcile: Bool = false,
+              logFile: String? = nil) -> String {
+        let grace = reconcile ? 0 : Self.reconcileGrace
         let route = #""routes":[{"dst":"10.78.0.0/16"}]"#
         var link = #""link":"host-device","device":"eni0""#
         if self == .ipvlanRanges { link = #""link":"ipvlan","master":"eni0","mode":"l2""# }
@@ -84,16 +94,17 @@ enum CampaignMode: String, Sendable, CaseIterable, CustomStringConvertible {
             let b = ec2?.base ?? "10.0.100"
             ipam = #""ranges":[[{"subnet":"\#(b).0/24","rangeStart":"\#(b).64","rangeEnd":"\#(b).250"}]],\#(route)"#
         case .ec2:
-            ipam = #""mode":"ec2","cooldownSeconds":0,"reconcileGraceSeconds":0,\#(route)"#
+            ipam = #""mode":"ec2","cooldownSeconds":0,"reconcileGraceSeconds":\#(grace),\#(route)"#
         case .ec2Cooldown:
-            ipam = #""mode":"ec2","cooldownSeconds":1,"reconcileGraceSeconds":0,\#(route)"#
+            ipam = #""mode":"ec2","cooldownSeconds":1,"reconcileGraceSeconds":\#(grace),\#(route)"#
         case .prefix:
-            ipam = #""mode":"prefix","cooldownSeconds":0,"prefixReleaseSeconds":0,"reconcileGraceSeconds":0,\#(route)"#
+            ipam = #""mode":"prefix","cooldownSeconds":0,"prefixReleaseSeconds":0,"reconcileGraceSeconds":\#(grace),\#(route)"#
         }
         let gc = valid.map { v in
             #","cni.dev/valid-attachments":[\#(v.map { #"{"containerID":"\#($0)","ifname":"net1"}"# }.joined(separator: ","))]"#
         } ?? ""
-        return #"{"cniVersion":"1.1.0","name":"\#(Self.network)","type":"eni-multus",\#(link)\#(eni),"ipam":{"type":"eni-multus","dataDir":"\#(dataDir)",\#(ipam)}\#(gc)}"#
+        let log = logFile.map { #","logFile":"\#($0)","logLevel":"info""# } ?? ""
+        return #"{"cniVersion":"1.1.0","name":"\#(Self.network)","type":"eni-multus",\#(link)\#(eni)\#(log),"ipam":{"type":"eni-multus","dataDir":"\#(dataDir)",\#(ipam)}\#(gc)}"#
     }
 }
 
@@ -280,6 +291,79 @@ final class CampaignNode: @unchecked Sendable {
     }
 
     func allLeaks() -> [String] { kernelLeaks() + stateLeaks() + ec2Leaks() }
+
+    // MARK: the EC2 invariant (issue 18)
+
+    /// What the state directory accounts for on our ENI: the addresses of ledger entries and of queued releases,
+    /// and the held prefixes (normalised through `IPAddress`/`IPPrefix`).
+    struct StoreAccount: Sendable {
+        var ledger: Set<String> = []
+        var queued: Set<String> = []
+        var prefixes: Set<String> = []
+        var addresses: Set<String> { ledger.union(queued) }
+    }
+
+    func storeAccount() -> StoreAccount {
+        var out = StoreAccount()
+        guard let ec2 else { return out }
+        let root = "\(dataDir)/\(CampaignMode.network)/ec2"
+        let fm = FileManager.default
+        func entries(_ dir: String) -> [String] {
+            ((try? fm.contentsOfDirectory(atPath: "\(root)/\(dir)")) ?? []).filter { !$0.hasPrefix(".") }
+                .compactMap { try? String(contentsOfFile: "\(root)/\(dir)/\($0)", encoding: .utf8) }
+        }
+        func addresses(_ text: String) -> Set<String> {
+            let lines = text.split(separator: "\n")
+            guard lines.contains(where: { $0 == "eni=\(ec2.eni)" }) else { return [] }
+            return Set(lines.filter { $0.hasPrefix("ip=") }.compactMap { IPAddress($0.dropFirst(3)).map { "\($0)" } })
+        }
+        for e in entries("ledger") { out.ledger.formUnion(addresses(e)) }
+        for e in entries("queue") { out.queued.formUnion(addresses(e)) }
+        let held = (try? String(contentsOfFile: "\(root)/prefixes", encoding: .utf8)) ?? ""
+        for line in held.split(separator: "\n") {
+            let f = line.split(separator: " ")
+            guard f.contains(where: { $0 == "eni=\(ec2.eni)" }), let p = f.first(where: { $0.hasPrefix("p=") }),
+                  let prefix = IPPrefix(String(p.dropFirst(2))) else { continue }
+            out.prefixes.insert("\(prefix)")
+        }
+        return out
+    }
+
+    /// What EC2 holds on our ENI (beyond its primary address) that the store does not account for.
+    struct Unaccounted: Sendable, Equatable {
+        var addresses: [String] = []
+        var prefixes: [String] = []
+        var isEmpty: Bool { addresses.isEmpty && prefixes.isEmpty }
+        var count: Int { addresses.count + prefixes.count }
+    }
+
+    /// The invariant every EC2 campaign asserts before any GC (and again after a GC with a non-zero reconcile
+    /// grace): what EC2 holds for our ENI ⊆ ledger ∪ release queue ∪ held prefixes. Throws when EC2 is unreadable.
+    func unaccountedInEC2() throws -> Unaccounted {
+        guard let ec2 else { return Unaccounted() }
+        let h = try ec2.held()
+        let store = storeAccount()
+        func norm(_ a: String) -> String { IPAddress(a).map { "\($0)" } ?? a }
+        func normPrefix(_ p: String) -> String { IPPrefix(p).map { "\($0)" } ?? p }
+        return Unaccounted(addresses: h.addresses.map(norm).filter { !store.addresses.contains($0) }.sorted(),
+                           prefixes: h.prefixes.map(normPrefix).filter { !store.prefixes.contains($0) }.sorted())
+    }
+
+    /// The invariant as problem lines (empty when it holds). `allowing`: leftovers the design hands to the
+    /// reconcile at this point (checked by the caller); `when`: where in the run, for the message.
+    func ec2InvariantProblems(_ when: String, allowing: Unaccounted = Unaccounted()) -> [String] {
+        guard let ec2 else { return [] }
+        do {
+            let u = try unaccountedInEC2()
+            let addresses = u.addresses.filter { !allowing.addresses.contains($0) }
+            let prefixes = u.prefixes.filter { !allowing.prefixes.contains($0) }
+            return (addresses.isEmpty ? [] : ["\(Self.invariantMarker) \(when): EC2 holds \(addresses) on \(ec2.eni), in no ledger entry or queued release"])
+                + (prefixes.isEmpty ? [] : ["\(Self.invariantMarker) \(when): EC2 holds prefixes \(prefixes) on \(ec2.eni), not in the held-prefix list"])
+        } catch { return ["\(Self.invariantMarker) \(when): EC2 state unreadable: \(error)"] }
+    }
+
+    /// Starts every problem line of the EC2 invariant (the companion tests look for it).
+    static let invariantMarker = "EC2 ⊄ store"
 
     /// The addresses of an ADD result.
     static func resultAddresses(_ r: ChildResult) -> [String] {

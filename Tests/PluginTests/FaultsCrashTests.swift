@@ -11,8 +11,11 @@ import TestSupport
 struct CrashCase: Sendable, CustomStringConvertible {
     var point: String
     var mode: CampaignMode
-    /// What the killed ADD leaves is released by GC's reconcile, by design: EC2 assigned something the
-    /// invocation never got to record (README: reconcile covers "an ADD between its EC2 call and its record").
+    /// What the killed invocation leaves is released by GC's reconcile, by design: EC2 assigned something the
+    /// ADD never got to record (README: reconcile covers "an ADD between its EC2 call and its record"), or DEL
+    /// forgot a prefix it had not yet returned. That leftover — at most one address or prefix EC2 holds beyond
+    /// the store — is allowed before GC and after a GC with the campaign's non-zero grace; then one reconcile
+    /// pass (grace 0) must release it.
     var needsGC = false
     var isDel: Bool { point.hasPrefix("del.") }
     var description: String { "\(point) [\(mode)]" }
@@ -127,12 +130,32 @@ extension FaultsCampaignTests {
 
         func killAtEveryPointGated() throws {
             let worlds = try Self.emulatorOrNil().map { try CampaignEC2.make($0, count: Self.ec2Workers) } ?? []
-            Self.campaign(Self.cases, worlds: worlds)
+            let problems = Self.campaign(Self.cases, worlds: worlds)
+            for p in problems { Issue.record(Comment(rawValue: p)) }
         }
 
-        /// Runs `cases` (the EC2 ones on `worlds`, one worker each), prints the figures, records every problem.
+        /// Tests of the tests (issue 18): the crash campaign's EC2 invariant (what EC2 holds ⊆ ledger ∪ queue ∪
+        /// held prefixes, checked before any GC, and GC's reconcile grace non-zero) catches a DEL that forgets its
+        /// ledger entry without queueing the release (`ENI_MULTUS_MUTANT=del.skip-queue`, ec2+cooldown) and a DEL that
+        /// drops an empty prefix from the held list without returning it (`del.prefix.skip-return`). Two runs each.
+        @Test("the crash campaign's EC2 invariant catches a DEL that neither releases nor queues, and a prefix dropped but not returned",
+              arguments: [(Mutants.delSkipsQueue, "del.after-ec2-queue", CampaignMode.ec2Cooldown),
+                          (Mutants.prefixSkipsReturn, "del.prefix.after-release", CampaignMode.prefix)])
+        func invariantCatchesMutant(_ mutant: String, _ point: String, _ mode: CampaignMode) throws {
+            try CampaignGate.shared {
+                let emu = try Self.emulator.get()
+                let world = try CampaignEC2.make(emu)
+                let problems = Self.campaign([CrashCase(point: point, mode: mode)], worlds: [world], label: "faults/crash companion [\(mutant)]",
+                                             minimumPoints: 1, ec2Runs: 2, env: [PluginEnvironment.mutantVariable: mutant])
+                #expect(problems.contains { $0.contains(CampaignNode.invariantMarker) && $0.contains("before GC") },
+                        "the invariant did not report the mutant \(mutant): \(problems)")
+            }
+        }
+
+        /// Runs `cases` (the EC2 ones on `worlds`, one worker each), prints the figures, returns every problem.
+        /// `env`: extra environment for every invocation (the companions' mutant).
         static func campaign(_ cases: [CrashCase], worlds: [CampaignEC2], label: String = "faults/crash",
-                             minimumPoints: Int = 20) {
+                             minimumPoints: Int = 20, ec2Runs: Int = Crash.ec2Runs, env: [String: String] = [:]) -> [String] {
             let started = Date()
             let problems = ProblemLog()
             let tally = Tally()
@@ -148,8 +171,8 @@ extension FaultsCampaignTests {
                     let i = ec2 == nil ? next.next() : nextRemote.next()
                     let list = ec2 == nil ? local : remote
                     guard i < list.count else { return }
-                    Self.run(list[i], runs: ec2 == nil ? Self.runs : Self.ec2Runs, worker: w, ec2: ec2,
-                             problems: problems, tally: tally)
+                    Self.run(list[i], runs: ec2 == nil ? Self.runs : ec2Runs, worker: w, ec2: ec2,
+                             problems: problems, tally: tally, env: env)
                 }
             }
             let rows = tally.rows.withLock { $0 }
@@ -167,11 +190,12 @@ extension FaultsCampaignTests {
             print((["\(label): \(points.count) points, \(runs) runs, \(leaks) leaks"
                     + " (\(rows.count) point×mode cases, \(execs) executions of the plugin, \(Self.runs) runs per point"
                     + " without EC2 on \(Self.workers) workers"
-                    + (worlds.isEmpty ? ";" : ", \(Self.ec2Runs) per EC2 point on \(worlds.count) workers;")
+                    + (worlds.isEmpty ? ";" : ", \(ec2Runs) per EC2 point on \(worlds.count) workers;")
                     + " \(secondsSince(started)) s)"]
                    + lines).joined(separator: "\n"))
-            for p in problems.all { Issue.record(Comment(rawValue: p)) }
-            #expect(points.count >= minimumPoints)
+            var out = problems.all
+            if points.count < minimumPoints { out.append("only \(points.count) points ran, expected at least \(minimumPoints)") }
+            return out
         }
 
         static func emulatorOrNil() throws -> EC2Emulator? {
@@ -182,7 +206,8 @@ extension FaultsCampaignTests {
         }
 
         /// One case: a fresh node, pod and state directory; `runs` kills; leaks recorded in `problems`.
-        static func run(_ c: CrashCase, runs: Int, worker: Int, ec2: CampaignEC2?, problems: ProblemLog, tally: Tally) {
+        static func run(_ c: CrashCase, runs: Int, worker: Int, ec2: CampaignEC2?, problems: ProblemLog, tally: Tally,
+                        env: [String: String] = [:]) {
             let started = Date()
             var execs = 0, leaks = 0, done = 0
             func problem(_ run: Int, _ s: String) {
@@ -201,10 +226,27 @@ extension FaultsCampaignTests {
             defer { node.close() }
             let conf = c.mode.conf(dataDir: dataDir, ec2: ec2)
             let gcConf = c.mode.conf(dataDir: dataDir, ec2: ec2, gc: [])
+            let reconcileConf = c.mode.conf(dataDir: dataDir, ec2: ec2, gc: [], reconcile: true)
             let cid = "crash-\(worker)"
-            func exec(_ verb: String, _ fp: String? = nil) -> ChildResult {
+            func exec(_ verb: String, _ fp: String? = nil, reconcile: Bool = false) -> ChildResult {
                 execs += 1
-                return node.exec(verb, conf: verb == "GC" ? gcConf : conf, containerID: cid, failpoint: fp)
+                return node.exec(verb, conf: verb == "GC" ? (reconcile ? reconcileConf : gcConf) : conf, containerID: cid,
+                                 failpoint: fp, env: env)
+            }
+            /// The EC2 invariant (what EC2 holds ⊆ ledger ∪ queue ∪ held prefixes); a `needsGC` case may leave at
+            /// most one address or prefix to the reconcile, and it must be the same one after a GC with grace.
+            /// Returns the allowed leftover, nil after recording a problem.
+            func invariant(_ run: Int, _ when: String, allowed: CampaignNode.Unaccounted? = nil) -> CampaignNode.Unaccounted? {
+                guard ec2 != nil else { return CampaignNode.Unaccounted() }
+                var left = CampaignNode.Unaccounted()
+                if c.needsGC {
+                    do { left = try node.unaccountedInEC2() } catch { problem(run, "EC2 unreadable \(when): \(error)"); return nil }
+                    if let allowed { left.addresses.removeAll { !allowed.addresses.contains($0) }; left.prefixes.removeAll { !allowed.prefixes.contains($0) } }
+                    if left.count > 1 { left = CampaignNode.Unaccounted() }
+                }
+                let p = node.ec2InvariantProblems(when, allowing: left)
+                if !p.isEmpty { problem(run, p.joined(separator: "; ")); return nil }
+                return left
             }
             /// ADD that must succeed and put its address on net1.
             func goodADD(_ run: Int, _ what: String) -> Bool {
@@ -218,10 +260,22 @@ extension FaultsCampaignTests {
             func cleanup(_ run: Int) -> Bool {
                 let d = exec("DEL")
                 if d.status != 0 { problem(run, "DEL after the kill failed: \(d)"); return false }
+                // Before any GC: everything EC2 holds is accounted for (only a needsGC leftover allowed).
+                guard let left = invariant(run, "before GC, after the DEL") else { _ = exec("GC", reconcile: true); return false }
                 if c.mode == .ec2Cooldown { usleep(1_100_000) }  // the queued release becomes due
                 if c.needsGC || c.mode == .ec2Cooldown {
+                    // The campaign's grace is non-zero: this GC drains the queue and returns empty prefixes but
+                    // unassigns nothing unowned, so it cannot hide a leak.
                     let g = exec("GC")
                     if g.status != 0 { problem(run, "GC failed: \(g)"); return false }
+                    guard invariant(run, "after GC (grace \(CampaignMode.reconcileGrace) s)", allowed: left) != nil else {
+                        _ = exec("GC", reconcile: true); return false
+                    }
+                }
+                if !left.isEmpty {
+                    // The leftover the design hands to the reconcile: one pass with grace 0 releases it.
+                    let g = exec("GC", reconcile: true)
+                    if g.status != 0 { problem(run, "reconcile GC failed: \(g)"); return false }
                 }
                 let l = node.allLeaks()
                 if !l.isEmpty {
@@ -257,6 +311,7 @@ extension FaultsCampaignTests {
                 if d.status != 0 { problem(runs, "final DEL failed: \(d)") }
             }
             if c.mode == .ec2Cooldown {
+                _ = invariant(runs, "before the final GC")
                 usleep(1_100_000)
                 _ = exec("GC")
             }
@@ -275,7 +330,8 @@ struct KernelCrashTests {
     @Test("SIGKILL at every ipvlan failpoint of ADD and DEL, then the runtime's DEL: nothing leaks, the next ADD succeeds")
     func killAtEveryIPVlanPoint() {
         let cases = FaultsCampaignTests.Crash.ipvlanCases
-        FaultsCampaignTests.Crash.campaign(cases, worlds: [], label: "kernel/crash (ipvlan)",
-                                           minimumPoints: Set(cases.map(\.point)).count)
+        let problems = FaultsCampaignTests.Crash.campaign(cases, worlds: [], label: "kernel/crash (ipvlan)",
+                                                          minimumPoints: Set(cases.map(\.point)).count)
+        for p in problems { Issue.record(Comment(rawValue: p)) }
     }
 }

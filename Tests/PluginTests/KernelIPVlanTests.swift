@@ -149,18 +149,13 @@ struct KernelIPVlanTests {
     @Test func l2SendsAGratuitousARP() throws {
         let f = try Fixture()
         defer { f.close() }
-        let capture = Process()
-        capture.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        capture.arguments = ["netns", "exec", f.node.name, "timeout", "10", "tcpdump", "-l", "-n", "-c", "1", "-i", "eni0peer", "arp"]
-        let out = Pipe()
-        capture.standardOutput = out
-        capture.standardError = FileHandle.nullDevice
-        try capture.run()
-        Thread.sleep(forTimeInterval: 1.0)
+        // tcpdump is listening before the ADD (TcpdumpCapture waits for its "listening on"); 1 packet or 10 s.
+        let capture = TcpdumpCapture(arguments: ["netns", "exec", f.node.name, "timeout", "10", "tcpdump", "-l", "-n", "-c", "1",
+                                                 "-i", "eni0peer", "arp"])
+        try capture.start()
         let add = try f.h.run("ADD", conf: Self.conf(ipam: #"{"type":"eni-multus","subnet":"10.66.0.0/24"}"#), netns: f.pod.path)
         #expect(add.exitCode == 0)
-        capture.waitUntilExit()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let text = capture.finish(timeout: 15)
         #expect(text.contains("who-has 10.66.0.2 tell 10.66.0.2"), "\(text)")
     }
 }

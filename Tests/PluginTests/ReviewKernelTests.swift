@@ -160,23 +160,15 @@ struct KernelReviewIPVlanTests {
     @Test func l2AnnouncesEachAddressItself() throws {
         let f = try Fixture()
         defer { f.close() }
-        let capture = Process()
-        capture.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        capture.arguments = ["netns", "exec", f.node.name, "timeout", "-s", "KILL", "6", "tcpdump", "-l", "-n", "-c", "4", "-i", "eni0peer",
-                             "arp or (icmp6 and ip6[40] == 136)"]
-        let out = Pipe()
-        capture.standardOutput = out
-        capture.standardError = FileHandle.nullDevice
-        try capture.run()
-        Thread.sleep(forTimeInterval: 1.0)
+        // tcpdump is listening before the ADD (TcpdumpCapture waits for its "listening on"); 4 packets or 10 s.
+        let capture = TcpdumpCapture(arguments: ["netns", "exec", f.node.name, "timeout", "-s", "KILL", "10", "tcpdump", "-l", "-n",
+                                                 "-c", "4", "-i", "eni0peer", "arp or (icmp6 and ip6[40] == 136)"])
+        try capture.start()
         let ipam = #"{"type":"eni-multus","ranges":[[{"subnet":"10.66.0.0/24"}],[{"subnet":"fd66::/64"}]]}"#
         let add = try f.h.run("ADD", conf: Self.conf(ipam: ipam), netns: f.pod.path)
         #expect(add.exitCode == 0, "\(add.stdout)")
         // Never wait on the capture unboundedly.
-        _ = waitUntil(timeout: 10, interval: 0.1) { !capture.isRunning }
-        if capture.isRunning { capture.terminate(); Thread.sleep(forTimeInterval: 0.5) }
-        if capture.isRunning { kill(capture.processIdentifier, SIGKILL) }
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let text = capture.finish(timeout: 15)
         let garps = text.split(separator: "\n").filter { $0.contains("who-has 10.66.0.2 tell 10.66.0.2") }
         let nas = text.split(separator: "\n").filter { $0.contains("neighbor advertisement") && $0.contains("fd66::2") }
         #expect(garps.count >= 2, "kernel + plugin GARPs expected:\n\(text)")

@@ -106,7 +106,8 @@ private typealias K = UnitProtocolKit
     }
 
     /// README: "Errors: … exit 1, and one line on stderr". A delegate that dies without a CNI error still gives a
-    /// CNI error object (code 104), but its stderr is copied verbatim, trailing newline included, into msg.
+    /// CNI error object (code 104) whose msg carries the delegate's stderr (its trailing newline dropped: msg and
+    /// our stderr stay one line).
     @Test("the binary: a crashing delegate gives code 104 with a one-line msg and one stderr line")
     func binaryDelegateCrash() throws {
         try #require(FileManager.default.isExecutableFile(atPath: pluginBinary))
@@ -116,6 +117,7 @@ private typealias K = UnitProtocolKit
         let del = Self.runBinary("DEL", ["CNI_PATH": dir, "CNI_NETNS": ""], K.conf("1.0.0", #""master":"lo","ipam":{"type":"crashipam"}"#))
         let o = Self.expectWireError(del, code: 104, version: "1.0.0")
         #expect(o?["msg"]?.stringValue?.contains("\n") == false, "msg: \(o?["msg"]?.stringValue ?? "")")
+        #expect(o?["msg"]?.stringValue?.hasSuffix("segfault-ish") == true, "msg: \(o?["msg"]?.stringValue ?? "")")
     }
 
     @Test("the binary: success paths exit 0 (about, VERSION, DEL, STATUS, GC)")

@@ -161,8 +161,9 @@ struct UnitEC2ModeTests {
         let w = IPAMWorld(#""mode":"ec2""#)
         #expect(try w.add("c1", args: "IP=10.0.1.123") == [IPPrefix("10.0.1.123/24")!])
         #expect(w.multus.ipv4.contains(IPAddress("10.0.1.123")!))
-        // Held by a foreign ENI: refused (code 18 family: conflict), nothing taken.
+        // Held by a foreign ENI: refused as an IPAM conflict (code 103), nothing taken.
         let e = cniError(for: try w.failingAdd("c2", args: "IP=10.0.1.30"))
+        #expect(e.code == CNIErrorCode.ipamConflict.rawValue, "\(e)")
         #expect(e.msg.contains("eni-foreign"))
         #expect(w.reg.enis["eni-foreign"]!.ipv4 == [IPAddress("10.0.1.30")!])
         #expect(try EC2Ledger(root: "\(w.dir)/n1/ec2").entry(AttachmentKey(containerID: "c2", ifname: "net1")) == nil)
