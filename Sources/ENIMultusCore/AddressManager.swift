@@ -70,7 +70,8 @@ enum AddressManager {
         case .none:
             return CNIResult()
         case .builtin(let a):
-            let ips = try a.allocate(inv.key, requested: inv.conf.requestedIPs(cniArgs: inv.cni.args))
+            let ips = try a.allocate(inv.key, requested: inv.conf.requestedIPs(cniArgs: inv.cni.args),
+                                     reusedCooling: inv.logCoolingReuse(_:until:))
             undo.push("release addresses") { try a.release(inv.key, cool: false) }
             return CNIResult(ips: ips.map { var c = $0; c.interface = interface; return c }, routes: a.config.routes)
         case .delegated(let d):

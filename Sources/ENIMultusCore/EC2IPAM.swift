@@ -118,11 +118,23 @@ struct EC2ModeIPAM {
                 if !added.isEmpty { inv.pushUnassign(added, r, ledger, undo) }
                 address = q.address
             } else {
-                let got = try r.registry.assign(count: 1, v4: fam.isV4, to: r.remote.id)
-                inv.env.failpoint("add.ec2.after-assign")
-                inv.pushUnassign(got, r, ledger, undo)
-                address = got[0]
-                assigned.append(address)
+                do {
+                    let got = try r.registry.assign(count: 1, v4: fam.isV4, to: r.remote.id)
+                    inv.env.failpoint("add.ec2.after-assign")
+                    inv.pushUnassign(got, r, ledger, undo)
+                    address = got[0]
+                    assigned.append(address)
+                } catch {
+                    // EC2 gives no new address (the ENI or the subnet is full, or EC2 fails now): the cooldown is a
+                    // preference, never a cause of failure, so an address this node keeps on the ENI through its
+                    // cooldown (queued for a deferred release) is taken back, the one whose cooldown ends first.
+                    guard let (back, until) = try reclaimCooling(v4: fam.isV4, r, ledger, key: key,
+                                                                  holding: ips.map(\.address.address), pod: inv.podIdentity)
+                    else { throw error }
+                    inv.logCoolingReuse(back, until: until)
+                    inv.pushUnassign([back], r, ledger, undo)
+                    address = back
+                }
             }
             ips.append(CNIResult.IPConfig(address: IPPrefix(address: address, length: subnet.length)!,
                                           gateway: ENISubnets.gateway(subnet, config), interface: interface))
@@ -137,6 +149,25 @@ struct EC2ModeIPAM {
         return CNIResult(ips: ips, routes: config.routes)
     }
 
+    /// A cooling address of the family on this ENI (a deferred release still queued, still in IMDS, held by no
+    /// live attachment), recorded for `key` and taken out of the queue in one step under the ledger's lock, so a
+    /// drain running at the same time either released it before (then it is no longer queued) or sees it live.
+    /// Returns it and the end of its cooldown; nil when there is none.
+    func reclaimCooling(v4: Bool, _ r: Invocation.Registration, _ ledger: EC2Ledger, key: AttachmentKey,
+                        holding: [IPAddress], pod: String) throws -> (IPAddress, Int64)? {
+        let onENI = Set(try r.registry.localAddresses(mac: r.local.mac))
+        return try ledger.locked { () throws -> (IPAddress, Int64)? in
+            let live = try ledger.liveAddresses()
+            let candidates = try ledger.coolingQueued(eni: r.remote.id).filter {
+                $0.address.isV4 == v4 && onENI.contains($0.address) && !live.contains($0.address)
+            }
+            guard let pick = candidates.min(by: { $0.notBefore < $1.notBefore }) else { return nil }
+            try ledger.record(key, .init(eni: r.remote.id, addresses: holding + [pick.address], pod: pod, mac: r.local.mac))
+            try ledger.unqueue(pick.address, at: pick.path)
+            return (pick.address, pick.notBefore)
+        }
+    }
+
     func check(_ inv: Invocation, prev: CNIResult) throws {
         let ledger = EC2Ledger(root: "\(config.dataDir)/\(network)/ec2")
         guard let e = try ledger.entry(inv.key), !e.addresses.isEmpty else {
@@ -148,12 +179,14 @@ struct EC2ModeIPAM {
         }
     }
 
-    /// STATUS: the ENI has no free address slot for a family we need.
+    /// STATUS: the ENI has no free address slot for a family we need, and no address of it is cooling down on the
+    /// ENI (ADD would take that one back).
     func unavailability(_ inv: Invocation) throws -> String? {
         guard let r = inv.registration else { return nil }
+        let cooling = try EC2Ledger(root: "\(config.dataDir)/\(network)/ec2").coolingQueued(eni: r.remote.id).map(\.address)
         for fam in config.families {
             let slots = try addressSlots(r, fam, dataDir: config.dataDir)
-            if slots.used >= slots.cap {
+            if slots.used >= slots.cap, !cooling.contains(where: { $0.isV4 == fam.isV4 }) {
                 return "\(r.remote.id) is full: \(slots.used) of \(slots.cap) \(fam.label) address slots of \(slots.instanceType) are in use"
             }
         }
@@ -244,15 +277,27 @@ struct PrefixPool {
                 }
             }
             let requested = try inv.conf.requestedIPs(cniArgs: inv.cni.args)
-            var ips: [CNIResult.IPConfig] = []
-            for attempt in 0..<3 {
+            // A free address of a held prefix; else another prefix from EC2; only when EC2 gives none (the ENI is
+            // full, or EC2 fails now) a cooling address: the cooldown is a preference, never a cause of failure.
+            var got: [CNIResult.IPConfig]?
+            var growError: (any Error)?
+            for _ in 0..<3 where got == nil && growError == nil {
                 do {
-                    ips = try allocator(held, eni: r.remote.id, subnets: subnets).allocate(inv.key, requested: requested)
-                    break
-                } catch IPAMError.exhausted(let si, _) where attempt < 2 {
-                    try grow(&held, config.families[si], count: 1, r)
+                    got = try allocator(held, eni: r.remote.id, subnets: subnets)
+                        .allocate(inv.key, requested: requested, allowCooling: false)
+                } catch IPAMError.exhausted(let si, _) {
+                    do { try grow(&held, config.families[si], count: 1, r) } catch { growError = error }
                 }
             }
+            if got == nil {
+                do {
+                    got = try allocator(held, eni: r.remote.id, subnets: subnets)
+                        .allocate(inv.key, requested: requested, reusedCooling: inv.logCoolingReuse(_:until:))
+                } catch IPAMError.exhausted(_, _) where growError != nil {
+                    throw growError!
+                }
+            }
+            let ips = got!
             failpoint("add.prefix.after-allocate")
             let addresses = ips.map(\.address.address)
             for i in held.indices where addresses.contains(where: { held[i].prefix.contains($0) }) { held[i].emptySince = 0 }
@@ -373,11 +418,12 @@ struct PrefixPool {
         return errors
     }
 
-    /// STATUS: every held prefix is full and the ENI has no slot for another.
+    /// STATUS: every address of the held prefixes is reserved (cooling ones count as free: ADD reuses them when
+    /// nothing else is free) and the ENI has no slot for another prefix.
     func unavailability(_ inv: Invocation) throws -> String? {
         guard let r = inv.registration else { return nil }
         let held = try load()
-        let used = try usedAddresses()
+        let used = try FileIO.list(allocator([], eni: nil, subnets: nil).root + "/ips").compactMap { IPAddress($0) }
         for fam in config.families where freeAddresses(held, eni: r.remote.id, v4: fam.isV4, used: used) <= 0 {
             let slots = try addressSlots(r, fam, dataDir: config.dataDir)
             if slots.used >= slots.cap {

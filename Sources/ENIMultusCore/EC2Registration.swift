@@ -362,6 +362,25 @@ struct EC2Ledger {
 
     func queued() throws -> [String] { try FileIO.list(queueDir).sorted() }
 
+    /// The addresses of `eni` queued for a deferred release (the cooldown of mode ec2: `notBefore` set, and the
+    /// ENI's MAC, so they were confirmed on it), one row per address with its queue file.
+    func coolingQueued(eni: String) throws -> [(path: String, address: IPAddress, notBefore: Int64)] {
+        var out: [(path: String, address: IPAddress, notBefore: Int64)] = []
+        for name in try queued() {
+            let path = "\(queueDir)/\(name)"
+            guard let e = try FileIO.read(path).flatMap(Entry.init), e.eni == eni, e.mac != nil, e.notBefore > 0 else { continue }
+            out += e.addresses.map { (path, $0, e.notBefore) }
+        }
+        return out
+    }
+
+    /// Takes `address` out of the queued release at `path` (the file goes when it held nothing else). Under `locked`.
+    func unqueue(_ address: IPAddress, at path: String) throws {
+        guard var e = try FileIO.read(path).flatMap(Entry.init) else { return }
+        e.addresses.removeAll { $0 == address }
+        if e.addresses.isEmpty { try FileIO.remove(path) } else { try FileIO.writeAtomically(path, e.bytes) }
+    }
+
     /// Drains queued releases that are due (`notBefore` passed), up to `limit` entries, with one unassign per ENI
     /// and family; entries stay queued when EC2 fails again. Returns how many entries were done.
     @discardableResult

@@ -104,6 +104,12 @@ struct Invocation {
 
     var now: Int64 { Int64(env.wallClock()) }
 
+    /// The cooldown is a preference: when nothing else was free, ADD took this cooling address (every built-in mode).
+    func logCoolingReuse(_ address: IPAddress, until: Int64) {
+        let left = until == .max ? "an unreadable cooldown record" : "\(max(0, until - now)) s of cooldown left"
+        log.write(.info, "no free address but \(address), released recently (\(left)): reused it")
+    }
+
     /// Node-level records (verified ENIs, instance limits) beside the IPAM store.
     var nodeRecords: NodeRecords { NodeRecords(dataDir: (try? ipam())?.dataDir ?? env.paths.dataDir) }
 

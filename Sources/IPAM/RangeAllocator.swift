@@ -62,11 +62,15 @@ public struct RangeAllocator: Sendable {
     func coolingPath(_ a: IPAddress) -> String { "\(root)/cooling/\(a)" }
 
     /// Whether `a` was released less than `cooldownSeconds` ago (one stat when it was not).
-    func isCooling(_ a: IPAddress, at t: Int64) -> Bool {
-        guard FileIO.exists(coolingPath(a)) else { return false }
+    func isCooling(_ a: IPAddress, at t: Int64) -> Bool { coolingUntil(a, at: t) != nil }
+
+    /// The wall-clock second `a`'s cooldown ends, if it is cooling at `t` (an unreadable record: the far future, so
+    /// it is the last to be reused). One stat when it is not cooling.
+    func coolingUntil(_ a: IPAddress, at t: Int64) -> Int64? {
+        guard FileIO.exists(coolingPath(a)) else { return nil }
         guard let b = try? FileIO.read(coolingPath(a)),
-              let until = Int64(String(decoding: b, as: UTF8.self).trimmingCharacters()) else { return true }
-        return t < until
+              let until = Int64(String(decoding: b, as: UTF8.self).trimmingCharacters()) else { return .max }
+        return t < until ? until : nil
     }
 
     /// Every address released less than `cooldownSeconds` ago.
@@ -103,7 +107,12 @@ public struct RangeAllocator: Sendable {
     // MARK: ADD
 
     /// Reserves one address per range set (the requested one where given) and returns the IP configs.
-    public func allocate(_ key: AttachmentKey, requested: [RequestedIP]) throws(IPAMError) -> [CNIResult.IPConfig] {
+    ///
+    /// The cooldown is a preference, never a cause of failure: a set whose only free addresses are cooling gives
+    /// the one whose cooldown ends first, and `reusedCooling` is told (address, end of its cooldown) so the caller
+    /// can log it. `allowCooling: false` refuses them instead (prefix mode first asks EC2 for another prefix).
+    public func allocate(_ key: AttachmentKey, requested: [RequestedIP], allowCooling: Bool = true,
+                         reusedCooling: (IPAddress, Int64) -> Void = { _, _ in }) throws(IPAMError) -> [CNIResult.IPConfig] {
         // Requested addresses, each to its range set; checked against the config before anything is created on
         // disk, so a request that cannot be served leaves the store as it was.
         var wanted: [Int: IPAddress] = [:]
@@ -151,11 +160,12 @@ public struct RangeAllocator: Sendable {
             let cursor = try FileIO.read(cursorPath(si)).flatMap {
                 IPAddress(String(decoding: $0, as: UTF8.self).trimmingCharacters())
             }
-            guard let found = try nextFree(set, after: cursor) else {
+            guard let found = try nextFree(set, after: cursor, allowCooling: allowCooling) else {
                 throw .exhausted(rangeSet: si, ranges: set.ranges.map { "\($0.rangeStart)-\($0.rangeEnd)" }
                     .joined(separator: ", "))
             }
-            chosen.append((si, found, set.range(containing: found)!))
+            if let until = found.coolingUntil { reusedCooling(found.address, until) }
+            chosen.append((si, found.address, set.range(containing: found.address)!))
         }
 
         // Record first, then the address files.
@@ -185,8 +195,10 @@ public struct RangeAllocator: Sendable {
         }
     }
 
-    /// The first assignable address after `cursor` (wrapping) whose file does not exist.
-    func nextFree(_ set: RangeSet, after cursor: IPAddress?) throws(IPAMError) -> IPAddress? {
+    /// The first assignable address after `cursor` (wrapping) that is neither reserved nor cooling; failing that
+    /// (and with `allowCooling`), the cooling one whose cooldown ends first, with that end.
+    func nextFree(_ set: RangeSet, after cursor: IPAddress?, allowCooling: Bool = true) throws(IPAMError)
+        -> (address: IPAddress, coolingUntil: Int64?)? {
         var ri = 0
         var ip = set.ranges[0].rangeStart
         if let c = cursor, let idx = set.ranges.firstIndex(where: { $0.contains(c) }) {
@@ -197,13 +209,17 @@ public struct RangeAllocator: Sendable {
         let total = set.ranges.reduce(Int64(0)) { $0 &+ $1.size }
         let t = now()
         var visited: Int64 = 0
+        var coolest: (address: IPAddress, until: Int64)?
         while visited < total {
             let r = set.ranges[ri]
-            if r.isAssignable(ip) && !FileIO.exists(ipPath(ip)) && !isCooling(ip, at: t) { return ip }
+            if r.isAssignable(ip) && !FileIO.exists(ipPath(ip)) {
+                guard let until = coolingUntil(ip, at: t) else { return (ip, nil) }
+                if allowCooling, coolest == nil || until < coolest!.until { coolest = (ip, until) }
+            }
             (ri, ip) = Self.step(set, ri, ip)
             visited += 1
         }
-        return nil
+        return coolest.map { ($0.address, $0.until) }
     }
 
     static func step(_ set: RangeSet, _ ri: Int, _ ip: IPAddress) -> (Int, IPAddress) {
@@ -303,15 +319,10 @@ public struct RangeAllocator: Sendable {
         return errors
     }
 
-    /// Nil when every range set has a free address; otherwise why ADD cannot be served.
+    /// Nil when every range set has an address ADD can take (a cooling one counts: ADD reuses it when nothing else
+    /// is free); otherwise why ADD cannot be served.
     public func exhaustion() throws(IPAMError) -> String? {
         var used = [Int64](repeating: 0, count: config.rangeSets.count)
-        var cooling = [Int64](repeating: 0, count: config.rangeSets.count)
-        for a in try coolingAddresses() {
-            for (si, s) in config.rangeSets.enumerated() where s.ranges.contains(where: { $0.isAssignable(a) }) {
-                cooling[si] += 1
-            }
-        }
         for name in try FileIO.list(root + "/ips") {
             guard let a = IPAddress(name) else { continue }
             for (si, s) in config.rangeSets.enumerated() where s.ranges.contains(where: { $0.isAssignable(a) }) {
@@ -324,9 +335,8 @@ public struct RangeAllocator: Sendable {
                     .compactMap { $0 }.filter { r.contains($0) }
                 return acc &+ r.size - Int64(Set(excluded).count)
             }
-            if used[si] + cooling[si] >= cap {
-                let why = cooling[si] > 0 ? " (\(cooling[si]) more cooling down for up to \(config.cooldownSeconds) s after release)" : ""
-                return "range set \(si) (\(s.ranges.map { "\($0.rangeStart)-\($0.rangeEnd)" }.joined(separator: ", "))) is exhausted: \(used[si]) of \(cap) addresses in use\(why)"
+            if used[si] >= cap {
+                return "range set \(si) (\(s.ranges.map { "\($0.rangeStart)-\($0.rangeEnd)" }.joined(separator: ", "))) is exhausted: \(used[si]) of \(cap) addresses in use"
             }
         }
         return nil

@@ -24,8 +24,8 @@ struct UnitCooldownTests {
         #expect(configError(#"{"type":"eni-multus","subnet":"10.0.0.0/24","cooldownSeconds":-1}"#)?.code == 7)
     }
 
-    @Test("a released address is not handed out again until its cooldown has passed")
-    func releasedAddressWaits() throws {
+    @Test("with nothing else free, the cooling address is reused at once: the cooldown is a preference")
+    func releasedAddressReusedWhenNothingElseIsFree() throws {
         try withTempDir { d in
             let clock = ManualClock()
             let a = cooled(d, clock)  // 10.90.0.2 … 10.90.0.6 assignable (gateway .1, broadcast .7)
@@ -33,15 +33,48 @@ struct UnitCooldownTests {
             for i in 0..<5 { all += try alloc(a, key("c\(i)")) }
             #expect(Set(all).count == 5)
             try a.release(key("c2"))
-            // Full but for the cooling one: refused, and STATUS says why.
-            #expect(ipamError { _ = try alloc(a, key("new")) } != nil)
-            let why = try a.exhaustion()
-            #expect(why?.contains("cooling down") == true)
-            clock.seconds += 29
-            #expect(ipamError { _ = try alloc(a, key("new")) } != nil)
-            clock.seconds += 1
-            #expect(try alloc(a, key("new")) == [all[2]])
+            // Full but for the cooling one: STATUS does not call that unavailable, ADD takes it and says so.
+            #expect(try a.exhaustion() == nil)
+            var told: [(IPAddress, Int64)] = []
+            let got = try a.allocate(key("new"), requested: [], reusedCooling: { told.append(($0, $1)) })
+            #expect(got.map(\.address.address) == [all[2]])
+            #expect(told.map(\.0) == [all[2]] && told.map(\.1) == [clock.seconds + 30])
             #expect(try a.coolingAddresses().isEmpty)
+            // Now really full: refused (code 102 upstream), and STATUS says why.
+            #expect(ipamError { _ = try alloc(a, key("more")) } != nil)
+            #expect(try a.exhaustion()?.contains("5 of 5") == true)
+        }
+    }
+
+    @Test("allowCooling false refuses a cooling address (prefix mode asks EC2 for another prefix first)")
+    func coolingRefusedWhenNotAllowed() throws {
+        try withTempDir { d in
+            let clock = ManualClock()
+            let a = cooled(d, clock, subnet: "10.90.0.0/30")  // one assignable address: .2
+            let first = try alloc(a, key("a"))
+            try a.release(key("a"))
+            guard case .exhausted? = ipamError({ _ = try a.allocate(key("b"), requested: [], allowCooling: false) }) else {
+                Issue.record("a cooling address was handed out with allowCooling false")
+                return
+            }
+            #expect(try a.allocate(key("b"), requested: []).map(\.address.address) == first)
+        }
+    }
+
+    @Test("a one-address range: ADD, DEL, ADD again succeeds at once with the cooldown on; a runtime's rollback DEL too")
+    func oneAddressRangeStaysUsable() throws {
+        try withTempDir { d in
+            let clock = ManualClock()
+            let a = cooled(d, clock, subnet: "10.90.0.0/30")
+            let first = try alloc(a, key("pod1"))
+            try a.release(key("pod1"))
+            #expect(try alloc(a, key("pod2")) == first, "the only address, still cooling, is reused at once")
+            // Multus rolls a failed ADD back by DELing every delegate: the address cools, the retry must not fail.
+            try a.release(key("pod2"))
+            clock.seconds += 1
+            #expect(try alloc(a, key("pod2")) == first)
+            try a.release(key("pod2"))
+            #expect(try alloc(a, key("pod3")) == first)
         }
     }
 
@@ -62,10 +95,10 @@ struct UnitCooldownTests {
                 clock.seconds += 1
             }
             #expect(Set(seen).count == 12)
-            // All 13 assignable addresses are now cooling: the 14th ADD waits for the oldest, `first`.
-            #expect(ipamError { _ = try alloc(a, key("x")) } != nil)
-            clock.seconds += 18
+            // All 13 assignable addresses are now cooling: the 14th ADD takes the one whose cooldown ends first,
+            // `first`, at once; the 15th the next oldest.
             #expect(try alloc(a, key("x")) == first)
+            #expect(try alloc(a, key("y")) == [seen[0]])
         }
     }
 

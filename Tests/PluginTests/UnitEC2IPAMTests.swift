@@ -147,6 +147,30 @@ struct UnitEC2ModeTests {
         #expect(Set(w.multus.ipv4).subtracting(x).isDisjoint(with: addrs))
     }
 
+    @Test("the ENI full: ADD takes back the cooling address whose cooldown ends first, with no EC2 release or assign")
+    func fullENIReusesCoolingAddress() throws {
+        let w = IPAMWorld(#""mode":"ec2""#)
+        w.reg.limits.ipv4PerENI = 5  // the primary, 10.0.1.11 and three pods
+        var pods: [IPAddress] = []
+        for i in 0..<3 { pods += try w.add("c\(i)").map(\.address) }
+        try w.del("c1")
+        w.clock += 5
+        try w.del("c0")  // c1 cools down first, then c0
+        #expect(try w.unavailability() == nil, "STATUS: a cooling address can serve the next ADD")
+        var got: [IPAddress] = []
+        let calls = try w.ec2Calls { got += try w.add("n1").map(\.address) }
+        #expect(got == [pods[1]], "the one whose cooldown ends first")
+        #expect(!calls.contains("unassign4") && calls.filter { $0 == "assignCount4" }.count <= 1, "\(calls)")
+        #expect(try w.add("n2").map(\.address) == [pods[0]])
+        // Both taken back: the queue no longer holds them, and a drain after the cooldown releases nothing held.
+        w.clock += 60
+        #expect(try w.ec2Calls { try w.gc(valid: ["c2", "n1", "n2"]) }.filter { $0.hasPrefix("unassign") }.isEmpty)
+        #expect(Set(w.multus.ipv4).isSuperset(of: pods))
+        // Nothing cooling and the ENI full: ADD fails, STATUS says so.
+        #expect(cniError(for: try w.failingAdd("n3")).code != 0)
+        #expect(try w.unavailability()?.contains("full") == true)
+    }
+
     @Test("cooldownSeconds 0: DEL releases at once, one call")
     func delNoCooldown() throws {
         let w = IPAMWorld(#""mode":"ec2","cooldownSeconds":0"#)
@@ -314,6 +338,22 @@ struct UnitPrefixModeTests {
         try w.del("c0")
         #expect(try w.unavailability() == nil)
         try w.add("c32")
+    }
+
+    @Test("the ENI's limit reached and every other address held: ADD reuses a cooling address rather than failing")
+    func fullPrefixesReuseCoolingAddress() throws {
+        let w = IPAMWorld(#""mode":"prefix""#)
+        w.reg.limits.ipv4PerENI = 3  // primary, 10.0.1.11, one /28
+        var got: [IPAddress] = []
+        for i in 0..<16 { got += try w.add("c\(i)").map(\.address) }
+        try w.del("c3")
+        #expect(try w.unavailability() == nil, "STATUS: the cooling address can serve the next ADD")
+        var reused: [IPAddress] = []
+        let calls = try w.ec2Calls { reused = try w.add("n1").map(\.address) }
+        #expect(reused == [got[3]])
+        #expect(calls.isEmpty, "no slot for another prefix: no EC2 call, the cooling address instead (\(calls))")
+        #expect(w.multus.prefixes.count == 1)
+        #expect(cniError(for: try w.failingAdd("n2")).code == 102)
     }
 
     @Test("a prefix empty for prefixReleaseSeconds is returned; one in use or cooling is kept")
