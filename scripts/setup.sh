@@ -8,7 +8,7 @@
 #   demo   build + what scripts/demo.sh runs: user-mode-linux and kmod (ipvlan), iproute2, jq,
 #          containernetworking-plugins, curl, python3 with moto[server] (the EC2 emulator)
 #   test   demo + what scripts/test.sh runs: tcpdump, procps, podman, crun, conmon, busybox-static (the libcni
-#          tier), cfn-lint and PyYAML (install/ checks)
+#          tier), cfn-lint and PyYAML (install/ checks), kubectl (kubernetes-client, when none is installed)
 #   image  build + what scripts/build-image.sh, scripts/image-e2e.sh and scripts/check-binary.sh run: podman, crun,
 #          conmon, mmdebstrap
 #   all    every one of them (.ci/run)
@@ -46,6 +46,11 @@ if ! swift --version >/dev/null 2>&1; then
 	echo "setup.sh: the Swift toolchain is missing: install Swift 6.x for Debian 12 in /opt/swift (swift.org's tarball)" >&2
 	exit 1
 fi
+
+# kubectl (with its kustomize) renders install/ in the tests; Debian's kubernetes-client has one when the machine has none.
+for p in "${profiles[@]}"; do
+	case "$p" in test|all) command -v kubectl >/dev/null || want+=(kubernetes-client) ;; esac
+done
 
 missing=()
 for p in $(printf '%s\n' "${want[@]}" | sort -u); do
