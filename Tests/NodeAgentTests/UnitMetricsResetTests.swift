@@ -53,11 +53,12 @@ import Testing
         return ok ? UInt16(bigEndian: sa.sin_port) : nil
     }
 
-    static func get(_ port: UInt16) -> String {
+    /// `GET path` over HTTP/1.0 from 127.0.0.1:port: the whole answer (until the server closes).
+    static func get(_ port: UInt16, path: String = "/metrics") -> String {
         let fd = connectLoopback(port)
         guard fd >= 0 else { return "connect failed: errno \(errno)" }
         defer { close(fd) }
-        let req = Array("GET /metrics HTTP/1.0\r\n\r\n".utf8)
+        let req = Array("GET \(path) HTTP/1.0\r\n\r\n".utf8)
         _ = req.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         var out: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 4096)

@@ -61,27 +61,7 @@ struct UnitMetricsTests {
         m.record(assigned: 7, leaked: 0, released: 0, queued: 0, ec2Calls: 1, errors: 0, throttles: 0, now: 1)
         let s = try MetricsServer(address: "127.0.0.1", port: 0, metrics: m)
         s.start()
-        func get(_ path: String) -> String {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(fd) }
-            var sa = sockaddr_in()
-            sa.sin_family = sa_family_t(AF_INET)
-            sa.sin_port = s.port.bigEndian
-            inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr)
-            let ok = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 } }
-            guard ok else { return "connect failed" }
-            let req = Array("GET \(path) HTTP/1.0\r\n\r\n".utf8)
-            _ = req.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            var out: [UInt8] = []
-            var buf = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let n = read(fd, &buf, buf.count)
-                if n <= 0 { break }
-                out += buf[0..<n]
-            }
-            return String(decoding: out, as: UTF8.self)
-        }
+        func get(_ path: String) -> String { UnitMetricsResetTests.get(s.port, path: path) }
         let ok = get("/metrics")
         #expect(ok.hasPrefix("HTTP/1.0 200") && ok.contains("eni_multus_assigned_addresses 7"))
         #expect(get("/").hasPrefix("HTTP/1.0 404"))
