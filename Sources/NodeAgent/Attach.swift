@@ -73,7 +73,9 @@ public struct Attacher {
         let unconfigured = pool.map(\.id)
         for id in unconfigured { ctx.log("\(id) is tagged for this node but matches no configured subnet: left alone") }
         for n in seeds {
-            ctx.log("\(n.id) (no_manage, no eni-multus tags) is in \(n.subnetID ?? "?"), which is not configured: left alone")
+            let configured = subnets.contains { $0.subnetID == n.subnetID }
+            ctx.log("\(n.id) (no_manage, no eni-multus tags) is in \(n.subnetID ?? "?"), "
+                    + (configured ? "whose ENI is another one" : "which is not configured") + ": left alone")
         }
         // A second ENI next to the seed's in the same subnet would split the pods' addresses over two ENIs and take
         // an ENI slot from the VPC CNI: never silently. The operator adopts it or removes it.

@@ -550,3 +550,23 @@ extension HostNodeAgentEC2Tests {
         #expect(try w.emu.enis()[seed.id]?.tags["eni-multus.io/node"] == w.instance)
     }
 }
+
+extension HostNodeAgentEC2Tests {
+    /// One ENI per configured subnet: of two seed ENIs in it, the lower device index is adopted, the other untouched.
+    @Test func adoptTakesOneENIPerConfiguredSubnet() throws {
+        let w = try NodeWorld(Self.emulator, scenario: bareNode(extraENIs: [
+            ["name": "second", "deviceIndex": 2, "tags": [Self.noManage: "true"]],
+            ["name": "first", "deviceIndex": 1, "tags": [Self.noManage: "true"]],
+        ]))
+        defer { w.close() }
+        let enis = try #require(w.world["enis"] as? [String: [String: Any]])
+        let first = try #require(enis["first"]?["id"] as? String), second = try #require(enis["second"]?["id"] as? String)
+        var cfg = w.config([SubnetSpec(.id(try w.subnet("multus-us-east-1a")))])
+        cfg.adopt = true
+        let report = try Attacher(w.context(cfg)).run()
+        #expect(report.enis.map(\.id) == [first])
+        #expect(try w.params("CreateTags").map { $0["ResourceId.1"] } == [first])
+        #expect(try w.emu.counts()["CreateNetworkInterface"] == nil)
+        #expect(try w.emu.enis()[second]?.tags == [Self.noManage: "true"])
+    }
+}
