@@ -27,6 +27,10 @@ public struct AttachReport: Sendable, Equatable {
 /// attach it at a free device index, set DeleteOnTermination and SourceDestCheck, keep networkd off it, wait for
 /// its link by MAC, bring it up and set rp_filter. A failure after the create undoes what this run did to that
 /// ENI (detach, delete, drop-in) in reverse order. A rerun on a configured node makes no mutating EC2 call.
+///
+/// An ENI attached here in a configured subnet with `no_manage=true` and none of our tags (the seed template's) is
+/// adopted with `adopt` (one CreateTags with our cluster and node tags, then the steps above: DeleteOnTermination,
+/// SourceDestCheck, drop-in, link); without it `attach` refuses before any mutation, naming the ENI and the flag.
 public struct Attacher {
     public let ctx: NodeContext
 
@@ -39,25 +43,52 @@ public struct Attacher {
         let inv = try NodeInventory.load(s, cluster: cfg.clusterName, log: ctx.log)
         let subnets = try SubnetResolver.resolve(cfg, az: inv.availabilityZone, session: s)
 
-        // Match each configured subnet with one of our ENIs in it (attached here first), each ENI used once.
+        // Match each configured subnet with one of our ENIs in it (attached here first), each ENI used once; failing
+        // that, with an adoptable ENI attached here in it (the seed's: no_manage, none of our tags).
         var pool = inv.ours.sorted { a, b in
             let ah = inv.isAttachedHere(a), bh = inv.isAttachedHere(b)
             if ah != bh { return ah }
             return (a.attachment?.deviceIndex ?? 99, a.id) < (b.attachment?.deviceIndex ?? 99, b.id)
         }
-        var plan: [(ResolvedSubnet, NetworkInterface?)] = []
+        var seeds = inv.attached.filter { inv.isAttachedHere($0) && Ownership.isAdoptable($0) }
+            .sorted { ($0.attachment?.deviceIndex ?? 99, $0.id) < ($1.attachment?.deviceIndex ?? 99, $1.id) }
+        var plan: [(subnet: ResolvedSubnet, existing: NetworkInterface?, adopt: Bool)] = []
+        var refused: [String] = []
         for r in subnets {
             if let i = pool.firstIndex(where: { $0.subnetID == r.subnetID }) {
-                plan.append((r, pool.remove(at: i)))
+                plan.append((r, pool.remove(at: i), false))
+            } else if let j = seeds.firstIndex(where: { $0.subnetID == r.subnetID }) {
+                let seed = seeds.remove(at: j)
+                if cfg.adopt {
+                    plan.append((r, seed, true))
+                } else {
+                    refused.append("\(seed.id) (device index \(seed.attachment?.deviceIndex.map(String.init) ?? "?"), "
+                                   + "\(r.subnetID))")
+                    plan.append((r, nil, false))
+                }
             } else {
-                plan.append((r, nil))
+                plan.append((r, nil, false))
             }
         }
         let unconfigured = pool.map(\.id)
         for id in unconfigured { ctx.log("\(id) is tagged for this node but matches no configured subnet: left alone") }
+        for n in seeds {
+            let configured = subnets.contains { $0.subnetID == n.subnetID }
+            ctx.log("\(n.id) (no_manage, no eni-multus tags) is in \(n.subnetID ?? "?"), "
+                    + (configured ? "whose ENI is another one" : "which is not configured") + ": left alone")
+        }
+        // A second ENI next to the seed's in the same subnet would split the pods' addresses over two ENIs and take
+        // an ENI slot from the VPC CNI: never silently. The operator adopts it or removes it.
+        if !refused.isEmpty {
+            throw .state("\(refused.joined(separator: ", ")) \(refused.count == 1 ? "is" : "are") attached to this node "
+                         + "with \(NodeTags.noManage)=true and no eni-multus tags (an ENI of the seed's template?): "
+                         + "refusing to create a second ENI in the same subnet. Run attach with --adopt (config "
+                         + "\"adopt\": true) to tag it for cluster \(cfg.clusterName) and node \(inv.instanceID) and use "
+                         + "it, or detach it from this node first")
+        }
 
         // Refuse before any mutation when the instance type cannot take them all.
-        let needed = plan.filter { $0.1 == nil || !inv.isAttachedHere($0.1!) }.count
+        let needed = plan.filter { $0.existing == nil || !inv.isAttachedHere($0.existing!) }.count
         let maxENIs = inv.instanceType.maximumNetworkInterfaces
         if inv.attached.count + needed > maxENIs {
             throw .state("\(inv.instanceType.instanceType) takes at most \(maxENIs) ENIs: \(inv.attached.count) are "
@@ -67,8 +98,8 @@ public struct Attacher {
         var planned: [Placement] = []
         var attachedNow: [NetworkInterface] = []
         var results: [AttachedENI] = []
-        for (r, existing) in plan {
-            let result = try configure(r, existing: existing, inv: inv, session: s, planned: &planned,
+        for (r, existing, adopt) in plan {
+            let result = try configure(r, existing: existing, adopt: adopt, inv: inv, session: s, planned: &planned,
                                        attachedNow: &attachedNow)
             results.append(result)
         }
@@ -86,7 +117,8 @@ public struct Attacher {
             + "max pods \(l.vpcCNIMaxPods) (\(l.vpcCNIMaxPodsWithoutMultus) without them)"
     }
 
-    private func configure(_ r: ResolvedSubnet, existing: NetworkInterface?, inv: NodeInventory, session s: AWSSession,
+    private func configure(_ r: ResolvedSubnet, existing: NetworkInterface?, adopt: Bool, inv: NodeInventory,
+                           session s: AWSSession,
                            planned: inout [Placement], attachedNow: inout [NetworkInterface]) throws(NodeError) -> AttachedENI
     {
         let cfg = ctx.config
@@ -98,6 +130,20 @@ public struct Attacher {
             var eni: NetworkInterface
             if let existing {
                 eni = existing
+                if adopt {
+                    // Our two tags on the seed's ENI (no_manage is already there). Not undone on a later failure:
+                    // IAM grants no DeleteTags, and the next run finds the ENI as this node's and carries on.
+                    let tags = [EC2Tag(NodeTags.cluster, cfg.clusterName), EC2Tag(NodeTags.node, inv.instanceID)]
+                    let id = eni.id
+                    try aws("CreateTags \(id) (adopt)") { () throws(AWSError) in
+                        try s.ec2.createTags(resourceIDs: [id], tags: tags)
+                    }
+                    for t in tags { eni.tags[t.key] = t.value }
+                    actions.append("adopted")
+                    log("adopted \(id) (device index \(eni.attachment?.deviceIndex.map(String.init) ?? "?"), \(r.subnetID)): "
+                        + "tagged \(NodeTags.cluster)=\(cfg.clusterName), \(NodeTags.node)=\(inv.instanceID); it is "
+                        + "this node's eni-multus ENI from now on (detach deletes it)")
+                }
             } else {
                 let tags = [EC2Tag(NodeTags.noManage, "true"), EC2Tag(NodeTags.cluster, cfg.clusterName),
                             EC2Tag(NodeTags.node, inv.instanceID)]

@@ -58,6 +58,16 @@ public enum Ownership: String, Sendable {
         n.tags[NodeTags.cluster] == cluster && n.tags[NodeTags.node] == node && n.tags[NodeTags.noManage] == "true"
     }
 
+    /// What `attach --adopt` may take over (the seed template's ENIs): attached (the caller checks: to this
+    /// instance), not the primary (device 0 on card 0), a plain `interface` not managed by an AWS service, tagged
+    /// `no_manage=true`, and carrying neither of our tags, so an ENI tagged for another cluster or node never is.
+    public static func isAdoptable(_ n: NetworkInterface) -> Bool {
+        guard let a = n.attachment, let device = a.deviceIndex else { return false }
+        if device == 0 && (a.networkCardIndex ?? 0) == 0 { return false }
+        return n.tags[NodeTags.noManage] == "true" && n.tags[NodeTags.cluster] == nil && n.tags[NodeTags.node] == nil
+            && n.requesterManaged != true && (n.interfaceType ?? "interface") == "interface"
+    }
+
     /// Ours at cluster level (any node): what `cleanup` may delete once unattached.
     public static func isClusters(_ n: NetworkInterface, cluster: String) -> Bool {
         n.tags[NodeTags.cluster] == cluster && n.tags[NodeTags.node] != nil && n.tags[NodeTags.noManage] == "true"

@@ -89,11 +89,15 @@ public struct NodeConfig: Sendable, Equatable {
     public var detachTimeoutSeconds: Double
     /// Deadline for all EC2/IMDS work of one command (retries included).
     public var ec2TimeoutSeconds: Double
+    /// `attach`: take over an ENI attached to this node in a configured subnet that carries `no_manage=true` and
+    /// neither of our tags (the seed template's), by tagging it for this cluster and node. Off: `attach` refuses
+    /// to create a second ENI next to such an ENI (see `Attacher`).
+    public var adopt: Bool
 
     public init(clusterName: String = "", subnets: [SubnetSpec] = [], securityGroups: [String] = [],
                 sourceDestCheck: Bool = true, rpFilter: Int? = nil, networkd: Bool = true,
                 extraTags: [String: String] = [:], linkTimeoutSeconds: Double = 60, detachTimeoutSeconds: Double = 120,
-                ec2TimeoutSeconds: Double = 120)
+                ec2TimeoutSeconds: Double = 120, adopt: Bool = false)
     {
         self.clusterName = clusterName
         self.subnets = subnets
@@ -105,6 +109,7 @@ public struct NodeConfig: Sendable, Equatable {
         self.linkTimeoutSeconds = linkTimeoutSeconds
         self.detachTimeoutSeconds = detachTimeoutSeconds
         self.ec2TimeoutSeconds = ec2TimeoutSeconds
+        self.adopt = adopt
     }
 
     /// The security groups of one subnet's ENI.
@@ -112,7 +117,7 @@ public struct NodeConfig: Sendable, Equatable {
 
     static let knownKeys: Set<String> = [
         "clusterName", "subnets", "securityGroups", "sourceDestCheck", "rpFilter", "networkd", "extraTags",
-        "linkTimeoutSeconds", "detachTimeoutSeconds", "ec2TimeoutSeconds",
+        "linkTimeoutSeconds", "detachTimeoutSeconds", "ec2TimeoutSeconds", "adopt",
     ]
 
     /// Parses the JSON form; unknown keys are refused (a typo must not silently mean "default").
@@ -131,6 +136,10 @@ public struct NodeConfig: Sendable, Equatable {
         if let v = obj["networkd"] {
             guard let b = v.boolValue else { throw .config("networkd must be a boolean") }
             c.networkd = b
+        }
+        if let v = obj["adopt"] {
+            guard let b = v.boolValue else { throw .config("adopt must be a boolean") }
+            c.adopt = b
         }
         if let v = obj["rpFilter"], !v.isNull {
             guard let n = v.int64Value else { throw .config("rpFilter must be 0, 1 or 2") }

@@ -30,6 +30,10 @@ struct Common: ParsableArguments {
     @Flag(inversion: .prefixedNo, help: "Write the systemd-networkd Unmanaged=yes drop-in.")
     var networkd: Bool?
 
+    @Flag(inversion: .prefixedNo,
+          help: "attach: adopt an ENI attached to this node in a configured subnet that carries node.k8s.amazonaws.com/no_manage=true and no eni-multus tags (the seed template's): tag it for this cluster and node instead of creating a second one. Without it attach refuses next to such an ENI.")
+    var adopt: Bool?
+
     @Option(help: "Prefix of host paths (the DaemonSet mounts host directories below /host).")
     var hostRoot: String = ""
 
@@ -57,6 +61,7 @@ struct Common: ParsableArguments {
         if let sourceDestCheck { c.sourceDestCheck = sourceDestCheck }
         if let rpFilter { c.rpFilter = rpFilter }
         if let networkd { c.networkd = networkd }
+        if let adopt { c.adopt = adopt }
         if let linkTimeout { c.linkTimeoutSeconds = linkTimeout }
         if let ec2Timeout { c.ec2TimeoutSeconds = ec2Timeout }
         return c

@@ -264,7 +264,8 @@ extension HostNodeAgentEC2Tests {
     @Test func detachAndCleanupRemoveOnlyOurs() throws {
         let noManage = "node.k8s.amazonaws.com/no_manage"
         let w = try NodeWorld(Self.emulator, scenario: bareNode(
-            extraENIs: [["name": "seed", "deviceIndex": 1, "tags": [noManage: "true"]]],
+            // In a subnet that is not configured: one in the multus subnet would make attach refuse (or adopt it).
+            extraENIs: [["name": "seed", "deviceIndex": 1, "subnet": "nodes-us-east-1a", "tags": [noManage: "true"]]],
             unattached: [
                 ["name": "leftover", "tags": [noManage: "true", "eni-multus.io/cluster": "demo", "eni-multus.io/node": "i-0gone"]],
                 ["name": "otherCluster", "tags": [noManage: "true", "eni-multus.io/cluster": "prod", "eni-multus.io/node": "i-0gone"]],
@@ -364,5 +365,208 @@ extension HostNodeAgentEC2Tests {
         let after = try w.emu.enis()
         #expect(after[multus.id]?.privateIps == [multus.privateIps[0], secondaries[0]])
         #expect(after[other.id]?.privateIps == other.privateIps, "an ENI the plugin does not use is never touched")
+    }
+}
+
+/// `attach --adopt` (issue 15, item 2): the seed template's ENI (attached here, no_manage, none of our tags) is tagged
+/// for this cluster and node instead of a second ENI being created; without the flag attach refuses next to it.
+extension HostNodeAgentEC2Tests {
+    static let noManage = "node.k8s.amazonaws.com/no_manage"
+
+    static func tags(_ params: [String: String], prefix: String) -> [String: String] {
+        Dictionary(uniqueKeysWithValues: (1...10).compactMap { i in
+            params["\(prefix).\(i).Key"].map { ($0, params["\(prefix).\(i).Value"] ?? "") }
+        })
+    }
+
+    @Test func adoptTagsTheSeedsENIInsteadOfCreatingASecond() throws {
+        let w = try NodeWorld(Self.emulator, scenario: bareNode(extraENIs: [
+            ["name": "seed", "deviceIndex": 1, "tags": [Self.noManage: "true"]],
+        ]))
+        defer { w.close() }
+        let seed = try #require((w.world["enis"] as? [String: [String: Any]])?["seed"]?["id"] as? String)
+        let multus = try w.subnet("multus-us-east-1a")
+        var cfg = w.config([SubnetSpec(.id(multus))])
+        cfg.adopt = true
+        let report = try Attacher(w.context(cfg)).run()
+
+        // Exactly one CreateTags, on the seed's ENI, with our two tags; nothing created or attached.
+        #expect(try w.mutatingCounts() == ["CreateTags": 1, "ModifyNetworkInterfaceAttribute": 2], "\((try? w.emu.counts()) ?? [:])")
+        let tagging = try #require(try w.params("CreateTags").first)
+        #expect(tagging["ResourceId.1"] == seed && tagging["ResourceId.2"] == nil)
+        #expect(Self.tags(tagging, prefix: "Tag") == ["eni-multus.io/cluster": "demo", "eni-multus.io/node": w.instance])
+        let modifies = try w.params("ModifyNetworkInterfaceAttribute")
+        #expect(modifies.allSatisfy { $0["NetworkInterfaceId"] == seed })
+        #expect(modifies.contains { $0["Attachment.DeleteOnTermination"] == "true" })
+        #expect(modifies.contains { $0["SourceDestCheck.Value"] == "false" })
+        let after = try #require(try w.emu.enis()[seed])
+        #expect(after.tags == [Self.noManage: "true", "eni-multus.io/cluster": "demo", "eni-multus.io/node": w.instance])
+        #expect(after.instanceID == w.instance && after.deviceIndex == 1 && after.sourceDestCheck == false)
+        #expect(try w.ours().map(\.id) == [seed])
+
+        // The link: found by its MAC, brought up, rp_filter set; drop-in and record written.
+        let e = try #require(report.enis.first)
+        #expect(report.enis.count == 1 && e.id == seed && e.mac == after.mac && e.deviceIndex == 1)
+        #expect(e.actions.contains("adopted") && !e.actions.contains("created") && !e.actions.contains("attached"), "\(e.actions)")
+        #expect(e.actions.contains("link up"))
+        #expect(try String(contentsOfFile: "/proc/sys/net/ipv4/conf/\(e.linkName)/rp_filter", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines) == "2")
+        #expect(FileManager.default.fileExists(atPath: "\(w.root)/etc/systemd/network/05-eni-multus-\(seed).network"))
+        #expect(FileManager.default.fileExists(atPath: "\(w.root)/var/lib/eni-multus-node/enis/\(seed)"))
+        #expect(report.limits.unmanagedOnDefaultCard == 1, "one ENI for the VPC CNI to lose, not two")
+
+        // Rerun, with adopt off: the ENI is this node's now; nothing mutating.
+        try w.emu.resetCounts()
+        let again = try Attacher(w.context(w.config([SubnetSpec(.id(multus))]))).run()
+        #expect(try w.mutatingCounts().isEmpty, "\((try? w.emu.counts()) ?? [:])")
+        #expect(!again.changed && again.enis.map(\.id) == [seed])
+        let st = try StatusReader(w.context(w.config([SubnetSpec(.id(multus))]))).run()
+        #expect(st.enis.first { $0.id == seed }?.ownership == .eniMultus)
+
+        // detach treats an adopted ENI as any of ours: detached and deleted.
+        let deleted = try Detacher(w.context(w.config([]))).detachNode()
+        #expect(deleted == [seed])
+        #expect(try w.emu.enis()[seed] == nil)
+    }
+
+    @Test func withoutAdoptAttachRefusesNextToTheSeedsENI() throws {
+        let w = try NodeWorld(Self.emulator, scenario: bareNode(extraENIs: [
+            ["name": "seed", "deviceIndex": 1, "tags": [Self.noManage: "true"]],
+        ]))
+        defer { w.close() }
+        let seed = try #require((w.world["enis"] as? [String: [String: Any]])?["seed"]?["id"] as? String)
+        let multus = try w.subnet("multus-us-east-1a")
+        var message = ""
+        do {
+            _ = try Attacher(w.context(w.config([SubnetSpec(.id(multus))]))).run()
+            Issue.record("attach created a second ENI next to the seed's")
+        } catch {
+            message = "\(error)"
+            if case .state = error {} else { Issue.record("expected a state error: \(error)") }
+        }
+        #expect(message.contains(seed) && message.contains("--adopt") && message.contains(multus), "\(message)")
+        #expect(try w.mutatingCounts().isEmpty, "refused before any mutation")
+        #expect(try w.ours().isEmpty)
+        #expect(try w.emu.enis()[seed]?.tags == [Self.noManage: "true"])
+    }
+
+    /// ENIs that are never adopted: each stays as it was, and attach creates this node's own ENI (adopt on or off;
+    /// none of them blocks attach either).
+    @Test(arguments: ["otherCluster", "otherNode", "nodeTagOnly", "vpcCNI", "primary", "otherInstance", "unconfiguredSubnet"],
+          [true, false])
+    func neverAdopted(_ kind: String, adopt: Bool) throws {
+        let nm = Self.noManage
+        var node1ENIs: [[String: Any]] = []
+        var node2ENIs: [[String: Any]]? = nil
+        var configured = "multus-us-east-1a"
+        switch kind {
+        case "otherCluster":
+            node1ENIs = [["name": "foreign", "deviceIndex": 1,
+                          "tags": [nm: "true", "eni-multus.io/cluster": "prod", "eni-multus.io/node": "i-0123456789abcdef0"]]]
+        case "otherNode":
+            node1ENIs = [["name": "foreign", "deviceIndex": 1,
+                          "tags": [nm: "true", "eni-multus.io/cluster": "demo", "eni-multus.io/node": "i-0123456789abcdef0"]]]
+        case "nodeTagOnly":
+            node1ENIs = [["name": "foreign", "deviceIndex": 1, "tags": [nm: "true", "eni-multus.io/node": "i-0123456789abcdef0"]]]
+        case "vpcCNI":
+            node1ENIs = [["name": "foreign", "deviceIndex": 1]]
+        case "primary":
+            configured = "nodes-us-east-1a"
+        case "otherInstance":
+            node2ENIs = [["name": "foreign", "deviceIndex": 1, "tags": [nm: "true"]]]
+        case "unconfiguredSubnet":
+            node1ENIs = [["name": "foreign", "deviceIndex": 1, "subnet": "nodes-us-east-1a", "tags": [nm: "true"]]]
+        default:
+            Issue.record("unknown case \(kind)")
+            return
+        }
+        var scenario = bareNode(extraENIs: node1ENIs)
+        if let node2ENIs {
+            scenario["instances"] = [
+                ["name": "node1", "type": "m5.xlarge", "subnet": "nodes-us-east-1a", "enis": []],
+                ["name": "node2", "type": "m5.xlarge", "subnet": "nodes-us-east-1a", "enis": node2ENIs],
+            ]
+        }
+        let w = try NodeWorld(Self.emulator, scenario: scenario)
+        defer { w.close() }
+        var cfg = w.config([SubnetSpec(.id(try w.subnet(configured)))])
+        cfg.adopt = adopt
+        let foreign: String
+        if kind == "primary" {
+            // The primary ENI, tagged no_manage as a seed ENI would be, in the configured subnet.
+            let insts = try #require(w.world["instances"] as? [String: [String: Any]])
+            foreign = try #require((insts["node1"]?["enis"] as? [String: [String: Any]])?["primary"]?["id"] as? String)
+            try w.context(cfg).openSession().ec2.createTags(resourceIDs: [foreign], tags: [EC2Tag(nm, "true")])
+            try w.emu.resetCounts()
+        } else {
+            foreign = try #require((w.world["enis"] as? [String: [String: Any]])?["foreign"]?["id"] as? String)
+        }
+        let before = try #require(try w.emu.enis()[foreign])
+
+        let report = try Attacher(w.context(cfg)).run()
+        let counts = try w.emu.counts()
+        #expect(counts["CreateTags"] == nil, "\(kind): \(counts)")
+        #expect(counts["CreateNetworkInterface"] == 1, "\(kind): \(counts)")
+        #expect(try w.params("ModifyNetworkInterfaceAttribute").allSatisfy { $0["NetworkInterfaceId"] != foreign })
+        let e = try #require(report.enis.first)
+        #expect(report.enis.count == 1 && e.id != foreign && e.actions.contains("created") && !e.actions.contains("adopted"))
+        let after = try #require(try w.emu.enis()[foreign])
+        #expect(after.tags == before.tags && after.instanceID == before.instanceID && after.deviceIndex == before.deviceIndex,
+                "\(kind): \(after)")
+    }
+}
+
+extension HostNodeAgentEC2Tests {
+    /// `--adopt`, `--no-adopt` and config `"adopt"` reach the core through the built binary (the link is the
+    /// test's veth carrying the seed ENI's MAC, made before the run: the binary uses live netlink).
+    @Test func commandLineAdoptFlagAndConfigKey() throws {
+        let w = try NodeWorld(Self.emulator, scenario: bareNode(extraENIs: [
+            ["name": "seed", "deviceIndex": 1, "tags": [Self.noManage: "true"]],
+        ]))
+        defer { w.close() }
+        let bin = Self.binary
+        try #require(FileManager.default.isExecutableFile(atPath: bin), "\(bin)")
+        let seed = try #require(try w.emu.enis().values.first { $0.instanceID == w.instance && $0.deviceIndex == 1 })
+        _ = try #require(try w.links.link(mac: seed.mac))
+        let multus = try w.subnet("multus-us-east-1a")
+        let config = w.root + "/config.json"
+        try #"{"clusterName": "demo", "subnets": ["\#(multus)"], "adopt": true, "linkTimeoutSeconds": 10}"#
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let env = w.emu.environment
+        func attach(_ args: [String]) -> ShellResult {
+            Shell.run([bin, "attach", "--host-root", w.root, "--json"] + args, env: env, timeout: 120)
+        }
+
+        let plain = attach(["--cluster", "demo", "--subnet", multus])
+        #expect(plain.status == 1 && plain.stderr.contains(seed.id) && plain.stderr.contains("--adopt"), "\(plain)")
+        let overridden = attach(["--config", config, "--no-adopt"])
+        #expect(overridden.status == 1 && overridden.stderr.contains("--adopt"), "\(overridden)")
+        #expect(try w.mutatingCounts().isEmpty)
+
+        let adopted = attach(["--config", config])
+        #expect(adopted.status == 0, "\(adopted)")
+        #expect(adopted.stdout.contains(seed.id) && adopted.stdout.contains("adopted"), "\(adopted.stdout)")
+        #expect(try w.emu.counts()["CreateTags"] == 1 && w.emu.counts()["CreateNetworkInterface"] == nil)
+        #expect(try w.emu.enis()[seed.id]?.tags["eni-multus.io/node"] == w.instance)
+    }
+}
+
+extension HostNodeAgentEC2Tests {
+    /// One ENI per configured subnet: of two seed ENIs in it, the lower device index is adopted, the other untouched.
+    @Test func adoptTakesOneENIPerConfiguredSubnet() throws {
+        let w = try NodeWorld(Self.emulator, scenario: bareNode(extraENIs: [
+            ["name": "second", "deviceIndex": 2, "tags": [Self.noManage: "true"]],
+            ["name": "first", "deviceIndex": 1, "tags": [Self.noManage: "true"]],
+        ]))
+        defer { w.close() }
+        let enis = try #require(w.world["enis"] as? [String: [String: Any]])
+        let first = try #require(enis["first"]?["id"] as? String), second = try #require(enis["second"]?["id"] as? String)
+        var cfg = w.config([SubnetSpec(.id(try w.subnet("multus-us-east-1a")))])
+        cfg.adopt = true
+        let report = try Attacher(w.context(cfg)).run()
+        #expect(report.enis.map(\.id) == [first])
+        #expect(try w.params("CreateTags").map { $0["ResourceId.1"] } == [first])
+        #expect(try w.emu.counts()["CreateNetworkInterface"] == nil)
+        #expect(try w.emu.enis()[second]?.tags == [Self.noManage: "true"])
     }
 }

@@ -102,9 +102,12 @@ import TestSupport
         let policy = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         let statements = try #require(policy["Statement"] as? [[String: Any]])
         let ec2 = Self.policyActions(statements).filter { $0.hasPrefix("ec2:") }
-        // CreateTags is needed for tag-on-create (TagSpecification) and only for it.
-        #expect(ec2.subtracting(["ec2:CreateTags"]) == Set(used.map { "ec2:" + $0 }),
-                "missing: \(Set(used.map { "ec2:" + $0 }).subtracting(ec2).sorted()), extra: \(ec2.subtracting(used.map { "ec2:" + $0 }).sorted())")
+        // CreateTags: here for tag-on-create (TagSpecification) only; `attach --adopt` calls it on an existing ENI,
+        // which only install/iam-policy-adopt.json allows.
+        let calls = Set(used.map { "ec2:" + $0 })
+        #expect(calls.contains("ec2:CreateTags"))
+        #expect(ec2.subtracting(["ec2:CreateTags"]) == calls.subtracting(["ec2:CreateTags"]),
+                "missing: \(calls.subtracting(ec2).sorted()), extra: \(ec2.subtracting(calls).sorted())")
         let createTags = try #require(statements.first { ($0["Action"] as? String) == "ec2:CreateTags" })
         #expect(((createTags["Condition"] as? [String: Any])?["StringEquals"] as? [String: String])?["ec2:CreateAction"] == "CreateNetworkInterface")
         // Creating an ENI resource requires our tags; every ENI mutation requires our cluster tag on the ENI.
@@ -118,6 +121,27 @@ import TestSupport
                 #expect(eq["ec2:ResourceTag/eni-multus.io/cluster"] == "CLUSTER_NAME")
             }
         }
+    }
+
+    /// The adoption policy lets CreateTags add our two tags, and only them, to an ENI that has no_manage and neither
+    /// of our tags yet; it grants nothing else.
+    @Test func adoptPolicyTagsOnlyUntaggedNoManageENIs() throws {
+        let url = URL(fileURLWithPath: Self.repo + "/install/iam-policy-adopt.json")
+        let policy = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        let statements = try #require(policy["Statement"] as? [[String: Any]])
+        #expect(Self.policyActions(statements) == ["ec2:CreateTags"])
+        let s = try #require(statements.first)
+        #expect(statements.count == 1 && s["Effect"] as? String == "Allow")
+        #expect(s["Resource"] as? String == "arn:aws:ec2:*:*:network-interface/*")
+        let cond = try #require(s["Condition"] as? [String: Any])
+        let eq = try #require(cond["StringEquals"] as? [String: String])
+        #expect(eq["ec2:ResourceTag/node.k8s.amazonaws.com/no_manage"] == "true")
+        #expect(eq["aws:RequestTag/eni-multus.io/cluster"] == "CLUSTER_NAME")
+        let null = try #require(cond["Null"] as? [String: String])
+        #expect(null == ["ec2:ResourceTag/eni-multus.io/cluster": "true", "ec2:ResourceTag/eni-multus.io/node": "true",
+                         "aws:RequestTag/eni-multus.io/node": "false"])
+        let keys = try #require((cond["ForAllValues:StringEquals"] as? [String: Any])?["aws:TagKeys"] as? [String])
+        #expect(Set(keys) == ["eni-multus.io/cluster", "eni-multus.io/node"])
     }
 
     @Test(.enabled(if: hasPyYAML || Capabilities.isCI))

@@ -21,12 +21,22 @@ import NodeAgent
         #expect(try SubnetSelector.parse("subnet-0aaaaaaa|subnet-0bbbbbbb") == .ids(["subnet-0aaaaaaa", "subnet-0bbbbbbb"]))
     }
 
+    @Test func adoptIsAConfigKeyOffByDefault() throws {
+        #expect(try NodeConfig.parse(#"{"clusterName": "demo"}"#).adopt == false)
+        #expect(NodeConfig().adopt == false)
+        #expect(try NodeConfig.parse(#"{"clusterName": "demo", "adopt": true}"#).adopt == true)
+        #expect(try NodeConfig.parse(#"{"clusterName": "demo", "adopt": false}"#).adopt == false)
+    }
+
     @Test(arguments: [
         #"{"clusterName": "demo", "subnet": []}"#,
         #"{"clusterName": "demo", "subnets": [{"id": "subnet-0aaaaaaa", "tags": {"a": "b"}}]}"#,
         #"{"clusterName": "demo", "subnets": ["eth1"]}"#,
         #"{"clusterName": "demo", "subnets": [{"ids": []}]}"#,
         #"{"clusterName": "demo", "rpFilter": "loose"}"#,
+        #"{"clusterName": "demo", "adopt": "yes"}"#,
+        #"{"clusterName": "demo", "adopt": 1}"#,
+        #"{"clusterName": "demo", "adpot": true}"#,
         #"[]"#,
     ])
     func badConfigIsRefused(text: String) {

@@ -82,4 +82,28 @@ import JSON
             }
         }
     }
+
+    /// install/MIGRATION.md's NAD diff: the seed's side is the seed's ipvlan + host-local config, our side parses and
+    /// validates as the examples do, with the `eni` block and `clusterName` that registration needs.
+    @Test func migrationGuideNADDiffParses() throws {
+        let text = try String(contentsOfFile: Self.confDir + "/../install/MIGRATION.md", encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let start = try #require(lines.firstIndex(of: "```diff"))
+        let end = try #require(lines[(start + 1)...].firstIndex(of: "```"))
+        let diff = lines[(start + 1)..<end]
+        func side(_ keep: Character) -> String {
+            diff.filter { $0.first == " " || $0.first == keep }.map { String($0.dropFirst()) }.joined(separator: "\n")
+        }
+        let before = try JSON.parse(side("-")), after = try JSON.parse(side("+"))
+        #expect(before["type"]?.stringValue == "ipvlan" && before["master"]?.stringValue == "eth1")
+        #expect(before["ipam"]?["type"]?.stringValue == "host-local")
+        #expect(after["type"]?.stringValue == "eni-multus" && after["master"] == nil)
+        #expect(after["eni"]?["subnetId"]?.stringValue != nil && after["clusterName"]?.stringValue != nil)
+        _ = try CNIVersion.resolve(after["cniVersion"]?.stringValue)
+        let conf = try NetConf(json: after, command: .add)
+        #expect(conf.ipamType == "eni-multus")
+        let ipam = try #require(conf.ipam)
+        let cfg = try IPAMConfig(ipam, defaultDataDir: "/tmp/unused")
+        #expect(cfg.mode == .ranges && !cfg.rangeSets.isEmpty)
+    }
 }
