@@ -105,7 +105,7 @@ public enum Mutants {
     public static let all = [delSkipsQueue, prefixSkipsReturn]
 }
 
-/// Every failpoint in the core (README "Tests"), in the order an ADD or DEL reaches them.
+/// Every failpoint in the core (Tests/README.md), in the order an ADD or DEL reaches them.
 public enum Failpoints {
     public static let add = [
         "add.ipam.after-record",           // ranges: the attachment record written, no address file yet

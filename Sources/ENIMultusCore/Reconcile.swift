@@ -29,7 +29,7 @@ public struct ReconcileReport: Sendable, Equatable, CustomStringConvertible {
 /// slow), and drains every release queue that is due. No Kubernetes API is involved.
 ///
 /// "The ENIs eni-multus uses" are the ENIs of this instance named by a record or verified by a network's ENI
-/// selection (`.eni/`): addresses on those ENIs belong to eni-multus (README: do not share them with other
+/// selection (`.eni/`): addresses on those ENIs belong to eni-multus (docs/ec2.md: do not share them with other
 /// address managers). First sightings are kept in `<dataDir>/.reconcile-seen`.
 struct Reconciler {
     let dataDir: String

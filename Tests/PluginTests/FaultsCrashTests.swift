@@ -12,7 +12,7 @@ struct CrashCase: Sendable, CustomStringConvertible {
     var point: String
     var mode: CampaignMode
     /// What the killed invocation leaves is released by GC's reconcile, by design: EC2 assigned something the
-    /// ADD never got to record (README: reconcile covers "an ADD between its EC2 call and its record"), or DEL
+    /// ADD never got to record (Tests/README.md: reconcile covers "an ADD between its EC2 call and its record"), or DEL
     /// forgot a prefix it had not yet returned. That leftover — at most one address or prefix EC2 holds beyond
     /// the store — is allowed before GC and after a GC with the campaign's non-zero grace; then one reconcile
     /// pass (grace 0) must release it.

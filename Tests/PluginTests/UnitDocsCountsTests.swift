@@ -2,28 +2,28 @@ import Foundation
 import Testing
 import ENIMultusCore
 
-/// Numbers the README states about the tests come from the code (issue 18): a count that drifts fails here.
+/// Numbers Tests/README.md states about the tests come from the code (issue 18): a count that drifts fails here.
 @Suite struct UnitDocsCountsTests {
     static func readme() throws -> String {
         var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         while dir.path != "/" && !FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) {
             dir = dir.deletingLastPathComponent()
         }
-        return try String(contentsOfFile: dir.appendingPathComponent("README.md").path, encoding: .utf8)
+        return try String(contentsOfFile: dir.appendingPathComponent("Tests/README.md").path, encoding: .utf8)
     }
 
-    /// The number in "The N points" (README, Tests: the failpoints), nil when the sentence is gone.
+    /// The number in "The N points" (Tests/README.md: the failpoints), nil when the sentence is gone.
     static func statedFailpoints(_ text: String) -> Int? {
         guard let r = text.range(of: "The [0-9]+ points", options: .regularExpression) else { return nil }
         return Int(text[r].split(separator: " ")[1])
     }
 
-    @Test("README states the failpoint count of the code, names every mutant and the fault table's size")
+    @Test("Tests/README.md states the failpoint count of the code, names every mutant and the fault table's size")
     func readmeCountsMatchTheCode() throws {
         let text = try Self.readme()
         #expect(Self.statedFailpoints(text) == Failpoints.all.count,
-                "README says \(Self.statedFailpoints(text).map(String.init) ?? "no") points, the code lists \(Failpoints.all.count)")
-        for m in Mutants.all { #expect(text.contains("ENI_MULTUS_MUTANT=\(m)"), "README does not name the mutant \(m)") }
+                "Tests/README.md says \(Self.statedFailpoints(text).map(String.init) ?? "no") points, the code lists \(Failpoints.all.count)")
+        for m in Mutants.all { #expect(text.contains("ENI_MULTUS_MUTANT=\(m)"), "Tests/README.md does not name the mutant \(m)") }
         #expect(text.contains("`FaultsCampaignTests/EC2Faults`: \(EC2FaultKind.all.count) fault kinds"))
     }
 
