@@ -46,6 +46,11 @@ public struct NetConf: Sendable {
     public var pciBusID: String?
 
     public var allowPrimary: Bool
+    /// After the interface is up (and has carrier, waited for at most 200 ms), send one gratuitous ARP / unsolicited
+    /// NA per address from the plugin itself. Off by default: the kernel already announces on link-up
+    /// (`arp_notify`, `ndisc_notify`, which the plugin sets), and in a VPC neighbours do not learn from gratuitous
+    /// ARP at all (the VPC answers ARP itself). For networks beyond a VPC whose switches or peers need it.
+    public var announce: Bool
 
     public var ipam: JSONObject?
     public var ipamType: String?
@@ -175,6 +180,7 @@ public struct NetConf: Sendable {
             throw lr.invalid("pciBusID", "\"\(p)\" is not a PCI address like 0000:00:06.0")
         }
         allowPrimary = try lr.bool("allowPrimary") ?? false
+        announce = try lr.bool("announce") ?? false
 
         if let ip = try r.object("ipam") {
             ipam = ip.object

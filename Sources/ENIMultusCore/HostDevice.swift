@@ -159,7 +159,7 @@ struct HostDeviceDriver {
                 try CoreError.step("set mtu \(mtu) on \(ifname)") { try pod.sock.setLink(index: inPod.index, LinkChange(mtu: mtu)) }
             }
             try configureInterface(pod, index: inPod.index, name: ifname, result: result, env: inv.env, log: inv.log,
-                                   announce: true)
+                                   announce: inv.conf.announce)
             let final = try pod.sock.link(index: inPod.index)
             result.interfaces = [CNIResult.Interface(
                 name: ifname, mac: final?.hardwareAddress?.description, sandbox: inv.cni.netns,

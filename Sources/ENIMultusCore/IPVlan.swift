@@ -125,7 +125,7 @@ struct IPVlanDriver {
                 }
             }
             try configureInterface(pod, index: created.index, name: ifname, result: result, env: inv.env, log: inv.log,
-                                   announce: mode == .l2)
+                                   announce: inv.conf.announce && mode == .l2)
             let final = try pod.sock.link(index: created.index)
             result.interfaces = [CNIResult.Interface(
                 name: ifname, mac: final?.hardwareAddress?.description, sandbox: inv.cni.netns,

@@ -342,8 +342,10 @@ struct Invocation {
     }
 }
 
-/// Applies an IPAM result to an interface inside the pod namespace: sysctls, addresses, up, routes, then one
-/// gratuitous ARP / unsolicited NA per address. Undo is the caller's (removing or moving the link drops all of it).
+/// Applies an IPAM result to an interface inside the pod namespace: sysctls (`arp_notify`/`ndisc_notify`: the kernel
+/// announces the addresses on link-up), addresses, up, routes, then, with `announce` (the config's option), one
+/// gratuitous ARP / unsolicited NA per address from the plugin after the link has carrier. Undo is the caller's
+/// (removing or moving the link drops all of it).
 func configureInterface(_ pod: PodNamespace, index: Int32, name: String, result: CNIResult, env: PluginEnvironment,
                         log: EventLog, announce: Bool) throws {
     let hasV4 = result.ips.contains { $0.address.address.isV4 }

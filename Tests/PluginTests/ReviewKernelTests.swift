@@ -155,24 +155,39 @@ struct KernelReviewIPVlanTests {
         #expect(try f.node.snapshot() == nodeBefore)
     }
 
-    /// One gratuitous ARP from the plugin on top of the kernel's own (arp_notify on link up), and likewise one
-    /// unsolicited NA for the IPv6 address (ndisc_notify).
-    @Test func l2AnnouncesEachAddressItself() throws {
-        let f = try Fixture()
-        defer { f.close() }
-        // tcpdump is listening before the ADD (TcpdumpCapture waits for its "listening on"); 4 packets or 10 s.
+    /// GARPs and unsolicited NAs on the wire while an l2 ADD runs (tcpdump listening first; `count` packets or 10 s).
+    func announcements(_ f: Fixture, announce: Bool, count: Int) throws -> (garps: Int, nas: Int, text: String) {
         let capture = TcpdumpCapture(arguments: ["netns", "exec", f.node.name, "timeout", "-s", "KILL", "10", "tcpdump", "-l", "-n",
-                                                 "-c", "4", "-i", "eni0peer", "arp or (icmp6 and ip6[40] == 136)"])
+                                                 "-c", "\(count)", "-i", "eni0peer", "arp or (icmp6 and ip6[40] == 136)"])
         try capture.start()
         let ipam = #"{"type":"eni-multus","ranges":[[{"subnet":"10.66.0.0/24"}],[{"subnet":"fd66::/64"}]]}"#
-        let add = try f.h.run("ADD", conf: Self.conf(ipam: ipam), netns: f.pod.path)
+        let add = try f.h.run("ADD", conf: Self.conf(announce ? #","announce":true"# : "", ipam: ipam), netns: f.pod.path)
         #expect(add.exitCode == 0, "\(add.stdout)")
         // Never wait on the capture unboundedly.
         let text = capture.finish(timeout: 15)
-        let garps = text.split(separator: "\n").filter { $0.contains("who-has 10.66.0.2 tell 10.66.0.2") }
-        let nas = text.split(separator: "\n").filter { $0.contains("neighbor advertisement") && $0.contains("fd66::2") }
-        #expect(garps.count >= 2, "kernel + plugin GARPs expected:\n\(text)")
-        #expect(nas.count >= 2, "kernel + plugin NAs expected:\n\(text)")
+        let garps = text.split(separator: "\n").filter { $0.contains("who-has 10.66.0.2 tell 10.66.0.2") }.count
+        let nas = text.split(separator: "\n").filter { $0.contains("neighbor advertisement") && $0.contains("fd66::2") }.count
+        return (garps, nas, text)
+    }
+
+    /// By default the kernel announces on link-up (the plugin sets arp_notify and ndisc_notify): a GARP and an
+    /// unsolicited NA arrive, and the plugin opens no packet socket of its own.
+    @Test func l2TheKernelAnnouncesByDefault() throws {
+        let f = try Fixture()
+        defer { f.close() }
+        let a = try announcements(f, announce: false, count: 2)
+        #expect(a.garps >= 1, "the kernel's GARP (arp_notify) expected:\n\(a.text)")
+        #expect(a.nas >= 1, "the kernel's NA (ndisc_notify) expected:\n\(a.text)")
+    }
+
+    /// `"announce": true`: one gratuitous ARP from the plugin on top of the kernel's own, and likewise one
+    /// unsolicited NA for the IPv6 address.
+    @Test func l2AnnouncesEachAddressItselfWhenAsked() throws {
+        let f = try Fixture()
+        defer { f.close() }
+        let a = try announcements(f, announce: true, count: 4)
+        #expect(a.garps >= 2, "kernel + plugin GARPs expected:\n\(a.text)")
+        #expect(a.nas >= 2, "kernel + plugin NAs expected:\n\(a.text)")
     }
 }
 
