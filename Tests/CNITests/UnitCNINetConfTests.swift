@@ -19,6 +19,8 @@ import Testing
         #expect(c.flag == .bridge)
         #expect(c.mtu == nil)
         #expect(c.allowPrimary == false)
+        #expect(c.announce == false, "the kernel announces on link-up; the plugin's own GARP/NA is opt-in")
+        #expect(try decodeConf(ipvlanConf(#""announce":true"#)).announce == true)
         #expect(c.ipam == nil && c.ipamType == nil)
         #expect(c.dns.isEmpty)
         #expect(c.runtimeIPs.isEmpty && c.argsIPs.isEmpty)
@@ -98,6 +100,7 @@ import Testing
               (#""flag":[]"#, "flag must be a string, not array []"),
               (#""linkInContainer":"yes""#, "linkInContainer must be a boolean, not string \"yes\""),
               (#""allowPrimary":1"#, "allowPrimary must be a boolean, not number 1"),
+              (#""announce":"yes""#, "announce must be a boolean, not string \"yes\""),
               (#""logFile":1"#, "logFile must be a string, not number 1"),
               (#""dns":[]"#, "dns must be an object, not array"),
               (#""dns":{"nameservers":"x"}"#, "dns.nameservers must be an array of strings"),
