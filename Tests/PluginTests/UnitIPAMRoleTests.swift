@@ -36,6 +36,27 @@ private typealias K = UnitProtocolKit
         #expect(NetConf.role(of: try JSON.parse(conf).objectValue!) == want)
     }
 
+    @Test("a one-address range, cooldown on (default 30 s): ADD, DEL, ADD succeeds at once; a Multus rollback leaves it usable")
+    func oneAddressRangeSurvivesChurn() throws {
+        let dir = K.tempDir()
+        defer { K.remove(dir) }
+        let conf = Self.macvlanConf("1.0.0", dir, subnet: "10.99.0.0/30")  // .2 only: .1 is the gateway
+        func add(_ cid: String) throws -> String? {
+            let out = K.run("ADD", conf, ["CNI_CONTAINERID": cid], dataDir: dir)
+            #expect(out.exitCode == 0, "ADD \(cid): \(out.stdout) \(out.stderr)")
+            return try JSON.parse(out.stdout)["ips"]?[0]?["address"]?.stringValue
+        }
+        func del(_ cid: String) { #expect(K.run("DEL", conf, ["CNI_CONTAINERID": cid], dataDir: dir).exitCode == 0) }
+        #expect(try add("pod1") == "10.99.0.2/30")
+        del("pod1")
+        // The clock has not moved: .2 is cooling, and it is the only address. The next pod gets it at once.
+        #expect(try add("pod2") == "10.99.0.2/30")
+        // Multus rolls a failed ADD back by DELing every delegate (here: us); kubelet's next sandbox must not fail.
+        del("pod2")
+        #expect(try add("pod2-retry") == "10.99.0.2/30")
+        #expect(K.ipFiles(dir) == ["10.99.0.2"])
+    }
+
     @Test("ADD returns addresses and routes only (no interfaces, no interface index), in every version",
           arguments: K.supported)
     func addShape(version: String) throws {
