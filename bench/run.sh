@@ -132,13 +132,16 @@ done
 hostns=bh-node
 cleanup() {
 	if [ -n "${emu_pid:-}" ]; then kill "$emu_pid" 2>/dev/null || true; fi
-	for n in $hostns bh-pa bh-pb bh-pc; do ip netns del $n 2>/dev/null || true; done
+	for n in $hostns bh-pa bh-pb bh-pc bh-pf; do ip netns del $n 2>/dev/null || true; done
 	rm -rf "${work:-/nonexistent}"
 }
 trap cleanup EXIT
 cleanup
 work=$(mktemp -d /tmp/emt-bench.XXXXXX)
-ip netns add $hostns; ip netns add bh-pa; ip netns add bh-pb
+ip netns add $hostns; ip netns add bh-pa; ip netns add bh-pb; ip netns add bh-pf
+# eni0 ours, eni1 the reference's, enif the floor's (row 5 adds eni2-eni4 for its ENIs).
+ip -n $hostns link add enif type veth peer name enifpeer
+ip -n $hostns link set enif up; ip -n $hostns link set enifpeer up
 for e in 0 1; do
 	ip -n $hostns link add eni$e type veth peer name eni${e}peer
 	ip -n $hostns link set eni$e up; ip -n $hostns link set eni${e}peer up
@@ -161,9 +164,12 @@ hdconf() { # hdconf OURS|REF NAME DEVICE SUBNET DATADIR
 note "row 2: host-device ADD+DEL, $N cycles"
 hdconf ours hd-ours eni0 10.4.0.0/24 "$work/r2-ours" >"$work/r2-ours.json"
 hdconf ref hd-ref eni1 10.5.0.0/24 "$work/r2-hl" >"$work/r2-ref.json"
+echo '{}' >"$work/r2-floor.json"  # the floor (bench/floor.c, FLOOR_KIND=host-device) reads no config
 ip netns exec $hostns "$bin/driver" cycle host-device "$N" 20 \
 	ours "$bin/eni-multus" "$work/r2-ours.json" CNI_NETNS=/run/netns/bh-pa CNI_IFNAME=net1 CNI_PATH=$ref \
 	-- reference "$ref/host-device" "$work/r2-ref.json" CNI_NETNS=/run/netns/bh-pb CNI_IFNAME=net1 CNI_PATH=$ref \
+	-- floor "$bin/floor" "$work/r2-floor.json" CNI_NETNS=/run/netns/bh-pf CNI_IFNAME=net1 FLOOR_KIND=host-device \
+	FLOOR_DEVICE=enif FLOOR_ADDR=10.6.0.2/24 FLOOR_DST=10.0.8.0/21 FLOOR_GW=10.6.0.1 \
 	>"$out/row2.json"
 
 # Row 3: IPAM at scale. K live allocations in a /16 (10.20.0.0/16: the first K assignable addresses from .0.2,
