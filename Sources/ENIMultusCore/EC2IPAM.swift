@@ -128,8 +128,10 @@ struct EC2ModeIPAM {
                     // EC2 gives no new address (the ENI or the subnet is full, or EC2 fails now): the cooldown is a
                     // preference, never a cause of failure, so an address this node keeps on the ENI through its
                     // cooldown (queued for a deferred release) is taken back, the one whose cooldown ends first.
-                    guard let (back, until) = try reclaimCooling(v4: fam.isV4, r, ledger, key: key,
-                                                                  holding: ips.map(\.address.address), pod: inv.podIdentity)
+                    // When that fails too (IMDS down as well), the assignment's error is the one to report.
+                    guard let (back, until) = (try? reclaimCooling(v4: fam.isV4, r, ledger, key: key,
+                                                                   holding: ips.map(\.address.address),
+                                                                   pod: inv.podIdentity)) ?? nil
                     else { throw error }
                     inv.logCoolingReuse(back, until: until)
                     inv.pushUnassign([back], r, ledger, undo)
