@@ -26,11 +26,10 @@ root=$(pwd)
 
 # ---------------------------------------------------------------- inner phase (private mount namespace)
 if [ "${1:-}" = --inner ]; then
-	# A hybrid cgroup layout is refused by Debian's crun 1.8: hide the unified tree in this mount namespace only.
+	# crun 1.8 refuses a hybrid cgroup layout: hide its unified tree in this mount namespace only (scripts/lib).
 	mount --make-rprivate /
-	if mountpoint -q /sys/fs/cgroup/unified && [ "$(stat -f -c %T /sys/fs/cgroup)" = tmpfs ]; then
-		umount -l /sys/fs/cgroup/unified || exit 1
-	fi
+	. scripts/lib/crun-cgroup.sh
+	hide_hybrid_cgroup || exit 1
 	shift
 	exec "$@"
 fi

@@ -45,6 +45,8 @@ set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 root=$(pwd)
+# shellcheck source=scripts/lib/crun-cgroup.sh
+. scripts/lib/crun-cgroup.sh
 
 # ---------------------------------------------------------------- inner phase (in the private netns)
 if [ "${1:-}" = --inner ]; then
@@ -87,12 +89,8 @@ inner_main() {
 	mount --rbind /sys/fs/cgroup "$tmp/cgroup-keep" || return 1
 	mount -t sysfs sysfs /sys || return 1
 	mount --move "$tmp/cgroup-keep" /sys/fs/cgroup || return 1
-	# A hybrid layout (v1 controllers plus a cgroup2 "unified" tree with a controller in it) is refused by
-	# Debian's crun 1.8 ("cgroups in hybrid mode not supported"): hide the unified tree in this mount namespace
-	# only, so crun sees plain cgroup v1.
-	if mountpoint -q /sys/fs/cgroup/unified && [ "$(stat -f -c %T /sys/fs/cgroup)" = tmpfs ]; then
-		umount -l /sys/fs/cgroup/unified || return 1
-	fi
+	# crun 1.8 refuses a hybrid cgroup layout: hide its unified tree in this mount namespace (scripts/lib).
+	hide_hybrid_cgroup || return 1
 	# podman's sandbox netns files (/run/netns/netns-*) and libcni's result cache (/var/lib/cni/results) go to
 	# tmpfs mounts of this mount namespace: nothing lands on the host, and what is left over is ours alone.
 	mount -t tmpfs -o mode=0755 tmpfs /run/netns || return 1

@@ -185,10 +185,12 @@ struct EC2ModeIPAM {
     /// ENI (ADD would take that one back).
     func unavailability(_ inv: Invocation) throws -> String? {
         guard let r = inv.registration else { return nil }
-        let cooling = try EC2Ledger(root: "\(config.dataDir)/\(network)/ec2").coolingQueued(eni: r.remote.id).map(\.address)
+        let ledger = EC2Ledger(root: "\(config.dataDir)/\(network)/ec2")
         for fam in config.families {
             let slots = try addressSlots(r, fam, dataDir: config.dataDir)
-            if slots.used >= slots.cap, !cooling.contains(where: { $0.isV4 == fam.isV4 }) {
+            // The release queue is read only when the ENI is full.
+            if slots.used >= slots.cap,
+               !(try ledger.coolingQueued(eni: r.remote.id)).contains(where: { $0.address.isV4 == fam.isV4 }) {
                 return "\(r.remote.id) is full: \(slots.used) of \(slots.cap) \(fam.label) address slots of \(slots.instanceType) are in use"
             }
         }
@@ -333,10 +335,15 @@ struct PrefixPool {
         failpoint("add.prefix.after-grow-save")
     }
 
-    /// Addresses reserved or cooling, per the ranges store.
+    /// Addresses reserved, per the ranges store.
+    func reservedAddresses() throws -> [IPAddress] {
+        try FileIO.list(allocator([], eni: nil, subnets: nil).root + "/ips").compactMap { IPAddress($0) }
+    }
+
+    /// Addresses reserved or cooling, per the ranges store (what the warm minimum and the return of empty prefixes
+    /// count as held).
     func usedAddresses() throws -> [IPAddress] {
-        let a = try allocator([], eni: nil, subnets: nil)
-        return try FileIO.list(a.root + "/ips").compactMap { IPAddress($0) } + a.coolingAddresses()
+        try reservedAddresses() + allocator([], eni: nil, subnets: nil).coolingAddresses()
     }
 
     /// Free addresses in the family's prefixes held on `eni`, given the store's `used` addresses (read once by the
@@ -425,7 +432,7 @@ struct PrefixPool {
     func unavailability(_ inv: Invocation) throws -> String? {
         guard let r = inv.registration else { return nil }
         let held = try load()
-        let used = try FileIO.list(allocator([], eni: nil, subnets: nil).root + "/ips").compactMap { IPAddress($0) }
+        let used = try reservedAddresses()
         for fam in config.families where freeAddresses(held, eni: r.remote.id, v4: fam.isV4, used: used) <= 0 {
             let slots = try addressSlots(r, fam, dataDir: config.dataDir)
             if slots.used >= slots.cap {
