@@ -37,13 +37,18 @@ let package = Package(
         .systemLibrary(name: "CAWSShims", path: "Sources/CAWSShims"),
         // IMDSv2, credentials, SigV4, the EC2 Query API, retries under a deadline.
         .target(name: "AWS", dependencies: ["CAWSShims", "JSON"]),
-        // The plugin: verbs, ipvlan and host-device drivers, undo stack, logging, error mapping.
-        .target(name: "ENIMultusCore", dependencies: ["CNI", "IPAM", "Netlink", "NetTypes", "JSON", "AWS"]),
+        // What the plugin and the node agent share: the EC2/IMDS operations, their values and errors, the versioned
+        // request/reply messages on the agent's SOCK_SEQPACKET socket, and the plugin's client. No AWS code.
+        .target(name: "AgentProtocol", dependencies: ["JSON", "NetTypes"]),
+        // The plugin: verbs, ipvlan and host-device drivers, undo stack, logging, error mapping. It reaches EC2 only
+        // through the node agent, so it links no AWS, HTTP, TLS or XML code.
+        .target(name: "ENIMultusCore", dependencies: ["CNI", "IPAM", "Netlink", "NetTypes", "JSON", "AgentProtocol"]),
         // Binds the live environment (env, stdin, stdout) to ENIMultusCore.
         .executableTarget(name: "eni-multus", dependencies: ["ENIMultusCore", "CGlibcCompat"]),
         // The node installer's logic: attach/detach/cleanup/status of this node's multus ENIs, atomic install.
         // Clock, paths, environment and link operations are injected, so all of it runs in-process in tests.
-        .target(name: "NodeAgent", dependencies: ["AWS", "Netlink", "NetTypes", "JSON"]),
+        // `agent` is here too: the broker that holds the AWS session and serves the plugins' requests.
+        .target(name: "NodeAgent", dependencies: ["AWS", "AgentProtocol", "Netlink", "NetTypes", "JSON"]),
         // Binds the live environment to NodeAgent through swift-argument-parser commands.
         .executableTarget(
             name: "eni-multus-node",
@@ -60,11 +65,11 @@ let package = Package(
         .testTarget(name: "IPAMTests", dependencies: ["IPAM", "CNI", "JSON", "NetTypes", "TestSupport"]),
         .testTarget(
             name: "PluginTests",
-            dependencies: ["ENIMultusCore", "CNI", "IPAM", "Netlink", "NetTypes", "JSON", "TestSupport"]
+            dependencies: ["ENIMultusCore", "AgentProtocol", "CNI", "IPAM", "Netlink", "NetTypes", "JSON", "TestSupport"]
         ),
         .testTarget(
             name: "NodeAgentTests",
-            dependencies: ["NodeAgent", "ENIMultusCore", "CNI", "IPAM", "AWS", "Netlink", "NetTypes", "JSON", "TestSupport"]
+            dependencies: ["NodeAgent", "ENIMultusCore", "AgentProtocol", "CNI", "IPAM", "AWS", "Netlink", "NetTypes", "JSON", "TestSupport"]
         ),
     ]
 )

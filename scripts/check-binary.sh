@@ -6,6 +6,8 @@
 # 1. Its dynamic dependencies (NEEDED) are a subset of libc.so.6, libm.so.6, ld-linux-x86-64.so.2, libmnl.so.0 and
 #    libgcc_s.so.1: libraries every EKS node OS has (Amazon Linux 2023, Bottlerocket, Ubuntu 22.04/24.04).
 # 2. No versioned glibc symbol is newer than GLIBC_2.34 (Amazon Linux 2023's glibc, fixed for its lifetime).
+#    And no AWS, HTTP, TLS or XML code: the plugin reaches EC2 only through the node agent's socket, so it names
+#    no libcurl/libcrypto/libexpat to load, no SigV4 or EC2 Query API text and no instance metadata address.
 # 3. It runs inside a minimal root holding nothing but those libraries: a root extracted from Debian's libc6,
 #    libgcc-s1 and libmnl0 packages (`mmdebstrap --variant=extract`, no shell, no ld.so.cache), entered with chroot
 #    as Multus thick enters the node's root. There: VERSION, then ADD -> CHECK -> DEL of a host-device move with the
@@ -34,7 +36,7 @@ if [ -z "$bin" ]; then
 fi
 [ -x "$bin" ] || { bad "$bin is not an executable"; finish; }
 bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
-for tool in objdump jq ip mmdebstrap chroot; do
+for tool in objdump strings jq ip mmdebstrap chroot; do
 	command -v "$tool" >/dev/null || { bad "$tool is missing (bash scripts/setup.sh installs it)"; finish; }
 done
 
@@ -54,6 +56,9 @@ newer=$(objdump -T "$bin" | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^\(?GLIBC
 		[ "$(printf '%s\n%s\n' "$n" "$max_glibc" | sort -V | tail -1)" = "$max_glibc" ] || echo "$sym@$v"
 	done | sort -u)
 if [ -z "$newer" ]; then ok "no glibc symbol newer than GLIBC_$max_glibc"; else bad "symbols newer than GLIBC_$max_glibc: $(echo $newer)"; fi
+aws=$(strings -a "$bin" | grep -oE 'libcurl\.so[.0-9]*|libcrypto\.so[.0-9]*|libssl\.so[.0-9]*|libexpat\.so[.0-9]*|AWS4-HMAC-SHA256|X-Amz-[A-Za-z-]+|AssignPrivateIpAddresses|DescribeNetworkInterfaces|169\.254\.169\.254|curl_easy_[a-z]+|XML_ParserCreate' | sort -u)
+if [ -z "$aws" ]; then ok "no AWS, HTTP, TLS or XML code (no libcurl/libcrypto/libexpat, SigV4, EC2 API or IMDS text)"
+else bad "AWS/HTTP/TLS/XML code in the plugin: $(echo $aws)"; fi
 
 # ---- 3: a root with nothing but those libraries
 [ "$(id -u)" = 0 ] || { bad "the minimal-root run needs root"; finish; }

@@ -3,8 +3,9 @@
 #   1. inside user-mode Linux (a real 6.1 kernel with ipvlan): ADD -> CHECK -> DEL of an ipvlan interface on an
 #      "ENI" stand-in (a veth end in a simulated node netns), with the built-in range IPAM, dual-stack;
 #   2. on the host kernel: ADD -> CHECK -> DEL of a host-device move of an "ENI" stand-in into a pod netns;
-#   3. EC2 registration against the embedded emulator (moto + IMDSv2 on 127.0.0.1): the ENI's addresses in EC2
-#      before ADD, after ADD and after DEL.
+#   3. EC2 registration against the embedded emulator (moto + IMDSv2 on 127.0.0.1), through the node agent
+#      (eni-multus-node agent, the only process with AWS credentials): the ENI's addresses in EC2 before ADD,
+#      after ADD and after DEL.
 # Prints each CNI result and the pod's interface, addresses and routes. Needs root; installs what it needs first
 # (scripts/setup.sh demo: Debian packages and moto, only those missing, each named).
 set -euo pipefail
@@ -53,11 +54,16 @@ cd "$root"
 bash "$here/setup.sh" demo
 echo "=== building eni-multus"
 swift build --product eni-multus 2>&1 | tail -1
+swift build --product eni-multus-node 2>&1 | tail -1
 bin="$root/.build/debug/eni-multus"
+node_bin="$root/.build/debug/eni-multus-node"
 "$here/uml/run.sh" -- bash "$here/demo.sh" --inside-uml "$bin"
 data=$(mktemp -d /tmp/emtdemo.XXXXXX)
-emu_pid=""
-cleanup() { rm -rf "$data"; [ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null; ip link del emtdemo-eni 2>/dev/null || true; }
+emu_pid="" agent_pid=""
+cleanup() {
+	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null; [ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null
+	rm -rf "$data"; ip link del emtdemo-eni 2>/dev/null || true
+}
 trap cleanup EXIT
 scenario "host-device move (host kernel $(uname -r))" \
 	"{\"cniVersion\":\"1.0.0\",\"name\":\"demo-hostdev\",\"type\":\"eni-multus\",\"link\":\"host-device\",\"device\":\"eni0\",\"ipam\":{\"type\":\"eni-multus\",\"dataDir\":\"$data\",\"subnet\":\"10.0.5.0/24\",\"routes\":[{\"dst\":\"10.0.8.0/21\"}]}}"
@@ -74,8 +80,14 @@ eni=$(jq -r .enis.multus.id <<<"$world"); mac=$(jq -r .enis.multus.mac <<<"$worl
 subnet=$(jq -r '.subnets["multus-us-east-1a"].id' <<<"$world"); v6=$(jq -r '.subnets["multus-us-east-1a"].ipv6Cidr' <<<"$world")
 v4=$(jq -r '.subnets["multus-us-east-1a"].cidr' <<<"$world"); start=${v4%.0/24}.200
 enistate() { python3 -c 'import json,sys,urllib.request; e=json.load(urllib.request.urlopen(sys.argv[1]+"/_emulator/enis"))[sys.argv[2]]; print("  %s: IPv4 %s  IPv6 %s" % (sys.argv[2], e["privateIps"], e["ipv6s"]))' "$control" "$eni"; }
-export AWS_ENDPOINT_URL_EC2=$(jq -r .ec2 "$data/emu.json") AWS_EC2_METADATA_SERVICE_ENDPOINT=$(jq -r .imds "$data/emu.json") \
-	AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+# The node agent holds the AWS session (credentials, region, endpoints); the plugin only talks to its socket.
+env AWS_ENDPOINT_URL_EC2="$(jq -r .ec2 "$data/emu.json")" AWS_EC2_METADATA_SERVICE_ENDPOINT="$(jq -r .imds "$data/emu.json")" \
+	AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+	"$node_bin" agent --socket "$data/agent.sock" --data-dir "$data" 2>"$data/agent.log" &
+agent_pid=$!
+for _ in $(seq 100); do [ -S "$data/agent.sock" ] && break; sleep 0.1; done
+echo "--- node agent: $(head -1 "$data/agent.log")"
+export ENI_MULTUS_AGENT_SOCKET="$data/agent.sock"
 # The "ENI": a veth carrying the ENI's MAC, in this (node) netns where the emulator's loopback is.
 ip link add emtdemo-eni address "$mac" type veth peer name emtdemo-enp; ip link set emtdemo-eni up
 pod=emtdemo-pod-$$; ip netns add "$pod"

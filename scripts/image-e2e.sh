@@ -18,7 +18,10 @@
 #     link found by MAC and brought up, the networkd drop-in written; the installed plugin then runs from there
 #     (scripts/check-binary.sh on it: the binary contract and the minimal-root ADD/CHECK/DEL);
 #   watch container (status --watch --repair): reports the node's ENI as ours with no drift, keeps running;
-#   reconcile container: a pass logged, GET /metrics on :9464 from the node answers with the reconcile metrics.
+#   agent container (the node agent): listens on the host's /run/eni-multus/agent.sock (0600); a reconcile pass
+#     logged, GET /metrics on :9464 from the node answers; then the installed plugin, run on the host with no AWS
+#     variable at all, does an EC2-registered ADD (host-device of the ENI's link, `ec2` IPAM mode) through that
+#     socket: the address lands on the ENI in EC2; DEL releases it; the agent counts the requests.
 # The last line is "image-e2e: N checks passed, N checks failed"; exit 0 when all pass.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
@@ -220,13 +223,38 @@ for name in $(jq -r 'select(.init | not) | .name' "$tmp/containers.jsonl"); do
 		check "$name: still running after its first round" \
 			[ "$(podman inspect "$cname" --format '{{.State.Running}}' 2>/dev/null)" = true ]
 		;;
-	reconcile)
-		check "$name: a reconcile pass is logged" wait_log "$cname" "^reconcile: " 60
+	agent)
+		sock=$host/run/eni-multus/agent.sock
+		check "$name: listening on the host's /run/eni-multus/agent.sock" wait_log "$cname" "agent: listening on " 60
+		check "$name: the socket is root-only (0600)" [ "$(stat -c %a "$sock" 2>/dev/null)" = 600 ]
+		check "$name: a reconcile pass is logged" wait_log "$cname" "reconcile: " 60
 		metrics=$(ip netns exec "$node" curl -sf --max-time 10 http://127.0.0.1:9464/metrics)
 		check "$name: GET :9464/metrics on the node answers" [ -n "$metrics" ]
 		check "$name: one pass counted" grep -qx 'eni_multus_reconcile_passes_total 1' <<<"$metrics"
 		check "$name: no EC2 error counted" grep -qx 'eni_multus_ec2_errors_total 0' <<<"$metrics"
 		check "$name: no leaked address" grep -qx 'eni_multus_leaked_addresses 0' <<<"$metrics"
+		# The installed plugin, on the host, with nothing of AWS in its environment: EC2 only through the agent.
+		pod=emt-img-pod-$$
+		ip netns add "$pod"
+		conf=$(jq -nc --arg eni "$eni" --arg sock "$sock" --arg dir "$host/var/lib/cni/eni-multus" \
+			'{cniVersion: "1.1.0", name: "image-e2e", type: "eni-multus", link: "host-device", eni: {id: $eni},
+			  agentSocket: $sock, ipam: {type: "eni-multus", mode: "ec2", cooldownSeconds: 0, dataDir: $dir}}')
+		plugin() { ip netns exec "$node" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin CNI_COMMAND="$1" CNI_CONTAINERID=img1 \
+			CNI_NETNS=/run/netns/$pod CNI_IFNAME=net1 CNI_PATH=/opt/cni/bin "$installed" <<<"$conf"; }
+		add=$(plugin ADD 2>"$tmp/add.err")
+		echo "$add" | sed 's/^/    | /'
+		addr=$(jq -r '.ips[0].address // "" | split("/")[0]' <<<"$add" 2>/dev/null)
+		check "$name: the installed plugin's ADD through the agent succeeds (${addr:-no address})" [ -n "$addr" ]
+		check "$name: $addr is assigned to $eni in EC2" \
+			jqtest --arg e "$eni" --arg a "$addr" '.[$e].privateIps | index($a) != null' <<<"$(get /_emulator/enis)"
+		check "$name: the ENI's link is net1 in the pod" ip -n "$pod" link show net1
+		plugin DEL >/dev/null 2>"$tmp/del.err"
+		check "$name: DEL through the agent releases $addr in EC2" \
+			jqtest --arg e "$eni" --arg a "$addr" '.[$e].privateIps | index($a) == null' <<<"$(get /_emulator/enis)"
+		ip netns del "$pod"
+		metrics=$(ip netns exec "$node" curl -sf --max-time 10 http://127.0.0.1:9464/metrics)
+		check "$name: the agent served the plugin's requests" \
+			awk '$1 == "eni_multus_agent_ec2_mutations_total" && $2 >= 2 { ok = 1 } END { exit !ok }' <<<"$metrics"
 		;;
 	*) bad "container $name of install/daemonset.yaml has no check here" ;;
 	esac

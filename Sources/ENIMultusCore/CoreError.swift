@@ -1,4 +1,4 @@
-import AWS
+import AgentProtocol
 import CNI
 import IPAM
 import Netlink
@@ -80,11 +80,12 @@ func cniError(for error: any Error) -> CNIError {
         case .notConfirmed: return CNIError(.tryAgainLater, e.description)
         case .eniFull: return CNIError(.ipamExhausted, e.description)
         }
-    case let e as AWSError:
+    case let e as EC2CallFailure:
         // Throttling, 5xx, timeouts, an exhausted deadline: the runtime should retry later (code 11).
-        return CNIError(e.isTryAgainLater ? .tryAgainLater : .ec2Failure, "EC2: \(e)")
-    case let e as TransportError:
-        return CNIError(.tryAgainLater, "EC2: \(e)")
+        return CNIError(e.tryAgainLater ? .tryAgainLater : .ec2Failure, e.message)
+    case let e as AgentUnreachable:
+        // Nothing was done for this request; the agent may be restarting.
+        return CNIError(.tryAgainLater, e.description)
     case let e as NetlinkError:
         return CNIError(.linkFailure, e.description, details: e.extAck.map { "kernel: \($0)" } ?? "")
     default:

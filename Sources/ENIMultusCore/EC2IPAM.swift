@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import AgentProtocol
 import CNI
 import IPAM
 import NetTypes

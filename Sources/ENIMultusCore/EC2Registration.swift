@@ -1,4 +1,4 @@
-import AWS
+import AgentProtocol
 import CNI
 import IPAM
 import JSON
@@ -26,6 +26,8 @@ struct EC2NetworkConfig: Equatable {
     var clusterName: String?
     var allowForeignReassignment: Bool
     var timeoutSeconds: Double
+    /// The node agent's socket (`agentSocket`); nil: `ENI_MULTUS_AGENT_SOCKET` or the default.
+    var agentSocket: String? = nil
 
     /// Nil when the config has no `eni` block (no EC2 registration).
     static func parse(_ raw: JSONObject) throws(CNIError) -> EC2NetworkConfig? {
@@ -53,78 +55,18 @@ struct EC2NetworkConfig: Equatable {
             throw CNIError(.invalidConfig, "eni.deviceIndex 0 is the node's primary ENI, which the VPC CNI owns")
         }
         let timeout = try r.int("ec2TimeoutSeconds", in: 1...120) ?? 10
+        let socket = try r.string("agentSocket")
+        if let socket, !socket.hasPrefix("/") || socket.utf8.count > 107 || socket.split(separator: "/").contains("..") {
+            throw r.invalid("agentSocket", "\"\(socket)\" is not an absolute socket path without \"..\" (at most 107 bytes)")
+        }
         return EC2NetworkConfig(
             selector: found[0],
             requireNoManageTag: try r.bool("requireNoManageTag") ?? true,
             clusterName: try r.string("clusterName"),
             allowForeignReassignment: try r.bool("allowForeignReassignment") ?? false,
-            timeoutSeconds: Double(timeout))
+            timeoutSeconds: Double(timeout),
+            agentSocket: socket)
     }
-}
-
-/// What IMDS says about one ENI of this instance (just what selection needs: three reads per MAC).
-struct LocalENI: Equatable {
-    var mac: MACAddress
-    var id: String
-    var deviceIndex: Int
-    var subnetID: String
-}
-
-/// What EC2 says about an ENI.
-struct RemoteENI: Equatable {
-    var id: String
-    var subnetID: String
-    var deviceIndex: Int?
-    var tags: [String: String]
-    /// Secondary IPv4 addresses (the primary one is never ours) and IPv6 addresses; empty when `known` is false.
-    var ipv4: [IPAddress]
-    var ipv6: [IPAddress]
-    var primaryIPv4: IPAddress? = nil
-    var prefixes: [IPPrefix] = []
-    /// False when the ENI came from the verification cache (addresses not read from EC2).
-    var known = true
-}
-
-/// The instance type's per-ENI address limits (`DescribeInstanceTypes`), cached per node.
-struct AddressLimits: Equatable {
-    var instanceType: String
-    var ipv4PerENI: Int
-    var ipv6PerENI: Int
-}
-
-/// The EC2 and IMDS operations registration needs. Errors are the AWS layer's (mapped to CNI codes in one place).
-protocol ENIRegistry: AnyObject {
-    func localENIs() throws -> [LocalENI]
-    /// IMDS `local-ipv4s` and `ipv6s` of one MAC: where an assignment shows that it has landed.
-    func localAddresses(mac: MACAddress) throws -> [IPAddress]
-    func describe(ids: [String]) throws -> [RemoteENI]
-    func describe(subnetID: String) throws -> [RemoteENI]
-    func describe(tagKey: String, value: String, instanceENIs ids: [String]) throws -> [RemoteENI]
-    func assign(ipv4: [IPAddress], to eni: String, allowReassignment: Bool) throws
-    func unassign(ipv4: [IPAddress], from eni: String) throws
-    func assign(ipv6: [IPAddress], to eni: String) throws
-    func unassign(ipv6: [IPAddress], from eni: String) throws
-    /// EC2 chooses `count` free addresses of the family for the ENI (`SecondaryPrivateIpAddressCount`,
-    /// `Ipv6AddressCount`); returns them.
-    func assign(count: Int, v4: Bool, to eni: String) throws -> [IPAddress]
-    /// Assigns `count` prefixes (IPv4 /28, IPv6 /80) to the ENI; returns them.
-    func assignPrefixes(count: Int, v4: Bool, to eni: String) throws -> [IPPrefix]
-    func unassign(prefixes: [IPPrefix], from eni: String) throws
-    /// IMDS: the subnet CIDRs of the ENI with this MAC (IPv4 first, then IPv6), and its prefixes.
-    func subnets(mac: MACAddress) throws -> [IPPrefix]
-    func localPrefixes(mac: MACAddress) throws -> [IPPrefix]
-    /// IMDS `instance-type` and EC2 `DescribeInstanceTypes`.
-    func addressLimits() throws -> AddressLimits
-    /// Whether credentials can be obtained (no EC2 call).
-    func checkCredentials() throws
-}
-
-/// The registry's answer when EC2 refuses an explicit address because an ENI already holds it
-/// (`InvalidIPAddress.InUse`, or `InvalidParameterValue` "... in use"/"already assigned").
-struct AddressInUse: Error, CustomStringConvertible {
-    var addresses: [IPAddress]
-    var detail: String
-    var description: String { "EC2: \(addresses.map(\.description).joined(separator: ", ")) in use: \(detail)" }
 }
 
 enum RegistrationError: Error, CustomStringConvertible {
@@ -275,7 +217,7 @@ func unregister(_ addresses: [IPAddress], from eniID: String, mac: MACAddress? =
         if !v6.isEmpty { try registry.unassign(ipv6: v6, from: eniID) }
     }
     if let mac, let local = try? registry.localAddresses(mac: mac), !local.isEmpty {
-        do { return try release(Set(local)) } catch let e as AWSError where !e.isRetryable { /* describe below */ }
+        do { return try release(Set(local)) } catch let e as EC2CallFailure where !e.retryable { /* describe below */ }
     }
     guard let eni = try registry.describe(ids: [eniID]).first else { return }
     try release(Set(eni.ipv4 + eni.ipv6))

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import AgentProtocol
 import CNI
 
 /// Everything the plugin takes from the outside world, injected so the whole protocol runs in-process in tests.
@@ -52,6 +53,11 @@ public struct PluginOutput: Sendable, Equatable {
     public var stdout: String
     public var stderr: String
     public var exitCode: Int32
+}
+
+extension PluginEnvironment {
+    /// Where the node agent listens when the config has no `agentSocket` (default `/run/eni-multus/agent.sock`).
+    public static let agentSocketVariable = "ENI_MULTUS_AGENT_SOCKET"
 }
 
 // MARK: - failpoints (tests only)

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import AgentProtocol
 import CNI
 import IPAM
 import JSON
@@ -41,10 +42,18 @@ struct Invocation {
         ec2Config = Result { try EC2NetworkConfig.parse(conf.raw) }
     }
 
-    /// EC2 and IMDS for this invocation (the AWS libraries load on first use), bounded by `seconds`.
+    /// EC2 and IMDS for this invocation: requests to the node agent (connected on first use), each bounded by
+    /// `seconds` in the agent.
     func registry(seconds: Double) throws -> ENIRegistry {
         if let make = env.registryFactory { return try make(seconds) }
-        return try AWSENIRegistry(environment: env.variables, timeoutSeconds: seconds)
+        return AgentGateway(socket: agentSocket, timeout: seconds)
+    }
+
+    /// The node agent's socket: the config's `agentSocket`, else `ENI_MULTUS_AGENT_SOCKET`, else the default.
+    var agentSocket: String {
+        if case .success(let cfg?) = ec2Config, let s = cfg.agentSocket { return s }
+        if let s = env.variables[PluginEnvironment.agentSocketVariable], s.hasPrefix("/") { return s }
+        return AgentGateway.defaultSocket
     }
 
     func ec2Ledger(_ ipam: AddressManager) -> EC2Ledger { EC2Ledger(root: recordDirectory(ipam) + "/ec2") }

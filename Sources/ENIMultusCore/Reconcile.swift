@@ -1,3 +1,4 @@
+import AgentProtocol
 import CNI
 import IPAM
 import NetTypes
@@ -127,30 +128,18 @@ struct Reconciler {
     }
 }
 
-/// The node agent's entry point: one reconcile pass over `dataDir` with the live AWS layer.
+/// The node's entry point: one reconcile pass over `dataDir` with the registry the caller opens (the node binary:
+/// the live AWS layer).
 public enum NodeReconcile {
-    public struct Pass: Sendable {
-        public var report: ReconcileReport
-        public var ec2Calls: Int
-        public var throttles: Int
-    }
-
-    public static func run(dataDir: String, environment: [String: String], graceSeconds: Int,
-                           timeoutSeconds: Double, now: Int64) -> Pass {
+    public static func run(dataDir: String, graceSeconds: Int, now: Int64,
+                           registry: () throws -> any ENIRegistry) -> ReconcileReport {
         do {
-            let reg = try AWSENIRegistry(environment: environment, timeoutSeconds: timeoutSeconds)
-            var report: ReconcileReport
-            do {
-                report = try Reconciler(dataDir: dataDir, registry: reg, now: now, graceSeconds: graceSeconds).run()
-            } catch {
-                report = ReconcileReport()
-                report.errors.append(cniError(for: error).msg)
-            }
-            return Pass(report: report, ec2Calls: reg.ec2.attempts.count, throttles: reg.ec2.throttles)
+            let reg = try registry()
+            return try Reconciler(dataDir: dataDir, registry: reg, now: now, graceSeconds: graceSeconds).run()
         } catch {
             var r = ReconcileReport()
             r.errors.append(cniError(for: error).msg)
-            return Pass(report: r, ec2Calls: 0, throttles: 0)
+            return r
         }
     }
 }

@@ -18,6 +18,10 @@ public final class ReconcileMetrics: @unchecked Sendable {
         ("eni_multus_ec2_throttles_total", "counter", "EC2 attempts answered with a throttling error."),
         ("eni_multus_reconcile_passes_total", "counter", "Reconcile passes run."),
         ("eni_multus_reconcile_last_success_timestamp_seconds", "gauge", "Wall-clock time of the last pass without errors."),
+        ("eni_multus_agent_requests_total", "counter", "Requests the node agent served (plugins' and its own reconcile's)."),
+        ("eni_multus_agent_ec2_mutations_total", "counter", "Mutating EC2 calls the node agent made (assign, unassign, prefixes)."),
+        ("eni_multus_agent_merged_requests_total", "counter", "Requests answered by an EC2 call shared with other requests."),
+        ("eni_multus_agent_throttled_total", "counter", "EC2 calls of the node agent that ended throttled (RequestLimitExceeded)."),
     ]
 
     public init() {
@@ -39,8 +43,13 @@ public final class ReconcileMetrics: @unchecked Sendable {
         }
     }
 
+    /// Values read at every scrape (the agent's broker statistics), over the recorded ones.
+    public var live: (@Sendable () -> [String: Double])?
+
     public func render() -> String {
-        lock.locked {
+        let now = live?() ?? [:]
+        return lock.locked {
+            for (k, v) in now { values[k] = v }
             var out = ""
             for (name, type, help) in Self.catalogue {
                 out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"

@@ -115,7 +115,7 @@ struct ENIMultusNode: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eni-multus-node",
         abstract: "Attach, inspect and remove an EKS node's multus ENIs; install the eni-multus CNI plugin.",
-        subcommands: [Attach.self, Install.self, Detach.self, Cleanup.self, Status.self, Reconcile.self])
+        subcommands: [Attach.self, Install.self, Detach.self, Cleanup.self, Status.self, Reconcile.self, Agent.self])
 }
 
 struct Attach: ParsableCommand {
@@ -238,16 +238,99 @@ struct Reconcile: ParsableCommand {
             repeat {
                 var now = timespec()
                 clock_gettime(CLOCK_REALTIME, &now)
-                let pass = NodeReconcile.run(dataDir: dir, environment: env, graceSeconds: graceSeconds,
-                                             timeoutSeconds: common.ec2Timeout ?? 20, now: Int64(now.tv_sec))
-                let r = pass.report
+                var aws: AWSENIRegistry?
+                let r = NodeReconcile.run(dataDir: dir, graceSeconds: graceSeconds, now: Int64(now.tv_sec)) {
+                    let reg = try AWSENIRegistry(environment: env, timeoutSeconds: common.ec2Timeout ?? 20)
+                    aws = reg
+                    return reg
+                }
                 metrics.record(assigned: r.assigned, leaked: r.leaked, released: r.released + r.drained, queued: r.queued,
-                               ec2Calls: pass.ec2Calls, errors: r.errors.count, throttles: pass.throttles,
+                               ec2Calls: aws?.ec2Attempts ?? 0, errors: r.errors.count, throttles: aws?.ec2Throttles ?? 0,
                                now: Double(now.tv_sec))
                 Live.write(1, common.json ? "{\"reconcile\":\"\(r)\"}\n" : "reconcile: \(r)\n")
                 if once && !r.errors.isEmpty { throw NodeError.state("reconcile: \(r.errors[0])") }
                 if !once { sleep(UInt32(max(1, interval))) }
             } while !once
+        }
+    }
+}
+
+struct Agent: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the plugin's EC2 and IMDS requests and reconcile this node's multus ENIs: the node's only holder of EC2 rights (one per node; the DaemonSet's main container).")
+
+    @Option(help: "The socket the plugin connects to (root only; the plugin's agentSocket).")
+    var socket: String = "/run/eni-multus/agent.sock"
+
+    @Option(help: "The plugin's data directory (its ipam.dataDir): the agent's lock, and what reconcile reads.")
+    var dataDir: String = "/var/lib/cni/eni-multus"
+
+    @Option(help: "Sustained mutating EC2 calls per second per action this agent allows itself.")
+    var ec2Rate: Double = 5
+
+    @Option(help: "Mutating EC2 calls per action allowed in a burst.")
+    var ec2Burst: Double = 20
+
+    @Option(help: "Seconds between two reconcile passes (0: no reconcile).")
+    var reconcileInterval: Double = 60
+
+    @Option(help: "An unowned address is released once seen unowned for this many seconds.")
+    var graceSeconds: Int = 300
+
+    @Option(help: "Port of the Prometheus endpoint GET /metrics (0: none).")
+    var metricsPort: Int = 0
+
+    @Option(help: "Address the metrics endpoint binds.")
+    var metricsAddress: String = "0.0.0.0"
+
+    @Option(help: "Deadline in seconds of one reconcile request.")
+    var ec2Timeout: Double = 20
+
+    func run() throws {
+        guard ec2Rate > 0, ec2Burst >= 1 else { throw ValidationError("--ec2-rate must be > 0 and --ec2-burst >= 1") }
+        guard (0...65535).contains(metricsPort) else { throw ValidationError("--metrics-port \(metricsPort) is not a port") }
+        let env = Live.environment()
+        let broker = Broker(options: .init(ratePerSecond: ec2Rate, burst: ec2Burst), clock: SystemClock(),
+                            log: { Live.log($0) }) {
+            try AWSENIRegistry(environment: env, timeoutSeconds: 10)
+        }
+        let server = AgentServer(socketPath: socket, dataDir: dataDir, broker: broker, log: { Live.log($0) })
+        let running: AgentServer.Running
+        do { running = try server.start() } catch {
+            Live.log("error: \(error)")
+            throw ExitCode(1)
+        }
+        let metrics = ReconcileMetrics()
+        metrics.live = {
+            let s = broker.stats
+            return ["eni_multus_agent_requests_total": Double(s.requests),
+                    "eni_multus_agent_ec2_mutations_total": Double(s.ec2Calls),
+                    "eni_multus_agent_merged_requests_total": Double(s.merged),
+                    "eni_multus_agent_throttled_total": Double(s.throttled)]
+        }
+        if metricsPort > 0 {
+            let m = try MetricsServer(address: metricsAddress, port: UInt16(metricsPort), metrics: metrics)
+            m.start()
+            Live.log("metrics on http://\(metricsAddress):\(m.port)/metrics")
+        }
+        withExtendedLifetime(running) {
+            while true {
+                if reconcileInterval > 0 {
+                    let before = broker.stats
+                    var now = timespec()
+                    clock_gettime(CLOCK_REALTIME, &now)
+                    let r = NodeReconcile.run(dataDir: dataDir, graceSeconds: graceSeconds, now: Int64(now.tv_sec)) {
+                        BrokeredRegistry(broker: broker, timeout: ec2Timeout)
+                    }
+                    let after = broker.stats
+                    metrics.record(assigned: r.assigned, leaked: r.leaked, released: r.released + r.drained, queued: r.queued,
+                                   ec2Calls: after.calls.values.reduce(0, +) - before.calls.values.reduce(0, +),
+                                   errors: r.errors.count, throttles: after.throttled - before.throttled,
+                                   now: Double(now.tv_sec))
+                    Live.log("reconcile: \(r)")
+                }
+                sleep(UInt32(max(1, reconcileInterval > 0 ? reconcileInterval : 10)))
+            }
         }
     }
 }

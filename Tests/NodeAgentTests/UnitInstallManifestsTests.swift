@@ -40,12 +40,17 @@ import TestSupport
         #expect(initCmd.starts(with: ["/usr/local/bin/eni-multus-node", "install", "--attach"]))
         let mainCmd = try #require(mains.first?["command"] as? [String])
         #expect(mainCmd.contains("--watch") && mainCmd[1] == "status", "a real command, not a sleep loop")
-        let reconcile = try #require(mains.compactMap { $0["command"] as? [String] }.first { $0.count > 1 && $0[1] == "reconcile" })
-        #expect(reconcile.contains("--metrics-port"))
+        // The node agent: the plugin's socket on the host's /run/eni-multus, the plugin's state for its reconcile.
+        let agent = try #require(mains.compactMap { $0["command"] as? [String] }.first { $0.count > 1 && $0[1] == "agent" })
+        #expect(agent.contains("--metrics-port") && agent.contains("--reconcile-interval"))
+        let socket = try #require(agent.firstIndex(of: "--socket").map { agent[$0 + 1] })
+        #expect(socket == "/host/run/eni-multus/agent.sock", "the plugin's default agentSocket, below --host-root")
+        #expect(agent.firstIndex(of: "--data-dir").map { agent[$0 + 1] } == "/host/var/lib/cni/eni-multus")
         let volumes = try #require(pod["volumes"] as? [[String: Any]])
         let hostPaths = Set(volumes.compactMap { ($0["hostPath"] as? [String: Any])?["path"] as? String })
-        #expect(hostPaths == ["/opt/cni/bin", "/etc/systemd/network", "/var/lib/eni-multus-node", "/var/lib/cni/eni-multus"])
-        // Every host path is mounted below --host-root /host, by the init container or the reconcile container.
+        #expect(hostPaths == ["/opt/cni/bin", "/etc/systemd/network", "/var/lib/eni-multus-node", "/var/lib/cni/eni-multus",
+                              "/run/eni-multus"])
+        // Every host path is mounted below /host, by the init container, the watch container or the agent.
         let mounts = Set((inits + mains).flatMap { ($0["volumeMounts"] as? [[String: Any]] ?? []).compactMap { $0["mountPath"] as? String } })
         for p in hostPaths { #expect(mounts.contains("/host" + p), "\(p)") }
         let cm = try #require(try Self.yaml("configmap.yaml").first)

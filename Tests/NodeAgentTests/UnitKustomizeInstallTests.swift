@@ -4,7 +4,7 @@ import TestSupport
 
 /// `kubectl apply -k install/`: the kustomization renders offline (kubectl kustomize) into the ServiceAccount,
 /// ConfigMap and DaemonSet in kube-system, the image is named in one place, the ServiceAccount leaves IRSA's
-/// annotation alone, and the reconcile container's probes point at its metrics endpoint.
+/// annotation alone, and the agent container's probes point at its metrics endpoint.
 @Suite struct UnitKustomizeInstallTests {
     static let hasTools = Shell.run(["kubectl", "version", "--client"], timeout: 60).status == 0
         && UnitInstallManifestsTests.hasPyYAML
@@ -41,11 +41,11 @@ import TestSupport
         let cs = try Self.containers(ds)
         #expect(cs.count == 3)
         #expect(Set(cs.compactMap { $0["image"] as? String }) == ["REGISTRY/eni-multus:VERSION"])
-        let reconcile = try #require(cs.first { ($0["command"] as? [String])?.dropFirst().first == "reconcile" })
-        let cmd = try #require(reconcile["command"] as? [String])
+        let agent = try #require(cs.first { ($0["command"] as? [String])?.dropFirst().first == "agent" })
+        let cmd = try #require(agent["command"] as? [String])
         let port = try #require(cmd.firstIndex(of: "--metrics-port").map { Int(cmd[$0 + 1]) } ?? nil)
         for probe in ["readinessProbe", "livenessProbe"] {
-            let get = try #require((reconcile[probe] as? [String: Any])?["httpGet"] as? [String: Any], "\(probe) missing")
+            let get = try #require((agent[probe] as? [String: Any])?["httpGet"] as? [String: Any], "\(probe) missing")
             #expect(get["path"] as? String == "/metrics", "\(probe)")
             #expect(get["port"] as? Int == port, "\(probe) must probe the --metrics-port the command serves")
         }

@@ -4,8 +4,8 @@ import Glibc
 import Foundation
 import Testing
 
-/// The reconcile container's metrics endpoint must survive a scraper that resets its connection: the built
-/// `eni-multus-node reconcile` process (a write to a reset socket raises SIGPIPE, whose default action ends the
+/// The metrics endpoint must survive a scraper that resets its connection: the built `eni-multus-node agent`
+/// process (the DaemonSet's) and `eni-multus-node reconcile` (the one-shot command, same server) (a write to a reset socket raises SIGPIPE, whose default action ends the
 /// process, and with it the container) is reset at several points of a request, then must still answer.
 @Suite struct UnitMetricsResetTests {
     /// The eni-multus-node built with this test bundle (beside it), else .build/debug/eni-multus-node.
@@ -71,16 +71,20 @@ import Testing
     }
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: UnitMetricsResetTests.binary),
-                   "needs the eni-multus-node binary beside the test bundle or in .build/debug (swift build)"))
-    func aScraperThatResetsItsConnectionDoesNotEndTheProcess() throws {
+                   "needs the eni-multus-node binary beside the test bundle or in .build/debug (swift build)"),
+          arguments: ["agent", "reconcile"])
+    func aScraperThatResetsItsConnectionDoesNotEndTheProcess(command: String) throws {
         let dir = NSTemporaryDirectory() + "/emt-metrics-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binary)
         let port = try #require(Self.freeLoopbackPort(), "no free loopback port")
-        p.arguments = ["reconcile", "--metrics-port", String(port), "--metrics-address", "127.0.0.1",
-                       "--interval", "3600", "--plugin-data-dir", dir]
+        p.arguments = command == "agent"
+            ? ["agent", "--socket", dir + "/agent.sock", "--data-dir", dir, "--metrics-port", String(port),
+               "--metrics-address", "127.0.0.1", "--reconcile-interval", "3600"]
+            : ["reconcile", "--metrics-port", String(port), "--metrics-address", "127.0.0.1",
+               "--interval", "3600", "--plugin-data-dir", dir]
         // Nothing reaches beyond loopback: EC2 and IMDS point at a closed loopback port.
         p.environment = ["PATH": "/usr/bin:/bin", "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
                          "AWS_SECRET_ACCESS_KEY": "testing", "AWS_ENDPOINT_URL_EC2": "http://127.0.0.1:9",
@@ -117,5 +121,6 @@ import Testing
         #expect(p.isRunning, "the process ended after a reset connection (status \(p.isRunning ? 0 : p.terminationStatus), reason \(p.isRunning ? "-" : String(describing: p.terminationReason)))")
         #expect(answer.hasPrefix("HTTP/1.0 200"), "\(answer.prefix(200))")
         #expect(answer.contains("eni_multus_reconcile_passes_total"), "\(answer.prefix(400))")
+        if command == "agent" { #expect(answer.contains("eni_multus_agent_requests_total"), "\(answer.prefix(400))") }
     }
 }

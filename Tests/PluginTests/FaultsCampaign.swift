@@ -19,8 +19,8 @@ import TestSupport
 ///
 /// The world each uses (`CampaignNode`): a simulated node netns holding the "ENI" stand-in `eni0` (a veth whose
 /// peer `eni0p` stays beside it; on EC2 networks it carries the moto ENI's MAC, which is how the plugin finds
-/// it), a pod netns, and — on EC2 networks — a `LoopbackRelay` that makes the emulator's 127.0.0.1 ports answer
-/// inside the node netns too. The plugin is spawned inside the node netns, as Multus runs it on a node; its link
+/// it), a pod netns, and — on EC2 networks — the node agent (`eni-multus-node agent`, in the root netns beside the
+/// emulator) whose socket the plugin is given. The plugin is spawned inside the node netns, as Multus runs it on a node; its link
 /// mode is host-device (the host kernel has no ipvlan; `KernelCrashTests` runs the ipvlan crash cases in user-mode Linux).
 @Suite(.tier(.faults), .enabled(if: EC2Emulator.isAvailable || Capabilities.isCI))
 struct FaultsCampaignTests {}
@@ -141,14 +141,15 @@ struct CampaignEC2: Sendable {
 
     static func make(_ emu: EC2Emulator) throws -> CampaignEC2 { try make(emu, count: 1)[0] }
 
-    var environment: [String: String] {
+    /// The node agent's AWS environment: the emulator, this node's IMDS.
+    var awsEnvironment: [String: String] {
         var v = emu.environment
         v["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = imds
         return v
     }
 
-    /// The ports the plugin connects to (EC2 through the fault proxy, IMDS).
-    var ports: [UInt16] { [emu.ec2URL, imds].compactMap { UInt16($0.split(separator: ":").last ?? "") } }
+    /// What the plugin gets: the socket of this node's agent (which holds `awsEnvironment`), nothing of AWS.
+    func pluginEnvironment() throws -> [String: String] { try emu.pluginEnvironment(awsEnvironment) }
 
     /// What EC2 holds on the ENI beyond its primary address.
     func held() throws -> (addresses: [String], prefixes: [String]) {
@@ -164,12 +165,14 @@ final class CampaignNode: @unchecked Sendable {
     let pod: TestNetns
     let dataDir: String
     let mac: String
-    private var relay: LoopbackRelay?
     private(set) var ec2: CampaignEC2?
+    /// On EC2 networks: the variables that point the plugin at this node's agent.
+    private let agentVariables: [String: String]
 
     /// `mac`: the stand-in's address (the ENI's on EC2 networks; any unicast address otherwise).
     /// A failure part-way leaves nothing: the netns go with their `TestNetns` (deleted on deinit), eni0 with the
-    /// node netns, and the relay is made last.
+    /// node netns. The plugin reaches EC2 only through the node agent's socket (the agent runs in the root netns,
+    /// where the emulator listens), so nothing in the node netns can reach an AWS endpoint.
     init(tag: String, mac: String, dataDir: String, ec2: CampaignEC2?) throws {
         let n = try TestNetns(prefix: "emtc\(tag)n")
         node = n
@@ -177,11 +180,8 @@ final class CampaignNode: @unchecked Sendable {
         self.dataDir = dataDir
         self.mac = mac
         self.ec2 = ec2
+        agentVariables = try ec2?.pluginEnvironment() ?? [:]
         try makeENI()
-        if let ec2 {
-            let ns = try NetNS(path: n.path)
-            relay = try LoopbackRelay(ports: ec2.ports) { port in try ns.run { try LoopbackRelay.listenSocket(port: port) } }
-        }
     }
 
     /// (Re)creates eni0/eni0p in the node netns, up.
@@ -198,7 +198,6 @@ final class CampaignNode: @unchecked Sendable {
     }
 
     func close() {
-        relay?.stop()
         pod.delete()
         node.delete()
     }
@@ -213,7 +212,7 @@ final class CampaignNode: @unchecked Sendable {
             env["CNI_IFNAME"] = "net1"
             env["CNI_ARGS"] = "IgnoreUnknown=1;K8S_POD_NAMESPACE=campaign;K8S_POD_NAME=\(containerID);K8S_POD_UID=uid-\(containerID)"
         }
-        if let ec2 { env.merge(ec2.environment) { _, b in b } }
+        env.merge(agentVariables) { _, b in b }
         if let failpoint { env[PluginEnvironment.failpointVariable] = failpoint }
         env.merge(extra) { _, b in b }
         do {

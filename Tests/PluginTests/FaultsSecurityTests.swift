@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Synchronization
 import Testing
+import AgentProtocol
 @testable import ENIMultusCore
 import JSON
 import NetTypes

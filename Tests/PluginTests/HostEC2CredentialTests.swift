@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import AgentProtocol
 @testable import ENIMultusCore
 import JSON
 import TestSupport
@@ -8,10 +9,10 @@ import TestSupport
 /// DEL in-process against moto + the IMDS emulator + the fault proxy with SigV4 verification ON (botocore recomputes
 /// every signature with the secret it knows for the access key), and the registration is asserted on moto's ENI.
 ///
-/// The environment each run gets is built here from scratch: `PluginHarness.run(extraVars:)` merges the variables
-/// into a fresh CNI environment (the test process's own environment is never read: `Invocation` hands
-/// `env.variables` to `AWSENIRegistry`, and nothing in Sources/AWS or Sources/ENIMultusCore calls getenv), and every
-/// credential variable of the other sources is removed from `emu.environment` (which sets the static test keys).
+/// The credential chain now runs in the node agent: each test starts its own agents (`NodeAgents`, one per
+/// environment it uses, stopped at its end, so no test sees credentials another cached) with exactly the
+/// environment built here: every credential variable of the other sources removed from `emu.environment` (which
+/// sets the static test keys), plus the test's own. The plugin gets only the agent's socket.
 @Suite(.tier(.host), .serialized, .enabled(if: EC2Emulator.isAvailable || Capabilities.isCI))
 struct HostEC2CredentialTests {
     static let emulator = Result { try EC2Emulator() }
@@ -38,6 +39,9 @@ private struct CredWorld {
     let log: String
     let sel: String
 
+    /// This test's agents (credentials are cached per agent, so none is shared with another test).
+    let agents = NodeAgents()
+
     init(noInstanceRole: Bool) throws {
         w = try EC2World(HostEC2CredentialTests.emulator)
         tokenDir = try makeTempDir("emt-cred")
@@ -51,6 +55,7 @@ private struct CredWorld {
 
     func close() {
         try? w.emu.sigv4(verify: false)
+        agents.stopAll()
         _ = Shell.run(["rm", "-rf", tokenDir])
         w.close()
     }
@@ -76,7 +81,7 @@ private struct CredWorld {
         let env = environment(vars)
         return try w.h.run(verb, conf: conf, containerID: containerID, netns: w.pod.path,
                            cniArgs: "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns1;K8S_POD_NAME=p1;K8S_POD_UID=u1",
-                           extraVars: env)
+                           extraVars: try agents.pluginVariables(for: env))
     }
 
     /// The EC2 requests (not STS) the proxy saw.
@@ -195,9 +200,10 @@ extension HostEC2CredentialTests {
         let out = try c.addAndDel(vars, expectedKey: { $0.hasPrefix("ASIA") && !$0.hasPrefix("ASIAIMDS") })
         let issued = try c.stsIssued()
         let issuedKeys = Set(issued.keys)
-        // One AssumeRoleWithWebIdentity per invocation (ADD, DEL), unsigned (as AWS allows), with our role and token.
+        // One AssumeRoleWithWebIdentity for ADD and DEL together (the node agent keeps the role's credentials until
+        // shortly before they expire), unsigned (as AWS allows), with our role and token.
         let sts = try c.w.emu.requests(action: "AssumeRoleWithWebIdentity")
-        #expect(sts.count == 2, "\(sts.count)")
+        #expect(sts.count == 1, "\(sts.count)")
         for q in sts {
             let p = q["params"] as? [String: Any] ?? [:]
             #expect(p["RoleArn"] as? String == Self.roleARN)
@@ -206,7 +212,7 @@ extension HostEC2CredentialTests {
             #expect(p["Version"] as? String == "2011-06-15")
             #expect(q["signature"] as? String == "unsigned-allowed" && q["status"] as? Int == 200, "\(q)")
         }
-        #expect(issued.count == 2)
+        #expect(issued.count == 1)
         // Every EC2 call was signed with an access key STS issued, with its session token, and verified.
         let ec2 = try c.ec2Requests()
         #expect(!ec2.isEmpty)
@@ -214,9 +220,9 @@ extension HostEC2CredentialTests {
             #expect(issuedKeys.contains(q["accessKeyId"] as? String ?? ""), "\(q)")
             #expect(q["securityToken"] as? Bool == true)
         }
-        // Each invocation's EC2 calls come after its STS call (seq order) and use that call's key.
+        // Every EC2 call of both invocations comes after the STS call (seq order) and uses its key.
         let seqSTS = sts.compactMap { $0["seq"] as? Int }.sorted()
-        #expect(seqSTS.count == 2 && ec2.allSatisfy { ($0["seq"] as? Int ?? 0) > seqSTS[0] })
+        #expect(seqSTS.count == 1 && ec2.allSatisfy { ($0["seq"] as? Int ?? 0) > seqSTS[0] })
         c.expectNoLeak(out, [jwt] + issued.values.flatMap { [$0.secret, $0.token] })
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import AgentProtocol
 @testable import ENIMultusCore
 import IPAM
 import NetTypes
@@ -126,7 +127,7 @@ struct HostEC2IPAMTests {
         let leaked = try a.add("leaked")[0].address.description
         var vars = n.emu.environment
         vars["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = n.imds1
-        let orphan = try AWSENIRegistry(environment: vars, timeoutSeconds: 10).assign(count: 1, v4: true, to: n.eni1)[0]
+        let orphan = try AgentGateway(socket: try NodeAgentProcess.shared.agent(for: vars).socket, timeout: 10).assign(count: 1, v4: true, to: n.eni1)[0]
         #expect(try secondaries(n, n.eni1) == [live, leaked, orphan.description])
         try a.gc(valid: ["live"])
         #expect(try secondaries(n, n.eni1) == [live])

@@ -78,7 +78,7 @@ struct EC2World {
     func run(_ verb: String, _ conf: String, containerID: String = "ec2c1", vars: [String: String] = [:]) throws -> PluginOutput {
         try h.run(verb, conf: conf, containerID: containerID, netns: pod.path,
                   cniArgs: "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns1;K8S_POD_NAME=p1;K8S_POD_UID=u1",
-                  extraVars: emu.environment.merging(vars) { _, b in b })
+                  extraVars: try emu.pluginEnvironment(emu.environment.merging(vars) { _, b in b }))
     }
     func addresses(of id: String) throws -> [String] {
         let e = try #require(try emu.enis()[id])
@@ -210,7 +210,7 @@ extension HostEC2RegistrationTests {
         try w.emu.clearFaults()
         let gc = try w.h.run("GC", conf: w.conf(#"{"id":"\#(w.eni)"}"#, dual: false, extra: #","cni.dev/valid-attachments":[]"#)
                                 .replacingOccurrences(of: #""cniVersion":"1.0.0""#, with: #""cniVersion":"1.1.0""#),
-                             containerID: "", netns: "", ifname: "", extraVars: w.emu.environment)
+                             containerID: "", netns: "", ifname: "", extraVars: try w.emu.pluginEnvironment())
         #expect(gc.exitCode == 0, "\(gc.stdout)")
         #expect(try !w.addresses(of: w.eni).contains(v4))
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: "\(w.h.dataDir)/ec2net/ec2/queue")) ?? []).isEmpty)

@@ -1,10 +1,12 @@
 import Foundation
 import Testing
+import AgentProtocol
 @testable import ENIMultusCore
 import CNI
 import IPAM
 import JSON
 import NetTypes
+import TestSupport
 
 /// The EC2-native IPAM modes against the in-memory EC2 (`FakeRegistry`: AWS semantics for counts, prefixes,
 /// limits and "in use"), driving the invocation's IPAM half directly (no links).
@@ -35,7 +37,7 @@ final class IPAMWorld: @unchecked Sendable {
                     "CNI_IFNAME": "net1", "CNI_PATH": "/nonexistent"]
         if command == .gc || command == .status { vars["CNI_CONTAINERID"] = nil; vars["CNI_NETNS"] = nil; vars["CNI_IFNAME"] = nil }
         if let args { vars["CNI_ARGS"] = args }
-        if let aws { vars.merge(aws) { _, b in b } }
+        if let aws { vars.merge(try NodeAgentProcess.pluginVariables(for: aws)) { _, b in b } }
         let stdin = Array((text ?? conf()).utf8)
         var env = PluginEnvironment(variables: vars, stdin: stdin, monotonicNanos: { 0 },
                                     wallClock: { [unowned self] in self.clock }, random: { UInt64.random(in: 0...UInt64.max) })

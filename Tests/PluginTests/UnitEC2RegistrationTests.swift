@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import AgentProtocol
 @testable import ENIMultusCore
 import CNI
 import IPAM

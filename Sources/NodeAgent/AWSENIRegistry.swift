@@ -1,14 +1,25 @@
+import AgentProtocol
 import AWS
 import NetTypes
 
 /// `ENIRegistry` over the real AWS layer: IMDSv2 for this instance's ENIs, EC2 for their state and assignments.
-/// One transport (one libcurl handle, loaded on first use), one deadline, one credential chain per invocation.
-final class AWSENIRegistry: ENIRegistry {
+/// One transport (one libcurl handle, loaded on first use, its connections kept), one credential chain (cached
+/// until shortly before expiry). The node agent keeps one for its whole life and gives every request its own
+/// deadline (`setDeadline`); a one-shot command (reconcile) makes one with one deadline.
+public final class AWSENIRegistry: ENIRegistry {
     let imds: IMDSClient
     let ec2: EC2Client
     let chain: CredentialChain
 
-    init(environment: [String: String], timeoutSeconds: Double) throws {
+    /// Bounds every later call by `seconds` from now (the agent: per request).
+    public func setDeadline(seconds: Double) {
+        let d = Deadline(seconds: seconds, clock: SystemClock())
+        imds.deadline = d
+        ec2.deadline = d
+        chain.deadline = d
+    }
+
+    public init(environment: [String: String], timeoutSeconds: Double) throws {
         let transport = CurlTransport()
         let clock = SystemClock()
         let random = SystemRandom()
@@ -23,7 +34,7 @@ final class AWSENIRegistry: ENIRegistry {
                         deadline: deadline)
     }
 
-    func localENIs() throws -> [LocalENI] {
+    public func localENIs() throws -> [LocalENI] {
         try imds.macs().compactMap { mac -> LocalENI? in
             let base = "network/interfaces/macs/\(mac)/"
             guard let parsed = MACAddress(mac), let id = try imds.metadata(base + "interface-id"),
@@ -32,7 +43,7 @@ final class AWSENIRegistry: ENIRegistry {
         }
     }
 
-    func localAddresses(mac: MACAddress) throws -> [IPAddress] {
+    public func localAddresses(mac: MACAddress) throws -> [IPAddress] {
         (try imds.localIPv4s(mac: mac.description) + imds.ipv6s(mac: mac.description)).compactMap { IPAddress($0) }
     }
 
@@ -44,16 +55,16 @@ final class AWSENIRegistry: ENIRegistry {
                   prefixes: (n.ipv4Prefixes + n.ipv6Prefixes).compactMap { IPPrefix($0) })
     }
 
-    func describe(ids: [String]) throws -> [RemoteENI] {
+    public func describe(ids: [String]) throws -> [RemoteENI] {
         guard !ids.isEmpty else { return [] }
         return try ec2.describeNetworkInterfaces(ids: ids).map(Self.remote)
     }
 
-    func describe(subnetID: String) throws -> [RemoteENI] {
+    public func describe(subnetID: String) throws -> [RemoteENI] {
         try ec2.describeNetworkInterfaces(filters: [EC2Filter("subnet-id", [subnetID])]).map(Self.remote)
     }
 
-    func describe(tagKey: String, value: String, instanceENIs ids: [String]) throws -> [RemoteENI] {
+    public func describe(tagKey: String, value: String, instanceENIs ids: [String]) throws -> [RemoteENI] {
         try describe(ids: ids).filter { $0.tags[tagKey] == value }
     }
 
@@ -70,34 +81,34 @@ final class AWSENIRegistry: ENIRegistry {
         return e
     }
 
-    func assign(ipv4: [IPAddress], to eni: String, allowReassignment: Bool) throws {
+    public func assign(ipv4: [IPAddress], to eni: String, allowReassignment: Bool) throws {
         do {
             try ec2.assignPrivateIPAddresses(networkInterfaceID: eni, addresses: ipv4.map(\.description),
                                              allowReassignment: allowReassignment)
         } catch { throw Self.inUse(error, ipv4) }
     }
 
-    func unassign(ipv4: [IPAddress], from eni: String) throws {
+    public func unassign(ipv4: [IPAddress], from eni: String) throws {
         try ec2.unassignPrivateIPAddresses(networkInterfaceID: eni, addresses: ipv4.map(\.description))
     }
 
-    func assign(ipv6: [IPAddress], to eni: String) throws {
+    public func assign(ipv6: [IPAddress], to eni: String) throws {
         do {
             try ec2.assignIPv6Addresses(networkInterfaceID: eni, addresses: ipv6.map(\.description))
         } catch { throw Self.inUse(error, ipv6) }
     }
 
-    func unassign(ipv6: [IPAddress], from eni: String) throws {
+    public func unassign(ipv6: [IPAddress], from eni: String) throws {
         try ec2.unassignIPv6Addresses(networkInterfaceID: eni, addresses: ipv6.map(\.description))
     }
 
-    func assign(count: Int, v4: Bool, to eni: String) throws -> [IPAddress] {
+    public func assign(count: Int, v4: Bool, to eni: String) throws -> [IPAddress] {
         let change = v4 ? try ec2.assignPrivateIPAddresses(networkInterfaceID: eni, count: count)
                         : try ec2.assignIPv6Addresses(networkInterfaceID: eni, count: count)
         return try Self.exactly(count, change.addresses.compactMap { IPAddress($0) }, "address(es)", eni)
     }
 
-    func assignPrefixes(count: Int, v4: Bool, to eni: String) throws -> [IPPrefix] {
+    public func assignPrefixes(count: Int, v4: Bool, to eni: String) throws -> [IPPrefix] {
         let change = v4 ? try ec2.assignPrivateIPAddresses(networkInterfaceID: eni, prefixCount: count)
                         : try ec2.assignIPv6Addresses(networkInterfaceID: eni, prefixCount: count)
         return try Self.exactly(count, change.prefixes.compactMap { IPPrefix($0) }, "prefix(es)", eni)
@@ -111,31 +122,35 @@ final class AWSENIRegistry: ENIRegistry {
         return got
     }
 
-    func unassign(prefixes: [IPPrefix], from eni: String) throws {
+    public func unassign(prefixes: [IPPrefix], from eni: String) throws {
         let v4 = prefixes.filter(\.address.isV4).map(\.description)
         let v6 = prefixes.filter { !$0.address.isV4 }.map(\.description)
         if !v4.isEmpty { try ec2.unassignPrivateIPAddresses(networkInterfaceID: eni, prefixes: v4) }
         if !v6.isEmpty { try ec2.unassignIPv6Addresses(networkInterfaceID: eni, prefixes: v6) }
     }
 
-    func subnets(mac: MACAddress) throws -> [IPPrefix] {
+    public func subnets(mac: MACAddress) throws -> [IPPrefix] {
         let base = "network/interfaces/macs/\(mac)/"
         let v4 = try imds.metadataList(base + "subnet-ipv4-cidr-block")
         let v6 = try imds.metadataList(base + "subnet-ipv6-cidr-blocks")
         return (v4 + v6).compactMap { IPPrefix($0) }
     }
 
-    func localPrefixes(mac: MACAddress) throws -> [IPPrefix] {
+    public func localPrefixes(mac: MACAddress) throws -> [IPPrefix] {
         let base = "network/interfaces/macs/\(mac)/"
         return (try imds.metadataList(base + "ipv4-prefix") + imds.metadataList(base + "ipv6-prefix")).compactMap { IPPrefix($0) }
     }
 
-    func addressLimits() throws -> AddressLimits {
+    public func addressLimits() throws -> AddressLimits {
         let type = try imds.instanceType()
         let info = try ec2.describeInstanceType(type)
         return AddressLimits(instanceType: type, ipv4PerENI: info.ipv4AddressesPerInterface,
                              ipv6PerENI: info.ipv6AddressesPerInterface)
     }
 
-    func checkCredentials() throws { _ = try chain.credentials() }
+    public func checkCredentials() throws { _ = try chain.credentials() }
+
+    /// EC2 requests sent so far (retries included), and how many of them EC2 throttled.
+    public var ec2Attempts: Int { ec2.attempts.count }
+    public var ec2Throttles: Int { ec2.throttles }
 }

@@ -1,0 +1,82 @@
+import JSON
+import NetTypes
+
+/// The plugin's `ENIRegistry`: every call is one request to the node agent, which holds the AWS session. One
+/// connection per invocation, opened on the first call (verbs that never need EC2 never connect).
+public final class AgentGateway: ENIRegistry {
+    public static let defaultSocket = "/run/eni-multus/agent.sock"
+
+    public let socketPath: String
+    /// Seconds the agent may spend on one request (its EC2 deadline); the plugin waits a little longer.
+    public let timeout: Double
+    private var connection: SeqPacketConnection?
+
+    public init(socket: String, timeout: Double) {
+        socketPath = socket
+        self.timeout = timeout
+    }
+
+    /// Sends `request`, returns the agent's value; AWS failures come back as `AddressInUse` / `EC2CallFailure`.
+    public func call(_ request: AgentRequest) throws -> JSON {
+        let c: SeqPacketConnection
+        if let connection { c = connection } else {
+            c = try SeqPacketConnection.connect(path: socketPath, timeout: timeout + 2)
+            connection = c
+        }
+        if let e = c.send(request.encoded(timeout: timeout)) {
+            connection = nil
+            throw AgentUnreachable(socket: socketPath, reason: "send: \(SeqPacketConnection.ReceiveError(errno: e))")
+        }
+        let bytes: [UInt8]
+        switch c.receive() {
+        case .success(let b?): bytes = b
+        case .success(nil):
+            connection = nil
+            throw AgentUnreachable(socket: socketPath, reason: "the agent closed the connection during \(request.op)")
+        case .failure(let e):
+            connection = nil
+            throw AgentUnreachable(socket: socketPath, reason: "\(request.op): \(e)")
+        }
+        let reply: AgentReply
+        do { reply = try AgentReply.decode(bytes) } catch {
+            throw AgentUnreachable(socket: socketPath, reason: "\(error)")
+        }
+        switch reply {
+        case .ok(let v): return v
+        case .failed(let f): throw f.error(socket: socketPath)
+        }
+    }
+
+    private func decoded<T>(_ request: AgentRequest, _ decode: (JSON) throws(WireError) -> T) throws -> T {
+        let v = try call(request)
+        do { return try decode(v) } catch { throw AgentUnreachable(socket: socketPath, reason: "\(request.op): \(error)") }
+    }
+
+    public func localENIs() throws -> [LocalENI] { try decoded(.localENIs, Wire.localENIs) }
+    public func localAddresses(mac: MACAddress) throws -> [IPAddress] { try decoded(.localAddresses(mac: mac), Wire.addresses) }
+    public func describe(ids: [String]) throws -> [RemoteENI] {
+        guard !ids.isEmpty else { return [] }
+        return try decoded(.describeIDs(ids), Wire.remoteENIs)
+    }
+    public func describe(subnetID: String) throws -> [RemoteENI] { try decoded(.describeSubnet(subnetID), Wire.remoteENIs) }
+    public func describe(tagKey: String, value: String, instanceENIs ids: [String]) throws -> [RemoteENI] {
+        try decoded(.describeTag(key: tagKey, value: value, ids: ids), Wire.remoteENIs)
+    }
+    public func assign(ipv4: [IPAddress], to eni: String, allowReassignment: Bool) throws {
+        _ = try call(.assignIPv4(eni: eni, addresses: ipv4, allowReassignment: allowReassignment))
+    }
+    public func unassign(ipv4: [IPAddress], from eni: String) throws { _ = try call(.unassignIPv4(eni: eni, addresses: ipv4)) }
+    public func assign(ipv6: [IPAddress], to eni: String) throws { _ = try call(.assignIPv6(eni: eni, addresses: ipv6)) }
+    public func unassign(ipv6: [IPAddress], from eni: String) throws { _ = try call(.unassignIPv6(eni: eni, addresses: ipv6)) }
+    public func assign(count: Int, v4: Bool, to eni: String) throws -> [IPAddress] {
+        try decoded(.assignCount(eni: eni, count: count, v4: v4), Wire.addresses)
+    }
+    public func assignPrefixes(count: Int, v4: Bool, to eni: String) throws -> [IPPrefix] {
+        try decoded(.assignPrefixes(eni: eni, count: count, v4: v4), Wire.prefixes)
+    }
+    public func unassign(prefixes: [IPPrefix], from eni: String) throws { _ = try call(.unassignPrefixes(eni: eni, prefixes: prefixes)) }
+    public func subnets(mac: MACAddress) throws -> [IPPrefix] { try decoded(.subnets(mac: mac), Wire.prefixes) }
+    public func localPrefixes(mac: MACAddress) throws -> [IPPrefix] { try decoded(.localPrefixes(mac: mac), Wire.prefixes) }
+    public func addressLimits() throws -> AddressLimits { try decoded(.addressLimits, Wire.limits) }
+    public func checkCredentials() throws { _ = try call(.checkCredentials) }
+}
