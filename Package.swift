@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "IPAMTests", dependencies: ["IPAM", "CNI", "JSON", "NetTypes", "TestSupport"]),
         .testTarget(
             name: "PluginTests",
-            dependencies: ["ENIMultusCore", "AgentProtocol", "CNI", "IPAM", "Netlink", "NetTypes", "JSON", "TestSupport"]
+            dependencies: ["ENIMultusCore", "AgentProtocol", "NodeAgent", "CNI", "IPAM", "Netlink", "NetTypes", "JSON", "TestSupport"]
         ),
         .testTarget(
             name: "NodeAgentTests",

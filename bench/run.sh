@@ -94,6 +94,10 @@ if [ "${BENCH_SKIP_BUILD:-0}" != 1 ] || [ ! -x "$bin/eni-multus" ]; then
 			{ cat "$out/build.log" >&2; echo "bench/run.sh: build failed" >&2; exit 1; }
 	fi
 	tail -2 "$out/build.log" | head -1 >&2
+	# The node agent, through which the plugin reaches EC2 (row 5).
+	swift build -c release --product eni-multus-node --scratch-path $scratch >>"$out/build.log" 2>&1 ||
+		{ cat "$out/build.log" >&2; echo "bench/run.sh: build of eni-multus-node failed" >&2; exit 1; }
+	cp $scratch/release/eni-multus-node "$bin/eni-multus-node"
 	cp $scratch/release/eni-multus "$bin/eni-multus.unstripped"
 	cp $scratch/release/eni-multus "$bin/eni-multus"
 	strip "$bin/eni-multus"
@@ -132,6 +136,7 @@ done
 hostns=bh-node
 cleanup() {
 	if [ -n "${emu_pid:-}" ]; then kill "$emu_pid" 2>/dev/null || true; fi
+	if [ -n "${agent_pid:-}" ]; then kill "$agent_pid" 2>/dev/null || true; fi
 	for n in $hostns bh-pa bh-pb bh-pc bh-pf; do ip netns del $n 2>/dev/null || true; done
 	rm -rf "${work:-/nonexistent}"
 }
@@ -240,7 +245,7 @@ done
 # every exec the driver's hook reads the proxy's call counters (GET /_emulator/counts) and the IMDS request
 # counters, so every EC2 call is attributed to one ADD or one DEL.
 if [ "$NE" -gt 0 ]; then
-	note "row 5: EC2 registration (per-IP, ec2, prefix) against the emulator, $NE cycles each"
+	note "row 5: EC2 registration (per-IP, ec2, ec2 with a warm pool, prefix) through the node agent against the emulator, $NE cycles each"
 	r5=$work/r5
 	mkdir -p "$r5"
 	ip -n $hostns link set lo up
@@ -260,19 +265,20 @@ if [ "$NE" -gt 0 ]; then
 		ip netns exec $hostns curl -sS --fail --noproxy '*' -X "$1" -H 'Content-Type: application/json' \
 			${3:+--data "$3"} "$control$2"
 	}
-	# One node (m5.xlarge: 4 ENIs, 15 IPv4 addresses each) with one no_manage-tagged ENI per mode in the multus
-	# subnet (devices 1-3; ec2 mode keeps released addresses through the 30 s cooldown, which would eat the prefix
+	# One node (m5.4xlarge: 8 ENIs, 30 IPv4 addresses each) with one no_manage-tagged ENI per mode in the multus
+	# subnet (devices 1-4; ec2 mode keeps released addresses through the 30 s cooldown, which would eat the prefix
 	# mode's slots on a shared ENI), with fixed primaries, so neither the ranges below nor the addresses EC2 picks
-	# meet a primary. A veth per ENI carries its MAC (eni2, eni3, eni4).
-	ctl POST /_emulator/scenario '{"instances":[{"name":"node1","type":"m5.xlarge","enis":[
+	# meet a primary. A veth per ENI carries its MAC (eni2 ... eni5).
+	ctl POST /_emulator/scenario '{"instances":[{"name":"node1","type":"m5.4xlarge","enis":[
 		{"name":"perip","deviceIndex":1,"privateIp":"10.0.100.5","tags":{"node.k8s.amazonaws.com/no_manage":"true"}},
 		{"name":"ec2","deviceIndex":2,"privateIp":"10.0.100.6","tags":{"node.k8s.amazonaws.com/no_manage":"true"}},
-		{"name":"prefix","deviceIndex":3,"privateIp":"10.0.100.7","tags":{"node.k8s.amazonaws.com/no_manage":"true"}}]}]}' \
+		{"name":"prefix","deviceIndex":3,"privateIp":"10.0.100.7","tags":{"node.k8s.amazonaws.com/no_manage":"true"}},
+		{"name":"ec2warm","deviceIndex":4,"privateIp":"10.0.100.8","tags":{"node.k8s.amazonaws.com/no_manage":"true"}}]}]}' \
 		>"$r5/scenario.json"
 	sub=$(jq -r '.subnets["multus-us-east-1a"].cidr' "$r5/scenario.json")
 	base=${sub%.0/24}
 	i=2
-	for m in perip ec2 prefix; do
+	for m in perip ec2 prefix ec2warm; do
 		ip -n $hostns link add eni$i type veth peer name eni${i}peer
 		ip -n $hostns link set eni$i address "$(jq -r ".enis.$m.mac" "$r5/scenario.json")"
 		ip -n $hostns link set eni$i up
@@ -297,9 +303,19 @@ if [ "$NE" -gt 0 ]; then
 	e5conf perip '"ranges":[[{"subnet":"'"$sub"'","rangeStart":"'"$base"'.200","rangeEnd":"'"$base"'.250"}]]' >"$r5/perip.json"
 	e5conf ec2 '"mode":"ec2"' >"$r5/ec2.json"
 	e5conf prefix '"mode":"prefix"' >"$r5/prefix.json"
-	awsenv=(AWS_ENDPOINT_URL_EC2="$ec2url" AWS_EC2_METADATA_SERVICE_ENDPOINT="$imdsurl" AWS_REGION=us-east-1
-		AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing NO_PROXY=127.0.0.1,localhost)
-	for m in perip ec2 prefix; do
+	# ec2 with a warm pool (no cooldown: each DEL gives the pool back its address): the steady-state ADD takes an
+	# address already assigned and confirmed, and asks EC2 nothing.
+	e5conf ec2warm '"mode":"ec2","warmAddresses":4,"cooldownSeconds":0' >"$r5/ec2warm.json"
+	# The node agent holds the AWS session; the plugin gets only its socket (as on a node).
+	ip netns exec $hostns env AWS_ENDPOINT_URL_EC2="$ec2url" AWS_EC2_METADATA_SERVICE_ENDPOINT="$imdsurl" AWS_REGION=us-east-1 \
+		AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing NO_PROXY=127.0.0.1,localhost \
+		"$bin/eni-multus-node" agent --socket "$r5/agent.sock" --data-dir "$r5/agent" --reconcile-interval 0 \
+		</dev/null >/dev/null 2>"$r5/agent.log" &
+	agent_pid=$!
+	for _ in $(seq 1 100); do [ -S "$r5/agent.sock" ] && break; sleep 0.1; done
+	[ -S "$r5/agent.sock" ] || { cat "$r5/agent.log" >&2; echo "bench: the node agent did not start" >&2; exit 1; }
+	awsenv=(ENI_MULTUS_AGENT_SOCKET="$r5/agent.sock")
+	for m in perip ec2 prefix ec2warm; do
 		ctl POST /_emulator/counts/reset >/dev/null
 		: >"$r5/calls-$m.jsonl"
 		EMU_CONTROL=$control EMU_CALLS=$r5/calls-$m.jsonl DRIVER_AFTER_EXEC="sh $r5/hook.sh" \
@@ -309,9 +325,9 @@ if [ "$NE" -gt 0 ]; then
 		# Per exec: the calls it made (the counters' difference from the previous record).
 		jq -s -c --arg row "ec2-$m" -f "$here/calls.jq" "$r5/calls-$m.jsonl" >>"$out/row5-$m.json"
 	done
-	kill "$emu_pid" 2>/dev/null || true
-	wait "$emu_pid" 2>/dev/null || true
-	emu_pid=
+	kill "$agent_pid" "$emu_pid" 2>/dev/null || true
+	wait "$agent_pid" "$emu_pid" 2>/dev/null || true
+	emu_pid= agent_pid=
 fi
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -32,19 +32,24 @@ def hwm($s): r("rss"; $s).vmhwm_kb.median;
      ratio: ratio(size("eni-multus"); size($g)),
      target: (if $g == "host-device" then "<= 1.0" else null end),
      met: (if $g == "host-device" and size("eni-multus") and size($g) then size("eni-multus") <= size($g) else null end)}),
-  (("perip", "ec2", "prefix") as $m
+  (("perip", "ec2", "ec2warm", "prefix") as $m
   | r("ec2-\($m)"; "ec2-calls") as $c
   | if $c == null then {id: "5", what: "EC2 \($m) mode", na: "not run (BENCH_N_EC2=0)", target: null, met: null}
     else
-    {id: "5", what: ({perip: "EC2 per-IP (ranges + eni) ADD+DEL", ec2: "EC2 ec2 mode ADD+DEL", prefix: "EC2 prefix mode ADD+DEL"}[$m]),
+    {id: "5", what: ({perip: "EC2 per-IP (ranges + eni) ADD+DEL", ec2: "EC2 ec2 mode ADD+DEL", ec2warm: "EC2 ec2 mode, warm pool 4, ADD+DEL",
+                      prefix: "EC2 prefix mode ADD+DEL"}[$m]),
      ours: (cyc("ec2-\($m)"; "ours") | {median_ms: (.median_us|ms), min_ms: (.min_us|ms), max_ms: (.max_us|ms)}),
      add: (r("ec2-\($m)"; "ours").add | {median_ms: (.median_us|ms)}), del: (r("ec2-\($m)"; "ours").del | {median_ms: (.median_us|ms)}),
      calls: $c,
-     target: ({perip: "1 per ADD, 1 per DEL", ec2: null, prefix: "<= 1 call / 16 ADDs"}[$m]),
+     target: ({perip: "1 per ADD, 1 per DEL", ec2: null, ec2warm: "<= 1 call / 16 ADDs", prefix: "<= 1 call / 16 ADDs"}[$m]),
      met: (if $m == "perip" then ($c.laterAddCallsMax == 1 and $c.laterAddCallsMin == 1 and $c.delCallsMax == 1 and $c.delCallsMin == 1)
-           elif $m == "prefix" then (($c.total - ($c.firstAdd.actions.DescribeNetworkInterfaces // 0) - ($c.firstAdd.actions.DescribeInstanceTypes // 0)) <= (($c.adds + 15) / 16 | floor))
+           elif $m == "prefix" or $m == "ec2warm" then (($c.total - ($c.firstAdd.actions.DescribeNetworkInterfaces // 0) - ($c.firstAdd.actions.DescribeInstanceTypes // 0)) <= (($c.adds + 15) / 16 | floor))
            else null end)}
     end),
+  (r("ec2-ec2warm"; "ours").add as $w | r("host-device"; "ours").add as $h
+   | if $w == null then empty else
+     line("5"; "ADD with registration (ec2, warm pool) vs the same ADD without EC2 (row 2)"; $w; "host-device ADD, ranges IPAM"; $h; "<= 1.3"; 1.3)
+     end),
   (r("ec2-latency"; "emulator") as $l | if $l then {id: "5", what: "emulator latency (median)", text: "IMDS GET \($l.imds_get_ms) ms, EC2 call \($l.ec2_call_ms) ms (Python: moto + proxy)", met: null} else empty end),
   line("6"; "floor: ours ipvlan ADD+DEL vs libmnl C"; cyc("ipvlan"; "ours"); "floor (C, libmnl)"; cyc("ipvlan"; "floor"); "<= 2.0"; 2.0),
   line("6"; "floor: ours host-device ADD+DEL vs libmnl C"; cyc("host-device"; "ours"); "floor (C, libmnl)"; cyc("host-device"; "floor"); "<= 1.15"; 1.15)

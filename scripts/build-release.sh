@@ -6,10 +6,10 @@
 # prints the path of the built (unstripped) binary on its last line.
 #
 # Linked statically: the Swift runtime (--static-swift-stdlib) and libstdc++. Dynamic: glibc (libc, libm, ld.so),
-# libgcc_s and libmnl, which every EKS node OS has, and -- loaded with dlopen on first use -- libcurl, libcrypto and
-# expat. scripts/check-binary.sh holds the result to the contract for what we install on nodes (those NEEDED
-# entries only, no glibc symbol newer than GLIBC_2.34, Amazon Linux 2023's glibc) and runs it in a root that holds
-# nothing else.
+# libgcc_s and libmnl, which every EKS node OS has; nothing else, not even by dlopen (EC2 goes through the node
+# agent's socket). scripts/check-binary.sh holds the result to the contract for what we install on nodes (those
+# NEEDED entries only, no glibc symbol newer than GLIBC_2.34, Amazon Linux 2023's glibc, no AWS/HTTP/TLS/XML code)
+# and runs it in a root that holds nothing else.
 # glibc 2.34: libgcc_s is shared, because -static-libgcc's unwinder (libgcc_eh.a, built on glibc 2.36) calls
 # _dl_find_object@GLIBC_2.35; arc4random@GLIBC_2.36 and hypotf@GLIBC_2.35, which the static Swift runtime refers
 # to, are defined in the executable by the CGlibcCompat target.
@@ -20,7 +20,7 @@
 # --disable-local-rpath: SwiftPM's default RUNPATH $ORIGIN makes ld.so probe ~36 paths under the binary's own
 # directory (glibc-hwcaps/x86-64-v4, tls/haswell, ...) for libmnl.so.0 on every exec before it reads ld.so.cache
 # (VERSION: 125 -> 84 syscalls), and would load a libmnl.so.0 dropped next to the plugin in /opt/cni/bin.
-# Not used, and why: -static-executable (fastest, but a static glibc cannot safely dlopen the node's libcurl);
+# Not used, and why: -static-executable (fastest; issue 17 measures it now that the plugin dlopens nothing);
 # -z pack-relative-relocs (needs glibc >= 2.36 at run time; AL2023 has 2.34).
 #
 # libstdc++: the Swift runtime's link file asks for -lstdc++, which the linker resolves to the first libstdc++.so or

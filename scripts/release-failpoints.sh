@@ -28,21 +28,21 @@ run "$release" ADD add.ipam.after-record; s=$?
 echo "release ADD with ENI_MULTUS_FAILPOINT=add.ipam.after-record: status $s (want 0, the variable is ignored)"
 [ "$s" = 0 ] || fail=1
 run "$release" DEL || fail=1
-# Mutants: a ledger entry for c1:net1, then DEL with EC2 unreachable; count the queued releases.
+# Mutants: a ledger entry for c1:net1, then DEL with the node agent (so EC2) unreachable; count the queued releases.
 confe='{"cniVersion":"1.1.0","name":"fpcheck","type":"macvlan","eni":{"id":"eni-0123456789abcdef0"},"ipam":{"type":"eni-multus","dataDir":"'$dir'/data","subnet":"10.55.0.0/24"}}'
 queued_after_del() { # BINARY MUTANT
 	rm -rf "$dir/data" && mkdir -p "$dir/data/fpcheck/ec2/ledger" || return 1
 	printf 'eni=eni-0123456789abcdef0\nip=10.55.0.9\n' >"$dir/data/fpcheck/ec2/ledger/c1:net1"
 	env -i CNI_COMMAND=DEL CNI_CONTAINERID=c1 CNI_NETNS=/proc/self/ns/net CNI_IFNAME=net1 CNI_PATH=/nonexistent \
-		AWS_EC2_METADATA_DISABLED=true AWS_REGION=us-east-1 ENI_MULTUS_MUTANT="$2" "$1" <<<"$confe" >/dev/null 2>&1 || return 1
+		ENI_MULTUS_AGENT_SOCKET="$dir/no-agent.sock" ENI_MULTUS_MUTANT="$2" "$1" <<<"$confe" >/dev/null 2>&1 || return 1
 	[ ! -e "$dir/data/fpcheck/ec2/ledger/c1:net1" ] || return 1
 	find "$dir/data/fpcheck/ec2/queue" -type f 2>/dev/null | wc -l
 }
-q=$(queued_after_del "$debug" none); echo "debug   DEL, EC2 unreachable: $q release(s) queued (want 1)"
+q=$(queued_after_del "$debug" none); echo "debug   DEL, agent unreachable: $q release(s) queued (want 1)"
 [ "$q" = 1 ] || fail=1
-q=$(queued_after_del "$debug" del.skip-queue); echo "debug   DEL, EC2 unreachable, ENI_MULTUS_MUTANT=del.skip-queue: $q queued (want 0, the mutant)"
+q=$(queued_after_del "$debug" del.skip-queue); echo "debug   DEL, agent unreachable, ENI_MULTUS_MUTANT=del.skip-queue: $q queued (want 0, the mutant)"
 [ "$q" = 0 ] || fail=1
-q=$(queued_after_del "$release" del.skip-queue); echo "release DEL, EC2 unreachable, ENI_MULTUS_MUTANT=del.skip-queue: $q queued (want 1, the variable is ignored)"
+q=$(queued_after_del "$release" del.skip-queue); echo "release DEL, agent unreachable, ENI_MULTUS_MUTANT=del.skip-queue: $q queued (want 1, the variable is ignored)"
 [ "$q" = 1 ] || fail=1
 [ "$fail" = 0 ] && echo "release-failpoints: ok" || echo "release-failpoints: FAILED"
 exit $fail

@@ -1,29 +1,52 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import JSON
 import NetTypes
 
 /// The plugin's `ENIRegistry`: every call is one request to the node agent, which holds the AWS session. One
-/// connection per invocation, opened on the first call (verbs that never need EC2 never connect).
+/// connection per invocation, opened on the first call (verbs that never need EC2 never connect). `timeout` is the
+/// deadline of the whole invocation's EC2 work (`ec2TimeoutSeconds`; DEL's 5 s): each request asks the agent for
+/// what is left of it, and none is sent once it has passed.
 public final class AgentGateway: ENIRegistry {
     public static let defaultSocket = "/run/eni-multus/agent.sock"
 
     public let socketPath: String
     /// Seconds the agent may spend on one request (its EC2 deadline); the plugin waits a little longer.
     public let timeout: Double
+    private let end: Double
     private var connection: SeqPacketConnection?
 
     public init(socket: String, timeout: Double) {
         socketPath = socket
         self.timeout = timeout
+        end = Self.monotonic() + timeout
     }
+
+    static func monotonic() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// Seconds left of the invocation's deadline.
+    public var remaining: Double { max(0, end - Self.monotonic()) }
 
     /// Sends `request`, returns the agent's value; AWS failures come back as `AddressInUse` / `EC2CallFailure`.
     public func call(_ request: AgentRequest) throws -> JSON {
+        let left = remaining
+        guard left >= 0.05 else {
+            throw EC2CallFailure(message: "EC2: the deadline of \(Int(timeout)) s passed before \(request.op) could be asked",
+                                 retryable: true, tryAgainLater: true)
+        }
         let c: SeqPacketConnection
         if let connection { c = connection } else {
-            c = try SeqPacketConnection.connect(path: socketPath, timeout: timeout + 2)
+            c = try SeqPacketConnection.connect(path: socketPath, timeout: left + 2)
             connection = c
         }
-        if let e = c.send(request.encoded(timeout: timeout)) {
+        // The agent gets what is left (it clamps to at least 1 s); the socket waits a little longer for its answer.
+        c.setTimeout(left + 2)
+        if let e = c.send(request.encoded(timeout: left)) {
             connection = nil
             throw AgentUnreachable(socket: socketPath, reason: "send: \(SeqPacketConnection.ReceiveError(errno: e))")
         }

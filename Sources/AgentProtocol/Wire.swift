@@ -80,13 +80,13 @@ public enum AgentRequest: Equatable, Sendable {
         return Array(JSON.object(o).serialized().utf8)
     }
 
-    /// Decodes a request; the timeout it asks for (seconds, clamped to 1...120).
+    /// Decodes a request; the timeout it asks for (seconds, clamped to 0.05...120).
     public static func decode(_ bytes: [UInt8]) throws(WireError) -> (AgentRequest, timeout: Double) {
         guard let json = try? JSON.parse(bytes), case .object(let o) = json else { throw .malformed("not a JSON object") }
         guard let v = o["v"]?.int64Value else { throw .malformed("no protocol version \"v\"") }
         guard v == Int64(version) else { throw .version(Int(v)) }
         guard case .string(let op)? = o["op"] else { throw .malformed("no \"op\"") }
-        let timeout = min(max(o["timeout"]?.doubleValue ?? 10, 1), 120)
+        let timeout = min(max(o["timeout"]?.doubleValue ?? 10, 0.05), 120)
         let r = Wire.Reader(o)
         let req: AgentRequest
         switch op {

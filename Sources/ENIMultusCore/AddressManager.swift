@@ -58,6 +58,15 @@ enum AddressManager {
     /// it assigned stops EC2 handing it out again); 0 elsewhere.
     var deferredReleaseSeconds: Int { mode == .ec2 ? cooldownSeconds : 0 }
 
+    /// Mode ec2's warm pool: addresses per family a drain keeps on the ENI instead of unassigning (0 elsewhere).
+    var keepWarm: Int { mode == .ec2 ? builtinConfig?.warmAddresses ?? 0 : 0 }
+
+    /// Mode ec2 with a warm pool: the IPAM that decides how many of a released attachment's addresses stay warm.
+    var warmPool: EC2ModeIPAM? {
+        if case .ec2(let m) = self, m.poolEnabled { return m }
+        return nil
+    }
+
     /// ADD: addresses, routes and DNS for the interface at result index `interface`.
     func add(_ inv: Invocation, interface: Int?, undo: UndoStack) throws -> CNIResult {
         switch self {

@@ -118,13 +118,42 @@ struct EC2ModeIPAM {
                                          registry: r.registry, pause: { usleep(100_000) })
                 if !added.isEmpty { inv.pushUnassign(added, r, ledger, undo) }
                 address = q.address
+            } else if poolEnabled,
+                      let warm = try takeWarm(v4: fam.isV4, r, ledger, key: key, holding: ips.map(\.address.address),
+                                              pod: inv.podIdentity, now: inv.now,
+                                              onENI: Set(try r.registry.localAddresses(mac: r.local.mac))) {
+                // The warm pool (or an address whose cooldown is over), shown on the ENI by IMDS: no EC2 call.
+                inv.env.failpoint("add.ec2.after-warm-take")
+                undo.push("return \(warm) to the warm pool") {
+                    try ledger.locked { try ledger.addWarm([warm], eni: r.remote.id, mac: r.local.mac) }
+                }
+                address = warm
             } else {
                 do {
-                    let got = try r.registry.assign(count: 1, v4: fam.isV4, to: r.remote.id)
+                    // One call for this ADD and the warm pool's refill.
+                    let extra = poolEnabled ? min(64, try warmTarget(v4: fam.isV4, eni: r.remote.id, ledger, adding: 1)) : 0
+                    var got: [IPAddress]
+                    do { got = try r.registry.assign(count: 1 + extra, v4: fam.isV4, to: r.remote.id) } catch let e as EC2CallFailure where extra > 0 && !e.tryAgainLater {
+                        // The ENI may have room for this ADD but not for the pool.
+                        got = try r.registry.assign(count: 1, v4: fam.isV4, to: r.remote.id)
+                    }
                     inv.env.failpoint("add.ec2.after-assign")
-                    inv.pushUnassign(got, r, ledger, undo)
+                    inv.pushUnassign([got[0]], r, ledger, undo)
+                    if got.count > 1 {
+                        // Concurrent ADDs may all have refilled: the pool keeps what it still lacks, the rest is
+                        // queued for release (owned, and unassigned in one batch by the next drain).
+                        try ledger.locked {
+                            let lack = try warmTarget(v4: fam.isV4, eni: r.remote.id, ledger, adding: 1)
+                            let keep = Array(got.dropFirst().prefix(lack))
+                            try ledger.addWarm(keep, eni: r.remote.id, mac: r.local.mac)
+                            let excess = Array(got.dropFirst(1 + keep.count))
+                            if !excess.isEmpty {
+                                try ledger.enqueue(.init(eni: r.remote.id, addresses: excess, mac: r.local.mac), unique: inv.env.random())
+                            }
+                        }
+                    }
                     address = got[0]
-                    assigned.append(address)
+                    assigned += got
                 } catch {
                     // EC2 gives no new address (the ENI or the subnet is full, or EC2 fails now): the cooldown is a
                     // preference, never a cause of failure, so an address this node keeps on the ENI through its
@@ -150,6 +179,46 @@ struct EC2ModeIPAM {
                                pause: { usleep(100_000) })
         }
         return CNIResult(ips: ips, routes: config.routes)
+    }
+
+    /// Whether the network keeps a warm pool (`warmAddresses` or `minimumAddresses`).
+    var poolEnabled: Bool { config.warmAddresses > 0 || config.minimumAddresses > 0 }
+
+    /// Warm addresses of the family the ENI should hold once `adding` more attachments hold one: `warmAddresses`,
+    /// or what `minimumAddresses` still asks beyond the live ones, less what the pool already has.
+    func warmTarget(v4: Bool, eni: String, _ ledger: EC2Ledger, adding: Int) throws -> Int {
+        var live = adding
+        for name in try FileIO.list(ledger.ledgerDir) {
+            guard let e = try FileIO.read("\(ledger.ledgerDir)/\(name)").flatMap(EC2Ledger.Entry.init), e.eni == eni else { continue }
+            live += e.addresses.filter { $0.isV4 == v4 }.count
+        }
+        let have = try ledger.warm(eni: eni).filter { $0.address.isV4 == v4 }.count
+        return max(0, max(config.warmAddresses, config.minimumAddresses - live) - have)
+    }
+
+    /// An address of the family from the ENI's warm pool, else one whose cooldown is over (a deferred release
+    /// still queued), among those IMDS shows on the ENI (`onENI`), recorded for `key` and taken out of the pool or
+    /// queue under the ledger's lock. An address a live entry already holds (a crash between the two writes) is
+    /// never handed out; one IMDS does not show (a refill still landing, or gone) is left for later.
+    func takeWarm(v4: Bool, _ r: Invocation.Registration, _ ledger: EC2Ledger, key: AttachmentKey,
+                  holding: [IPAddress], pod: String, now: Int64, onENI: Set<IPAddress>) throws -> IPAddress? {
+        try ledger.locked { () throws -> IPAddress? in
+            let live = try ledger.liveAddresses()
+            if let w = try ledger.warm(eni: r.remote.id).first(where: {
+                $0.address.isV4 == v4 && !live.contains($0.address) && onENI.contains($0.address)
+            }) {
+                try ledger.record(key, .init(eni: r.remote.id, addresses: holding + [w.address], pod: pod, mac: r.local.mac))
+                try FileIO.remove(w.path)
+                return w.address
+            }
+            let cooled = try ledger.coolingQueued(eni: r.remote.id).filter {
+                $0.address.isV4 == v4 && $0.notBefore <= now && !live.contains($0.address) && onENI.contains($0.address)
+            }
+            guard let pick = cooled.min(by: { $0.notBefore < $1.notBefore }) else { return nil }
+            try ledger.record(key, .init(eni: r.remote.id, addresses: holding + [pick.address], pod: pod, mac: r.local.mac))
+            try ledger.unqueue(pick.address, at: pick.path)
+            return pick.address
+        }
     }
 
     /// A cooling address of the family on this ENI (a deferred release still queued, still in IMDS, held by no
@@ -189,9 +258,10 @@ struct EC2ModeIPAM {
         let ledger = EC2Ledger(root: "\(config.dataDir)/\(network)/ec2")
         for fam in config.families {
             let slots = try addressSlots(r, fam, dataDir: config.dataDir)
-            // The release queue is read only when the ENI is full.
+            // The release queue and the warm pool are read only when the ENI is full.
             if slots.used >= slots.cap,
-               !(try ledger.coolingQueued(eni: r.remote.id)).contains(where: { $0.address.isV4 == fam.isV4 }) {
+               !(try ledger.coolingQueued(eni: r.remote.id)).contains(where: { $0.address.isV4 == fam.isV4 }),
+               !(try ledger.warm(eni: r.remote.id)).contains(where: { $0.address.isV4 == fam.isV4 }) {
                 return "\(r.remote.id) is full: \(slots.used) of \(slots.cap) \(fam.label) address slots of \(slots.instanceType) are in use"
             }
         }

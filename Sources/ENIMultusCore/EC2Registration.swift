@@ -228,6 +228,8 @@ func unregister(_ addresses: [IPAddress], from eniID: String, mac: MACAddress? =
 /// `ledger/<containerID>:<ifname>` records an attachment's ENI and addresses (written before EC2 is asked, so a
 /// crash mid-assign is still released by DEL). `queue/<n>` holds releases that EC2 could not take when DEL ran;
 /// later invocations drain it a few entries at a time, skipping addresses a live ledger entry holds again.
+/// `warm/<address>` holds the `ec2` mode's warm pool: addresses assigned to our ENI and confirmed, owned by no
+/// attachment, handed to the next ADD without an EC2 call (`ipam.warmAddresses`, `ipam.minimumAddresses`).
 struct EC2Ledger {
     let root: String
 
@@ -276,6 +278,28 @@ struct EC2Ledger {
         return try body()
     }
     var queueDir: String { root + "/queue" }
+    var warmDir: String { root + "/warm" }
+
+    /// The warm pool of `eni` (every ENI when nil): one row per address with its file. Under `locked` when it
+    /// matters who takes what.
+    func warm(eni: String?) throws -> [(path: String, address: IPAddress, entry: Entry)] {
+        var out: [(path: String, address: IPAddress, entry: Entry)] = []
+        for name in try FileIO.list(warmDir).sorted() {
+            let path = "\(warmDir)/\(name)"
+            guard let e = try FileIO.read(path).flatMap(Entry.init), let a = e.addresses.first else { continue }
+            if eni == nil || e.eni == eni { out.append((path, a, e)) }
+        }
+        return out
+    }
+
+    /// Puts `addresses` (assigned to `eni`, owned by no attachment) into the warm pool. Under `locked`.
+    func addWarm(_ addresses: [IPAddress], eni: String, mac: MACAddress?) throws {
+        guard !addresses.isEmpty else { return }
+        try FileIO.makeDirectories(warmDir)
+        for a in addresses {
+            try FileIO.writeAtomically("\(warmDir)/\(a)", Entry(eni: eni, addresses: [a], mac: mac).bytes)
+        }
+    }
 
     func record(_ key: AttachmentKey, _ entry: Entry) throws {
         try FileIO.makeDirectories(ledgerDir)
@@ -324,11 +348,13 @@ struct EC2Ledger {
     }
 
     /// Drains queued releases that are due (`notBefore` passed), up to `limit` entries, with one unassign per ENI
-    /// and family; entries stay queued when EC2 fails again. Returns how many entries were done.
+    /// and family; entries stay queued when EC2 fails again. Returns how many entries were done. With `keepWarm`,
+    /// due addresses confirmed on their ENI (the entry knows its MAC) first refill that ENI's warm pool up to
+    /// that many per family, without an EC2 call.
     @discardableResult
-    func drain(limit: Int, now: Int64, registry: ENIRegistry) throws -> Int {
+    func drain(limit: Int, now: Int64, registry: ENIRegistry, keepWarm: Int = 0) throws -> Int {
         guard !(try queued()).isEmpty else { return 0 }
-        return try locked { try drainLocked(limit: limit, now: now, registry: registry) }
+        return try locked { try drainLocked(limit: limit, now: now, registry: registry, keepWarm: keepWarm) }
     }
 
     /// How many queued releases are due at `now`, and since when the oldest of them is.
@@ -342,7 +368,7 @@ struct EC2Ledger {
         return (due, oldest)
     }
 
-    private func drainLocked(limit: Int, now: Int64, registry: ENIRegistry) throws -> Int {
+    private func drainLocked(limit: Int, now: Int64, registry: ENIRegistry, keepWarm: Int) throws -> Int {
         var due: [(path: String, entry: Entry)] = []
         for name in try queued() {
             let path = "\(queueDir)/\(name)"
@@ -352,6 +378,32 @@ struct EC2Ledger {
         }
         guard !due.isEmpty else { return 0 }
         let live = try liveAddresses()
+        var moved = 0
+        if keepWarm > 0 {
+            // Refill the warm pools first: what moves there needs no EC2 call (and the next ADDs none either).
+            var pool: [String: [Bool: Int]] = [:]
+            for w in try warm(eni: nil) { pool[w.entry.eni, default: [:]][w.address.isV4, default: 0] += 1 }
+            for i in due.indices where due[i].entry.mac != nil {
+                var e = due[i].entry
+                let moving = e.addresses.filter { a in
+                    guard !live.contains(a), pool[e.eni, default: [:]][a.isV4, default: 0] < keepWarm else { return false }
+                    pool[e.eni, default: [:]][a.isV4, default: 0] += 1
+                    return true
+                }
+                guard !moving.isEmpty else { continue }
+                try addWarm(moving, eni: e.eni, mac: e.mac)
+                e.addresses.removeAll { moving.contains($0) }
+                if e.addresses.isEmpty {
+                    try FileIO.remove(due[i].path)
+                    moved += 1
+                } else {
+                    try FileIO.writeAtomically(due[i].path, e.bytes)
+                }
+                due[i].entry = e
+            }
+            due.removeAll { $0.entry.addresses.isEmpty }
+            guard !due.isEmpty else { return moved }
+        }
         var done = 0
         var byENI: [String: [(path: String, entry: Entry)]] = [:]
         for d in due { byENI[d.entry.eni, default: []].append(d) }
@@ -366,6 +418,6 @@ struct EC2Ledger {
                 continue  // EC2 still unhappy for this ENI: keep its entries for later
             }
         }
-        return done
+        return done + moved
     }
 }

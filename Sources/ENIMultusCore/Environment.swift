@@ -120,7 +120,8 @@ public enum Failpoints {
         "add.after-ledger-record",         // EC2 registration: ledger entry written, EC2 not asked yet
         "add.after-ec2-register",          // EC2 registration: assigned and confirmed in IMDS
         "add.ec2.after-ledger-open",       // ec2 mode: ledger entry without addresses written
-        "add.ec2.after-assign",            // ec2 mode: EC2 chose and assigned the address, ledger not completed
+        "add.ec2.after-warm-take",         // ec2 mode: a warm-pool address recorded for the attachment, pool file not yet checked in IMDS
+        "add.ec2.after-assign",            // ec2 mode: EC2 chose and assigned the address (and the pool's refill), ledger not completed
         "add.ec2.after-ledger-complete",   // ec2 mode: ledger lists the address
         "add.prefix.after-grow-assign",    // prefix mode: EC2 assigned a new prefix, not yet recorded
         "add.prefix.after-grow-save",      // prefix mode: the new prefix recorded

@@ -147,7 +147,7 @@ struct Invocation {
             if drainQueue, let ledger = try? ec2Ledger(self.ipam()), let (due, oldest) = try? ledger.dueSummary(now: now),
                due >= 8 || (due > 0 && now - oldest >= 30) {
                 // Batched: one unassign per ENI for many due releases, not one per DEL.
-                _ = try? ledger.drain(limit: 64, now: now, registry: reg)
+                _ = try? ledger.drain(limit: 64, now: now, registry: reg, keepWarm: (try? self.ipam())?.keepWarm ?? 0)
             }
             let (local, remote) = try selectENI(ec2, registry: reg, cache: nodeRecords.verifiedENIs, fresh: fresh)
             inv.registration = Registration(config: ec2, registry: reg, local: local, remote: remote)
@@ -235,11 +235,31 @@ struct Invocation {
                 env.failpoint("del.after-ledger-forget")
                 return
             }
+            if let pool = ipam.warmPool, entry.mac != nil {
+                // The warm pool takes back what it lacks (confirmed addresses, no EC2 call); the rest is released.
+                try ledger.locked {
+                    // Already warm (a DEL that died after moving them): nothing to move or release.
+                    let already = Set(try ledger.warm(eni: entry.eni).map(\.address))
+                    entry.addresses.removeAll { already.contains($0) }
+                    var warm: [IPAddress] = []
+                    for v4 in [true, false] {
+                        let want = try pool.warmTarget(v4: v4, eni: entry.eni, ledger, adding: -entry.addresses.filter { $0.isV4 == v4 }.count)
+                        warm += entry.addresses.filter { $0.isV4 == v4 }.prefix(want)
+                    }
+                    try ledger.addWarm(warm, eni: entry.eni, mac: entry.mac)
+                    entry.addresses.removeAll { warm.contains($0) }
+                    if entry.addresses.isEmpty { try ledger.forget(key) } else { try ledger.record(key, entry) }
+                }
+                if entry.addresses.isEmpty {
+                    env.failpoint("del.after-ledger-forget")
+                    return
+                }
+            }
             do {
                 let reg = try registry(seconds: min(cfg.timeoutSeconds, 5))
                 try unregister(entry.addresses, from: entry.eni, mac: entry.mac, keep: [], registry: reg)
                 env.failpoint("del.after-ec2-release")
-                try? ledger.drain(limit: 16, now: now, registry: reg)
+                try? ledger.drain(limit: 16, now: now, registry: reg, keepWarm: ipam.keepWarm)
             } catch {
                 if !env.mutant(Mutants.delSkipsQueue) { try ledger.enqueue(entry, unique: env.random()) }
                 env.failpoint("del.after-ec2-queue")
@@ -325,7 +345,7 @@ struct Invocation {
                     }
                     try ledger.forget(k)
                 }
-                try ledger.drain(limit: 256, now: now, registry: reg)
+                try ledger.drain(limit: 256, now: now, registry: reg, keepWarm: ipam.keepWarm)
                 // Node-local reconcile: addresses on our ENIs that no record of this node owns.
                 let grace = ipam.isEC2Native ? ipam.builtinConfig?.reconcileGraceSeconds : nil
                 if let grace {

@@ -50,7 +50,7 @@ struct Reconciler {
             let ledger = EC2Ledger(root: "\(dataDir)/\(net)/ec2")
             guard FileIO.exists(ledger.root) else { continue }
             ledgers.append(ledger)
-            for dir in [ledger.ledgerDir, ledger.queueDir] {
+            for dir in [ledger.ledgerDir, ledger.queueDir, ledger.warmDir] {
                 for name in try FileIO.list(dir) {
                     guard let e = try FileIO.read("\(dir)/\(name)").flatMap(EC2Ledger.Entry.init) else { continue }
                     owned.formUnion(e.addresses)
@@ -72,6 +72,17 @@ struct Reconciler {
         var stillSeen: [String: Int64] = [:]
         if !locals.isEmpty {
             for eni in try registry.describe(ids: locals.map(\.id)) {
+                // A warm-pool record of an address EC2 no longer shows on the ENI (past the grace: not a refill
+                // still landing) is dropped, so no ADD waits on it.
+                let present = Set(eni.ipv4 + eni.ipv6)
+                for ledger in ledgers {
+                    try ledger.locked {
+                        for w in try ledger.warm(eni: eni.id) where !present.contains(w.address) {
+                            let since = seen["\(eni.id)/warm \(w.address)"] ?? now
+                            if now - since >= Int64(graceSeconds) { try FileIO.remove(w.path) } else { stillSeen["\(eni.id)/warm \(w.address)"] = since }
+                        }
+                    }
+                }
                 var orphanAddresses: [IPAddress] = []
                 var orphanPrefixes: [IPPrefix] = []
                 for a in eni.ipv4 + eni.ipv6 {

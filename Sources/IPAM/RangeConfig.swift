@@ -66,8 +66,11 @@ public struct IPAMConfig: Sendable {
     /// subnet's `::1`, the VPC router).
     public var gateway: IPAddress?
     public var gateway6: IPAddress?
-    /// `prefix`: free addresses to keep on hand (`warmAddresses`, default 0: grow only when full).
+    /// `prefix`: free addresses to keep on hand (`warmAddresses`, default 0: grow only when full). `ec2`: addresses
+    /// assigned to the ENI and owned by no attachment, kept per family so that an ADD makes no EC2 call.
     public var warmAddresses: Int
+    /// `ec2`: addresses per family the ENI keeps assigned at least, live plus warm (`minimumAddresses`, default 0).
+    public var minimumAddresses: Int
     /// `prefix`: a prefix that has held no address for this long is returned to EC2 (`prefixReleaseSeconds`).
     public var prefixReleaseSeconds: Int
     /// `ec2`/`prefix`: an address or prefix on our ENI that no reservation of this node owns is unassigned by
@@ -83,6 +86,7 @@ public struct IPAMConfig: Sendable {
         self.cooldownSeconds = cooldownSeconds
         self.families = families
         warmAddresses = 0
+        minimumAddresses = 0
         prefixReleaseSeconds = 300
         reconcileGraceSeconds = 300
     }
@@ -106,6 +110,7 @@ public struct IPAMConfig: Sendable {
         }
         cooldownSeconds = Int(try r.int("cooldownSeconds", in: 0...3600) ?? Int64(Self.defaultCooldownSeconds))
         warmAddresses = 0
+        minimumAddresses = 0
         prefixReleaseSeconds = 300
         reconcileGraceSeconds = 300
         families = [.ipv4]
@@ -137,18 +142,18 @@ public struct IPAMConfig: Sendable {
                 gateway6 = a
             }
             reconcileGraceSeconds = Int(try r.int("reconcileGraceSeconds", in: 0...86400) ?? 300)
+            warmAddresses = Int(try r.int("warmAddresses", in: 0...(m == .prefix ? 4096 : 256)) ?? 0)
             if m == .prefix {
-                warmAddresses = Int(try r.int("warmAddresses", in: 0...4096) ?? 0)
                 prefixReleaseSeconds = Int(try r.int("prefixReleaseSeconds", in: 0...86400) ?? 300)
+                if r.object["minimumAddresses"] != nil { throw r.invalid("minimumAddresses", "belongs to mode \"ec2\"") }
             } else {
-                for key in ["warmAddresses", "prefixReleaseSeconds"] where r.object[key] != nil {
-                    throw r.invalid(key, "belongs to mode \"prefix\"")
-                }
+                minimumAddresses = Int(try r.int("minimumAddresses", in: 0...256) ?? 0)
+                if r.object["prefixReleaseSeconds"] != nil { throw r.invalid("prefixReleaseSeconds", "belongs to mode \"prefix\"") }
             }
             rangeSets = []
             return
         }
-        for key in ["families", "gateway6", "warmAddresses", "prefixReleaseSeconds", "reconcileGraceSeconds"]
+        for key in ["families", "gateway6", "warmAddresses", "minimumAddresses", "prefixReleaseSeconds", "reconcileGraceSeconds"]
         where r.object[key] != nil {
             throw r.invalid(key, "belongs to modes \"ec2\" and \"prefix\", not \"ranges\"")
         }

@@ -34,12 +34,24 @@ public final class AWSENIRegistry: ENIRegistry {
                         deadline: deadline)
     }
 
+    /// What IMDS said about each MAC: a MAC is one ENI's for ever, and its device number and subnet stay while it
+    /// is attached, so after the first read only the list of MACs is fetched (a detached and re-attached ENI is
+    /// read again: its MAC left the list in between, or its interface id no longer matches).
+    private var seenMACs: [String: LocalENI] = [:]
+    private var subnetsByMAC: [MACAddress: (read: Double, cidrs: [IPPrefix])] = [:]
+    private let clock = SystemClock()
+
     public func localENIs() throws -> [LocalENI] {
-        try imds.macs().compactMap { mac -> LocalENI? in
+        let macs = try imds.macs()
+        seenMACs = seenMACs.filter { macs.contains($0.key) }
+        return try macs.compactMap { mac -> LocalENI? in
+            if let known = seenMACs[mac] { return known }
             let base = "network/interfaces/macs/\(mac)/"
             guard let parsed = MACAddress(mac), let id = try imds.metadata(base + "interface-id"),
                   let dev = try imds.metadata(base + "device-number").flatMap({ Int($0) }) else { return nil }
-            return LocalENI(mac: parsed, id: id, deviceIndex: dev, subnetID: try imds.metadata(base + "subnet-id") ?? "")
+            let e = LocalENI(mac: parsed, id: id, deviceIndex: dev, subnetID: try imds.metadata(base + "subnet-id") ?? "")
+            seenMACs[mac] = e
+            return e
         }
     }
 
@@ -130,10 +142,16 @@ public final class AWSENIRegistry: ENIRegistry {
     }
 
     public func subnets(mac: MACAddress) throws -> [IPPrefix] {
+        if let known = subnetsByMAC[mac], seenMACs[mac.description] != nil, clock.monotonic() - known.read < 300 {
+            return known.cidrs
+        }
         let base = "network/interfaces/macs/\(mac)/"
         let v4 = try imds.metadataList(base + "subnet-ipv4-cidr-block")
         let v6 = try imds.metadataList(base + "subnet-ipv6-cidr-blocks")
-        return (v4 + v6).compactMap { IPPrefix($0) }
+        let all = (v4 + v6).compactMap { IPPrefix($0) }
+        // Kept 5 minutes while the MAC is known attached (a subnet that gains an IPv6 block is seen within that).
+        if seenMACs[mac.description] != nil { subnetsByMAC[mac] = (clock.monotonic(), all) }
+        return all
     }
 
     public func localPrefixes(mac: MACAddress) throws -> [IPPrefix] {

@@ -14,7 +14,9 @@ public protocol DeadlineRegistry: ENIRegistry {
 extension AWSENIRegistry: DeadlineRegistry {}
 
 /// The agent's single holder of the AWS session. Requests from every connection queue here and one worker runs
-/// them in order, so EC2 sees one client per node: one connection, one set of cached credentials, one pace.
+/// them in order, so EC2 sees one client per node: one connection, one set of cached credentials, one pace. (A
+/// mutation in flight holds up the reads queued behind it: on EC2 for 100–300 ms, while the requests of the other
+/// pods queue up to be merged into the next call.)
 /// Concurrent mutations of the same kind on the same ENI are merged into one EC2 call (N simultaneous ADDs → one
 /// AssignPrivateIpAddresses with N addresses); when a merged call fails for a reason that may be one member's
 /// (an address in use, one not assigned), each member is retried alone so that only its own outcome reaches it.
@@ -52,6 +54,10 @@ public final class Broker: @unchecked Sendable {
     private let options: Options
     private var _stats = Stats()
     private let log: @Sendable (String) -> Void
+    /// The crash campaign's hook (debug builds of the agent bind it to `ENI_MULTUS_FAILPOINT`): called with
+    /// `agent.before-ec2` and `agent.after-ec2` around every mutating EC2 call. Names in `Broker.crashPoints`.
+    public var crashPoint: @Sendable (String) -> Void = { _ in }
+    public static let crashPoints = ["agent.before-ec2", "agent.after-ec2"]
 
     final class Job {
         let request: AgentRequest
@@ -109,9 +115,11 @@ public final class Broker: @unchecked Sendable {
         }
     }
 
-    /// Requests that may share one EC2 call: same action, same ENI (and for IPv4, the same reassignment flag).
+    /// Requests that may share one EC2 call: same action, same ENI (and for IPv4, the same reassignment flag); and
+    /// identical reads (the first ADDs on a node all describing the ENI, pods confirming on one MAC), answered once.
     static func mergeKey(_ r: AgentRequest) -> String? {
-        switch r {
+        if !r.mutates { return "=" + String(decoding: r.encoded(timeout: 0), as: UTF8.self) }
+        return switch r {
         case .assignIPv4(let e, _, let re): "a4|\(e)|\(re)"
         case .unassignIPv4(let e, _): "u4|\(e)"
         case .assignIPv6(let e, _): "a6|\(e)"
@@ -124,6 +132,10 @@ public final class Broker: @unchecked Sendable {
     /// One call for the whole batch; each member alone when the merged call fails.
     private func run(_ batch: [Job]) -> [AgentReply] {
         let end = batch.map(\.end).max()!
+        if batch.count > 1, !batch[0].request.mutates {
+            let r = perform(batch[0].request, end: end)  // identical reads: one answer for all
+            return batch.map { _ in r }
+        }
         guard batch.count > 1, let merged = Self.merge(batch.map(\.request)) else {
             return batch.map { perform($0.request, end: $0.end) }
         }
@@ -192,7 +204,9 @@ public final class Broker: @unchecked Sendable {
             if let registry { reg = registry } else { reg = try makeRegistry(); registry = reg }
             reg.setDeadline(seconds: max(end - clock.monotonic(), 0.01))
             monitor.locked { _stats.calls[request.op, default: 0] += 1 }
+            if request.mutates { crashPoint("agent.before-ec2") }
             let value = try Self.execute(request, on: reg)
+            if request.mutates { crashPoint("agent.after-ec2") }
             if request.mutates { monitor.locked { bucket(request.ec2Action).succeeded(limit: options.ratePerSecond) } }
             return .ok(value)
         } catch {

@@ -294,6 +294,13 @@ struct Agent: ParsableCommand {
                             log: { Live.log($0) }) {
             try AWSENIRegistry(environment: env, timeoutSeconds: 10)
         }
+        #if DEBUG
+        // The crash campaign: ENI_MULTUS_FAILPOINT names a point of Broker.crashPoints where the agent kills itself.
+        // Release builds have no failpoints (scripts/release-failpoints.sh).
+        if let wanted = env["ENI_MULTUS_FAILPOINT"], Broker.crashPoints.contains(wanted) {
+            broker.crashPoint = { if $0 == wanted { kill(getpid(), SIGKILL) } }
+        }
+        #endif
         let server = AgentServer(socketPath: socket, dataDir: dataDir, broker: broker, log: { Live.log($0) })
         let running: AgentServer.Running
         do { running = try server.start() } catch {

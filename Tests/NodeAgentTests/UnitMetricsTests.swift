@@ -18,7 +18,20 @@ struct UnitMetricsTests {
                      "eni_multus_reconcile_last_success_timestamp_seconds 1000", "# TYPE eni_multus_released_total counter"] {
             #expect(text.split(separator: "\n").contains(Substring(line)), "missing \(line)")
         }
-        #expect(Self.helpTypeProblems(text, metrics: 9) == [])
+        #expect(Self.helpTypeProblems(text, metrics: ReconcileMetrics.catalogue.count) == [])
+    }
+
+    @Test("the agent's counters are read at every scrape (live), over what was recorded")
+    func liveValues() {
+        let m = ReconcileMetrics()
+        nonisolated(unsafe) var requests = 3.0
+        m.live = { ["eni_multus_agent_requests_total": requests, "eni_multus_agent_ec2_mutations_total": 1] }
+        #expect(m.render().split(separator: "\n").contains("eni_multus_agent_requests_total 3"))
+        requests = 7
+        let text = m.render()
+        #expect(text.split(separator: "\n").contains("eni_multus_agent_requests_total 7"))
+        #expect(text.split(separator: "\n").contains("eni_multus_agent_ec2_mutations_total 1"))
+        #expect(Self.helpTypeProblems(text, metrics: ReconcileMetrics.catalogue.count) == [])
     }
 
     /// HELP and TYPE for each metric, right before its sample: counters end in _total (Prometheus naming), the rest
@@ -48,11 +61,11 @@ struct UnitMetricsTests {
         let m = ReconcileMetrics()
         m.record(assigned: 1, leaked: 0, released: 0, queued: 0, ec2Calls: 0, errors: 0, throttles: 0, now: 1)
         let good = m.render()
-        #expect(Self.helpTypeProblems(good, metrics: 9) == [])
+        #expect(Self.helpTypeProblems(good, metrics: ReconcileMetrics.catalogue.count) == [])
         let noType = good.split(separator: "\n").filter { $0 != "# TYPE eni_multus_release_queue gauge" }.joined(separator: "\n")
-        #expect(Self.helpTypeProblems(noType, metrics: 9).contains("no TYPE gauge line for eni_multus_release_queue"))
+        #expect(Self.helpTypeProblems(noType, metrics: ReconcileMetrics.catalogue.count).contains("no TYPE gauge line for eni_multus_release_queue"))
         let wrongType = good.replacingOccurrences(of: "# TYPE eni_multus_released_total counter", with: "# TYPE eni_multus_released_total gauge")
-        #expect(Self.helpTypeProblems(wrongType, metrics: 9).contains("no TYPE counter line for eni_multus_released_total"))
+        #expect(Self.helpTypeProblems(wrongType, metrics: ReconcileMetrics.catalogue.count).contains("no TYPE counter line for eni_multus_released_total"))
     }
 
     @Test("GET /metrics on the server answers 200 with the text; other paths 404")

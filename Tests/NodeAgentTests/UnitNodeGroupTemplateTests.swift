@@ -257,6 +257,7 @@ import TestSupport
             case "$1" in
               cat) cat "$STUB/nodeadm-run.service" ;;
               daemon-reload) ;;
+              enable) [ "$2" = --now ] && [ "$3" = eni-multus-agent.service ] || exit 1 ;;
               *) exit 1 ;;
             esac
             """#,
@@ -392,6 +393,11 @@ import TestSupport
         #expect(r.file(Self.gate)?.contains("ConditionPathExists=/var/lib/eni-multus-node/attached") == true)
         #expect(r.calls.first == "systemctl daemon-reload", "the gate is in place before IMDS or EC2 is touched")
         #expect(r.exists(Self.marker))
+        // The node agent runs as a unit (the plugin's EC2 goes through it), started before the marker frees kubelet.
+        let unit = try #require(r.file("etc/systemd/system/eni-multus-agent.service"))
+        #expect(unit.contains("ExecStart=/usr/local/bin/eni-multus-node agent --socket /run/eni-multus/agent.sock"))
+        #expect(unit.contains("Before=kubelet.service") && unit.contains("Restart=always"))
+        #expect(r.calls.contains("systemctl enable --now eni-multus-agent.service"), "\(r.calls)")
         #expect(r.signals.count == 1)
         let signal = try #require(r.signals.first)
         #expect(signal.contains("--stack-name demo-multus-nodes --logical-resource-id NodeGroup --unique-id \(Self.instanceID) --status SUCCESS"))

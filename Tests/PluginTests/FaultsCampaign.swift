@@ -58,6 +58,8 @@ enum CampaignMode: String, Sendable, CaseIterable, CustomStringConvertible {
     case ec2Cooldown = "ec2+cooldown"
     /// `mode: prefix` with cooldown 0 and prefixReleaseSeconds 0.
     case prefix
+    /// mode ec2 with a warm pool of `warm` addresses and no cooldown: most ADDs and DELs make no EC2 call.
+    case ec2Warm = "ec2+warm"
     /// ranges over an ipvlan slave of eni0 (only where the kernel has ipvlan).
     case ipvlanRanges = "ipvlan+ranges"
 
@@ -72,6 +74,13 @@ enum CampaignMode: String, Sendable, CaseIterable, CustomStringConvertible {
     /// returned) does a campaign run one more GC with `reconcile: true` (grace 0), after checking that the leftover
     /// is exactly that.
     static let reconcileGrace = 300
+
+    /// `warmAddresses` of `ec2Warm`: the most the pool may hold once every attachment is gone.
+    static let warm = 2
+
+    /// Addresses an ADD killed between its EC2 call and its record can leave to the reconcile: the address, and
+    /// in `ec2Warm` the pool's refill from the same call.
+    var reconcileLeftover: Int { self == .ec2Warm ? 1 + Self.warm : 1 }
 
     /// The network config (cniVersion 1.1.0, so GC and STATUS work). `timeout`: ec2TimeoutSeconds. `reconcile`:
     /// grace 0 (the reconcile pass the design relies on). `logFile`: the plugin's JSON-lines log, level info.
@@ -97,6 +106,8 @@ enum CampaignMode: String, Sendable, CaseIterable, CustomStringConvertible {
             ipam = #""mode":"ec2","cooldownSeconds":0,"reconcileGraceSeconds":\#(grace),\#(route)"#
         case .ec2Cooldown:
             ipam = #""mode":"ec2","cooldownSeconds":1,"reconcileGraceSeconds":\#(grace),\#(route)"#
+        case .ec2Warm:
+            ipam = #""mode":"ec2","cooldownSeconds":0,"warmAddresses":\#(Self.warm),"reconcileGraceSeconds":\#(grace),\#(route)"#
         case .prefix:
             ipam = #""mode":"prefix","cooldownSeconds":0,"prefixReleaseSeconds":0,"reconcileGraceSeconds":\#(grace),\#(route)"#
         }
@@ -270,8 +281,9 @@ final class CampaignNode: @unchecked Sendable {
             _ = FileManager.default.fileExists(atPath: dataDir + "/" + p, isDirectory: &isDir)
             if isDir.boolValue { continue }
             let name = (p as NSString).lastPathComponent
+            // The warm pool is owned state that outlives every attachment by design (bounded in `ec2Leaks`).
             if name == "lock" || name == "prefix.lock" || name.hasPrefix("last_reserved_ip.") || p.contains("/cooling/")
-                || p.hasPrefix(".eni/") || p == ".instance-limits" || p == ".reconcile-seen" { continue }
+                || p.contains("/ec2/warm/") || p.hasPrefix(".eni/") || p == ".instance-limits" || p == ".reconcile-seen" { continue }
             if p.hasSuffix("/ec2/prefixes"), (FileManager.default.contents(atPath: dataDir + "/" + p) ?? Data()).isEmpty { continue }
             let content = (try? String(contentsOfFile: dataDir + "/" + p, encoding: .utf8)) ?? ""
             out.append("\(p): \(content.replacingOccurrences(of: "\n", with: " ").prefix(160))")
@@ -279,12 +291,23 @@ final class CampaignNode: @unchecked Sendable {
         return out.sorted()
     }
 
-    /// What EC2 still holds on the ENI beyond its primary address.
+    /// What EC2 still holds on the ENI beyond its primary address and the warm pool, and a warm pool larger than
+    /// `warmAddresses` per family or holding an address EC2 does not show.
     func ec2Leaks() -> [String] {
         guard let ec2 else { return [] }
         do {
-            let h = try ec2.held()
-            return (h.addresses.isEmpty ? [] : ["EC2: \(ec2.eni) still holds \(h.addresses)"])
+            var h = try ec2.held()
+            let warm = storeAccount().warm
+            func norm(_ a: String) -> String { IPAddress(a).map { "\($0)" } ?? a }
+            var out: [String] = []
+            for v4 in [true, false] where warm.filter({ $0.contains(".") == v4 }).count > CampaignMode.warm {
+                out.append("the warm pool holds \(warm.sorted()), more than warmAddresses \(CampaignMode.warm) per family")
+            }
+            let onENI = Set(h.addresses.map(norm))
+            let stale = warm.filter { !onENI.contains($0) }
+            if !stale.isEmpty { out.append("the warm pool lists \(stale.sorted()), which EC2 does not show on \(ec2.eni)") }
+            h.addresses.removeAll { warm.contains(norm($0)) }
+            return out + (h.addresses.isEmpty ? [] : ["EC2: \(ec2.eni) still holds \(h.addresses)"])
                 + (h.prefixes.isEmpty ? [] : ["EC2: \(ec2.eni) still holds prefixes \(h.prefixes)"])
         } catch { return ["EC2 state unreadable: \(error)"] }
     }
@@ -298,8 +321,9 @@ final class CampaignNode: @unchecked Sendable {
     struct StoreAccount: Sendable {
         var ledger: Set<String> = []
         var queued: Set<String> = []
+        var warm: Set<String> = []
         var prefixes: Set<String> = []
-        var addresses: Set<String> { ledger.union(queued) }
+        var addresses: Set<String> { ledger.union(queued).union(warm) }
     }
 
     func storeAccount() -> StoreAccount {
@@ -318,6 +342,7 @@ final class CampaignNode: @unchecked Sendable {
         }
         for e in entries("ledger") { out.ledger.formUnion(addresses(e)) }
         for e in entries("queue") { out.queued.formUnion(addresses(e)) }
+        for e in entries("warm") { out.warm.formUnion(addresses(e)) }
         let held = (try? String(contentsOfFile: "\(root)/prefixes", encoding: .utf8)) ?? ""
         for line in held.split(separator: "\n") {
             let f = line.split(separator: " ")
@@ -337,7 +362,8 @@ final class CampaignNode: @unchecked Sendable {
     }
 
     /// The invariant every EC2 campaign asserts before any GC (and again after a GC with a non-zero reconcile
-    /// grace): what EC2 holds for our ENI ⊆ ledger ∪ release queue ∪ held prefixes. Throws when EC2 is unreadable.
+    /// grace): what EC2 holds for our ENI ⊆ ledger ∪ release queue ∪ warm pool ∪ held prefixes. Throws when EC2
+    /// is unreadable.
     func unaccountedInEC2() throws -> Unaccounted {
         guard let ec2 else { return Unaccounted() }
         let h = try ec2.held()

@@ -14,9 +14,15 @@ struct CrashCase: Sendable, CustomStringConvertible {
     /// What the killed invocation leaves is released by GC's reconcile, by design: EC2 assigned something the
     /// ADD never got to record (Tests/README.md: reconcile covers "an ADD between its EC2 call and its record"), or DEL
     /// forgot a prefix it had not yet returned. That leftover — at most one address or prefix EC2 holds beyond
-    /// the store — is allowed before GC and after a GC with the campaign's non-zero grace; then one reconcile
-    /// pass (grace 0) must release it.
+    /// the store (in `ec2Warm`, the address and the pool's refill: `CampaignMode.reconcileLeftover`) — is allowed
+    /// before GC and after a GC with the campaign's non-zero grace; then one reconcile pass (grace 0) must
+    /// release it.
     var needsGC = false
+    /// One good ADD and DEL before the runs, so that the point is reached (`ec2Warm`: the pool is filled).
+    var warmUp = false
+    /// Before every run the pool is emptied (its records dropped, then released by a reconcile pass), so that the
+    /// ADD asks EC2 and reaches the point (`ec2Warm`'s refill).
+    var emptyPool = false
     var isDel: Bool { point.hasPrefix("del.") }
     var description: String { "\(point) [\(mode)]" }
 }
@@ -75,6 +81,10 @@ extension FaultsCampaignTests {
                 .init(point: "del.prefix.after-release", mode: .prefix),
                 .init(point: "del.prefix.after-forget", mode: .prefix, needsGC: true),
                 .init(point: "del.prefix.after-return", mode: .prefix),
+                // mode ec2 with a warm pool: an ADD taking a pool address (the pool filled by a first ADD and DEL),
+                // and an ADD whose one EC2 call also refilled the pool (all of it left to the reconcile).
+                .init(point: "add.ec2.after-warm-take", mode: .ec2Warm, warmUp: true),
+                .init(point: "add.ec2.after-assign", mode: .ec2Warm, needsGC: true, emptyPool: true),
             ]
             return c
         }()
@@ -242,7 +252,7 @@ extension FaultsCampaignTests {
                 if c.needsGC {
                     do { left = try node.unaccountedInEC2() } catch { problem(run, "EC2 unreadable \(when): \(error)"); return nil }
                     if let allowed { left.addresses.removeAll { !allowed.addresses.contains($0) }; left.prefixes.removeAll { !allowed.prefixes.contains($0) } }
-                    if left.count > 1 { left = CampaignNode.Unaccounted() }
+                    if left.count > c.mode.reconcileLeftover { left = CampaignNode.Unaccounted() }
                 }
                 let p = node.ec2InvariantProblems(when, allowing: left)
                 if !p.isEmpty { problem(run, p.joined(separator: "; ")); return nil }
@@ -287,9 +297,18 @@ extension FaultsCampaignTests {
                 return true
             }
 
-            if c.isDel, !goodADD(0, "first") { tally.add(c, runs: 0, execs: execs, leaks: leaks, seconds: 0); return }
+            if c.isDel || c.warmUp, !goodADD(0, "first") { tally.add(c, runs: 0, execs: execs, leaks: leaks, seconds: 0); return }
+            if c.warmUp {
+                let d = exec("DEL")
+                if d.status != 0 { problem(0, "the warm-up DEL failed: \(d)") }
+            }
             for run in 1...runs {
                 if leaks >= 3 { problems.add("\(c): stopped after \(run - 1) runs (3 problems)"); break }
+                if c.emptyPool {
+                    _ = Shell.run(["rm", "-rf", "\(dataDir)/\(CampaignMode.network)/ec2/warm"])
+                    let g = exec("GC", reconcile: true)
+                    if g.status != 0 { problem(run, "the reconcile that empties the pool failed: \(g)") }
+                }
                 let k = exec(c.isDel ? "DEL" : "ADD", c.point)
                 guard k.killedBySIGKILL else {
                     problem(run, "the plugin was not killed at \(c.point): \(k)")

@@ -88,14 +88,12 @@ final class FaultsNode {
     }
 
     /// The CNI environment of a case: complete and valid, then the case's overrides (nil removes a variable).
-    /// AWS endpoints are pinned to a closed loopback port, with static throwaway keys.
+    /// The node agent's socket is pinned to a path where nothing listens (an `eni` network's EC2 step fails at
+    /// once, and a real agent on this machine is never reached).
     func variables(_ verb: String, _ overrides: [String: String?]) -> [String: String] {
         var v = ["CNI_COMMAND": verb, "CNI_CONTAINERID": "hostile1", "CNI_NETNS": pod.path, "CNI_IFNAME": "net1",
                  "CNI_PATH": cniPath, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-                 "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_SERVICE_ENDPOINT": Self.closedEndpoint,
-                 "AWS_ENDPOINT_URL": Self.closedEndpoint, "AWS_ENDPOINT_URL_EC2": Self.closedEndpoint,
-                 "AWS_ACCESS_KEY_ID": "AKIAFAULTSTESTKEY000", "AWS_SECRET_ACCESS_KEY": "faults-test-secret",
-                 "AWS_MAX_ATTEMPTS": "1"]
+                 "ENI_MULTUS_AGENT_SOCKET": scratch + "/no-agent.sock"]
         for (k, val) in overrides {
             v[k] = val.map(expand)
         }

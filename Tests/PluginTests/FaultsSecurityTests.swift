@@ -96,18 +96,21 @@ struct FaultsSecurityTests {
     static let secret = "faultsSECRETkey/wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLE"
     static let token = "FQoGZXIvYXdzEFAULTS-SESSION-TOKEN-d6b2c4e8a0f1"
 
-    /// ADD on a network with an `eni` block, AWS pointed at `endpoint`, recognisable credentials in the
-    /// environment, a debug log; returns the outputs and the log text.
+    /// ADD on a network with an `eni` block, through a node agent (in the node netns) whose AWS is pointed at
+    /// `endpoint` with recognisable credentials in its environment, a debug log; returns the plugin's outputs and
+    /// its log text followed by the agent's log (both are checked for secrets).
     static func addWithSecrets(_ f: FaultsNode, endpoint: String, binary: Bool = false) throws -> (PluginOutput, String) {
         let logs = f.scratch + "/logs"
         try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
         let logPath = logs + "/plugin-\(UInt32.random(in: 0...UInt32.max)).log"
         let conf = f.expand(HostileCases.json(HostileCases.with(HostileCases.hdBase, [
             "eni": ["id": eniID], "ec2TimeoutSeconds": 3, "logFile": logPath, "logLevel": "debug"])))
-        let aws: [String: String?] = [
-            "AWS_EC2_METADATA_SERVICE_ENDPOINT": endpoint, "AWS_ENDPOINT_URL": endpoint, "AWS_ENDPOINT_URL_EC2": endpoint,
+        let agent = try NodeAgentProcess(environment: [
+            "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_SERVICE_ENDPOINT": endpoint, "AWS_ENDPOINT_URL": endpoint, "AWS_ENDPOINT_URL_EC2": endpoint,
             "AWS_ACCESS_KEY_ID": accessKey, "AWS_SECRET_ACCESS_KEY": secret, "AWS_SESSION_TOKEN": token,
-            "AWS_MAX_ATTEMPTS": "2"]
+            "AWS_MAX_ATTEMPTS": "2"], netns: f.node.path)
+        defer { agent.stop() }
+        let aws: [String: String?] = [NodeAgentProcess.socketVariable: agent.socket]
         let out: PluginOutput
         if binary {
             let env = f.variables("ADD", aws)
@@ -119,7 +122,7 @@ struct FaultsSecurityTests {
         // The log is part of what is checked for secrets: it must exist and say something (logLevel debug).
         let log = try String(contentsOfFile: logPath, encoding: .utf8)
         try #require(!log.isEmpty, "the plugin wrote nothing to \(logPath)")
-        return (out, log)
+        return (out, log + "\n" + agent.log())
     }
 
     static func expectNoSecret(_ out: PluginOutput, _ log: String, _ what: String,

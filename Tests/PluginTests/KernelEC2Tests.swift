@@ -12,7 +12,7 @@ struct KernelEC2Tests {
     static let emulator = Result { try EC2Emulator(timeout: 180) }
 
     @Test("ipvlan + EC2 through the agent: ADD registers on the ENI, CHECK passes, DEL releases (every registering IPAM mode)",
-          arguments: [CampaignMode.rangesENI, .ec2, .prefix])
+          arguments: [CampaignMode.rangesENI, .ec2, .ec2Warm, .prefix])
     func ipvlanWithRegistration(mode: CampaignMode) throws {
         let emu = try Self.emulator.get()
         let ec2 = try CampaignEC2.make(emu)

@@ -38,7 +38,8 @@ public final class NodeAgentProcess: @unchecked Sendable {
 
     /// Starts an agent with exactly `environment` (plus PATH), in the test process's own network namespace (where
     /// the emulator listens, as the DaemonSet's agent runs in the node's), and waits for its socket.
-    public init(environment: [String: String], arguments: [String] = [], timeout: Double = 20) throws {
+    /// `netns`: a network namespace path to run it in instead (where a test's own AWS stand-in listens).
+    public init(environment: [String: String], arguments: [String] = [], netns: String? = nil, timeout: Double = 20) throws {
         var template = Array("/tmp/emt-agent.XXXXXX".utf8CString)
         guard let p = mkdtemp(&template) else { throw NodeAgentError("mkdtemp: errno \(errno)") }
         dataDir = String(cString: p)
@@ -62,7 +63,7 @@ public final class NodeAgentProcess: @unchecked Sendable {
         // The process's network namespace is its main thread's (/proc/PID/ns/net is the thread-group leader's), the
         // one the emulator was started in; tests switch only worker threads into other namespaces.
         if getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/nsenter") {
-            argv += ["/usr/bin/nsenter", "--net=/proc/\(getpid())/ns/net", "--", Self.binary]
+            argv += ["/usr/bin/nsenter", "--net=\(netns ?? "/proc/\(getpid())/ns/net")", "--", Self.binary]
         } else {
             argv += [Self.binary]
         }
