@@ -463,6 +463,43 @@ struct UnitEmulatorProxyTests {
         let c = try emu.scenario(["seed": 7])
         #expect(sub(c, "enis", "multus", "id") as? String != sub(a, "enis", "multus", "id") as? String)
     }
+
+    /// AWS's request-rate throttling (POST /_emulator/throttle): off by default; with AWS's bucket sizes scaled by
+    /// 0.03 the Assign bucket holds 3 tokens refilled at 0.15/s, so a 4th call within ~6.6 s finds it empty.
+    @Test func requestThrottlingTokenBucketPerAction() throws {
+        let emu = try Self.env.get()
+        let world = try emu.scenario()
+        let eni = try #require(sub(world, "enis", "multus", "id") as? String)
+        let off = try #require(try emu.control("GET", "/_emulator/throttle") as? [String: Any])
+        #expect(off["enabled"] as? Bool == false)
+        try emu.control("POST", "/_emulator/throttle", json: ["enabled": true, "scale": 0.03])
+        let before = try #require(try emu.enis()[eni]).privateIps.count
+        let assign = "Action=AssignPrivateIpAddresses&NetworkInterfaceId=\(eni)&SecondaryPrivateIpAddressCount=1"
+        let r = try (0..<4).map { _ in try query(emu, assign) }
+        #expect(r.map(\.status) == [200, 200, 200, 503])
+        #expect(errorCode(r[3]) == "RequestLimitExceeded")
+        #expect(r[3].text.contains("<Message>Request limit exceeded.</Message>"))
+        #expect(try emu.enis()[eni]?.privateIps.count == before + 3)  // the refused call reached nothing
+        #expect(try query(emu, "Action=DescribeVpcs").status == 200)  // no bucket for it: unlimited
+        #expect(try emu.counts()["AssignPrivateIpAddresses"] == 4)  // counted like any call
+        let log = try emu.requests(action: "AssignPrivateIpAddresses")
+        #expect(log.map { $0["throttled"] as? Bool } == [false, false, false, true])
+        #expect(log.map { $0["status"] as? Int } == [200, 200, 200, 503])
+        let on = try #require(try emu.control("GET", "/_emulator/throttle") as? [String: Any])
+        #expect(on["throttled"] as? [String: Int] == ["AssignPrivateIpAddresses": 1])
+        let buckets = try #require(on["buckets"] as? [String: [String: Double]])
+        #expect(buckets["AssignPrivateIpAddresses"]?["size"] == 3)
+        #expect(buckets["DescribeNetworkInterfaces#unfiltered"]?["size"] == 1.5)  // 50 vs 100 with a filter
+        // Other actions share nothing with Assign's bucket; switching off lets the next call through.
+        let last = try #require(try emu.enis()[eni]?.privateIps.last)
+        #expect(try call(emu, "UnassignPrivateIpAddresses", [("NetworkInterfaceId", eni), ("PrivateIpAddress.1", last)]).status == 200)
+        try emu.control("POST", "/_emulator/throttle", json: ["enabled": false])
+        #expect(try query(emu, assign).status == 200)
+        // A scenario (a reset) returns to the command line's setting: off.
+        try emu.control("POST", "/_emulator/throttle", json: ["enabled": true])
+        try emu.scenario()
+        #expect((try emu.control("GET", "/_emulator/throttle") as? [String: Any])?["enabled"] as? Bool == false)
+    }
 }
 
 // MARK: lifecycle

@@ -3,6 +3,7 @@
 
     python3 Tests/Emulators/ec2env.py [--region us-east-1] [--seed 42] [--scenario JSON|@file]
                                       [--http-tokens required|optional] [--no-stdin-watch] [--ready-file PATH]
+                                      [--throttle SCALE]
 
 One process.  moto 5.2.1's WSGI app runs in-process (moto.server's ThreadedMotoServer) on a free port; the other
 servers are stdlib ThreadingHTTPServers on free ports.  When everything answers, ONE JSON line is printed on stdout:
@@ -25,7 +26,8 @@ CONTROL API (JSON bodies and answers; every path also works with a trailing slas
   GET  /_emulator/endpoints                   the ready line's object
   POST /_emulator/reset          [{"seed":N}] moto /moto-api/reset + /moto-api/seed, clears faults, counts,
                                               request log, IMDS switches and tokens, registered credentials,
-                                              recorded prefixes and limits
+                                              recorded prefixes and limits, throttled counts; throttling goes back
+                                              to the command line's setting (off without --throttle)
   POST /_emulator/scenario       {spec}       reset, then build the scenario (see build_scenario); returns ids
   POST /_emulator/fault          {rule}       add a fault rule for the ec2 proxy; returns {"id": N}
         rule: {"action": "AssignPrivateIpAddresses" | null (all), "service": "ec2" | null,
@@ -42,13 +44,32 @@ CONTROL API (JSON bodies and answers; every path also works with a trailing slas
   GET  /_emulator/counts                      {"Action": calls received by the ec2 proxy (faulted ones too)}
   POST /_emulator/counts/reset  (or DELETE /_emulator/counts) zero counts, request log and IMDS request counts
   GET  /_emulator/requests[?action=A]         request log: [{seq, action, service, region, accessKeyId, date,
-                                              params, status, fault, signature}]
+                                              params, status, fault, throttled, signature}]
   POST /_emulator/sigv4   {"verify": bool, "credentials": {"AKID": "secret", …}}
         verify=true: requests must carry a SigV4 Authorization that botocore's SigV4Auth recomputes identically
         with the known secret of the access key → else 403 SignatureDoesNotMatch (401 AuthFailure for an unknown
         key, 403 MissingAuthenticationToken when unsigned; AssumeRoleWithWebIdentity/SAML may be unsigned).
         Known keys: testing/testing, AKIDEXAMPLE/wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY, every IMDS role and
         container credential, every credential STS returned through the proxy, and those registered here.
+  POST /_emulator/throttle {"enabled": bool, "scale": F, "buckets": {KEY: {"size": N, "refill": R} | null},
+                            "default": {"size": N, "refill": R} | null}
+        AWS's request-rate throttling of the ec2 proxy (class Throttle), OFF unless enabled here or by --throttle
+        SCALE.  One token bucket per action, shared by every caller (AWS keeps them per account and Region), full
+        when switched on, refilled continuously; a call that finds its bucket empty is answered 503
+        RequestLimitExceeded "Request limit exceeded." (counted in /_emulator/counts and logged with
+        "throttled": true, like any other call; it takes no token and reaches neither the fault rules nor the model).
+        Checked after the signature check, before the fault rules.  Buckets (size, refill per second):
+          AssignPrivateIpAddresses, UnassignPrivateIpAddresses, AssignIpv6Addresses, UnassignIpv6Addresses  100, 5
+          DescribeNetworkInterfaces with a Filter.N or paginated (MaxResults/NextToken)                     100, 20
+          DescribeNetworkInterfaces otherwise (KEY "DescribeNetworkInterfaces#unfiltered"; NetworkInterfaceId.N
+            alone counts as unfiltered here: AWS's "unfiltered and unpaginated" names filters and pagination)  50, 10
+          any other action: unlimited unless "default" is given
+        scale multiplies every size and refill (a size never below 1 token); "buckets" overrides or (null) removes
+        one bucket by KEY; absent keys keep their value; changing anything refills every bucket.  reset restores the
+        command line's setting (off without --throttle).  POST /_emulator/counts/reset zeroes the throttled counts.
+  GET  /_emulator/throttle                    {"enabled", "scale", "buckets": {KEY: {size, refill}} (scaled),
+                                              "tokens": {KEY: tokens now}, "throttled": {Action: calls answered
+                                              RequestLimitExceeded}, "admitted": {Action: calls let through}}
   POST /_emulator/limits  {"ipv4PerEni": N|null, "ipv6PerEni": N|null}   per-ENI address limits (absent key: unchanged;
                                               null: unlimited, the default; reset clears them); GET: the current ones
   GET  /_emulator/state                       {"enis": {eni-id: {..., "ipv4Prefixes", "ipv6Prefixes"}}, "instances": …}
@@ -351,7 +372,7 @@ def verify_sigv4(method, raw_path, headers, body, auth, secret, token=None):
 
 
 class Env:
-    def __init__(self, region, seed, http_tokens):
+    def __init__(self, region, seed, http_tokens, throttle_scale=None):
         self.region = region
         self.seed = seed
         self.default_http_tokens = http_tokens
@@ -370,6 +391,7 @@ class Env:
         self.tracking = False
         self.scenario_result = None
         self.addresses = AddressModel(self)
+        self.throttle = Throttle(self.lock, throttle_scale)
         # IMDS renders from moto's state; what it fetched is kept until anything may have changed it (a mutating
         # call through the proxy, any control-API write). Only tests' direct writes to moto would go unseen, and
         # no test writes to moto directly.
@@ -426,6 +448,7 @@ class Env:
             self.tracking = False
             self.scenario_result = None
             self.addresses.clear()
+            self.throttle.clear()
             for s in self.imds:
                 s.state.reset(self.default_http_tokens)
             self.ec2.describe_vpcs()  # re-creates the region's backend (default VPC) now, not on a first test call
@@ -1318,6 +1341,126 @@ class AddressModel:
 # ------------------------------------------------------------------------------------------------ fault proxy
 
 
+# ------------------------------------------------------------------------------------------------ request throttling
+
+
+class Throttle:
+    """AWS's request-rate limiting of the EC2 API (per account and Region, so one bucket per action shared by every
+    caller of the proxy): a token bucket per action, full when switched on, refilled continuously; a call finding
+    less than one token is refused (and takes none).  Off by default.  Sizes and refill rates are AWS's published
+    ones for the actions the plugin and the node agent call; DescribeNetworkInterfaces has two buckets: with a
+    Filter.N or pagination (MaxResults/NextToken), and without ("unfiltered and unpaginated")."""
+
+    LIMITS = {
+        "AssignPrivateIpAddresses": (100, 5),
+        "UnassignPrivateIpAddresses": (100, 5),
+        "AssignIpv6Addresses": (100, 5),
+        "UnassignIpv6Addresses": (100, 5),
+        "DescribeNetworkInterfaces": (100, 20),
+        "DescribeNetworkInterfaces#unfiltered": (50, 10),
+    }
+
+    def __init__(self, lock, scale=None):
+        self.lock = lock
+        self.initial_scale = scale  # --throttle SCALE: on from the start and after every reset
+        self.clear()
+
+    def clear(self):
+        with self.lock:
+            self.enabled = self.initial_scale is not None
+            self.scale = float(self.initial_scale if self.initial_scale is not None else 1.0)
+            self.base = dict(self.LIMITS)
+            self.default = None
+            self.throttled = {}
+            self.admitted = {}
+            self.refill_all()
+
+    def zero_counts(self):
+        with self.lock:
+            self.throttled = {}
+            self.admitted = {}
+
+    def limits(self):
+        """KEY -> (size, refill per second), scaled; a size never below one token."""
+        return {k: (max(size * self.scale, 1.0), rate * self.scale) for k, (size, rate) in self.base.items()}
+
+    def refill_all(self):
+        now = time.monotonic()
+        self.tokens = {k: [size, now] for k, (size, _) in self.limits().items()}
+        self.default_tokens = {}
+
+    def configure(self, spec):
+        with self.lock:
+            if "enabled" in spec:
+                self.enabled = bool(spec["enabled"])
+            if "scale" in spec:
+                scale = float(spec["scale"])
+                if not scale > 0:
+                    raise ValueError("scale must be > 0")
+                self.scale = scale
+            for key, b in (spec.get("buckets") or {}).items():
+                if b is None:
+                    self.base.pop(key, None)
+                else:
+                    self.base[key] = (float(b["size"]), float(b["refill"]))
+            if "default" in spec:
+                d = spec["default"]
+                self.default = None if d is None else (float(d["size"]), float(d["refill"]))
+            self.refill_all()
+            return self.report()
+
+    @staticmethod
+    def key(action, params):
+        if action == "DescribeNetworkInterfaces":
+            filtered = any(k.startswith("Filter.") for k in params) or "MaxResults" in params or "NextToken" in params
+            return action if filtered else action + "#unfiltered"
+        return action
+
+    def admit(self, action, params):
+        """True: the call goes on (a token taken, or no bucket for it); False: answer RequestLimitExceeded."""
+        with self.lock:
+            if not self.enabled:
+                return True
+            key = self.key(action, params)
+            limits = self.limits()
+            if key in limits:
+                size, rate = limits[key]
+                slot = self.tokens.setdefault(key, [size, time.monotonic()])
+            elif self.default is not None:
+                size, rate = max(self.default[0] * self.scale, 1.0), self.default[1] * self.scale
+                slot = self.default_tokens.setdefault(key, [size, time.monotonic()])
+            else:
+                self.admitted[action] = self.admitted.get(action, 0) + 1
+                return True
+            now = time.monotonic()
+            slot[0] = min(size, slot[0] + (now - slot[1]) * rate)
+            slot[1] = now
+            if slot[0] >= 1.0:
+                slot[0] -= 1.0
+                self.admitted[action] = self.admitted.get(action, 0) + 1
+                return True
+            self.throttled[action] = self.throttled.get(action, 0) + 1
+            return False
+
+    def report(self):
+        with self.lock:
+            now = time.monotonic()
+            limits = self.limits()
+            tokens = {}
+            for k, (size, rate) in limits.items():
+                t, last = self.tokens.get(k, [size, now])
+                tokens[k] = round(min(size, t + (now - last) * rate), 3)
+            return {
+                "enabled": self.enabled,
+                "scale": self.scale,
+                "buckets": {k: {"size": size, "refill": rate} for k, (size, rate) in sorted(limits.items())},
+                "default": None if self.default is None else {"size": self.default[0], "refill": self.default[1]},
+                "tokens": tokens,
+                "throttled": dict(self.throttled),
+                "admitted": dict(self.admitted),
+            }
+
+
 READ_ONLY_PREFIXES = ("Describe", "Get", "List")
 UNSIGNED_ACTIONS = ("AssumeRoleWithWebIdentity", "AssumeRoleWithSAML")
 
@@ -1359,6 +1502,7 @@ class ProxyHandler(Handler):
                 "params": {k: (v[0] if len(v) == 1 else v) for k, v in params.items()},
                 "status": None,
                 "fault": None,
+                "throttled": False,
                 "signature": "unchecked",
             }
             env.requests.append(rec)
@@ -1391,6 +1535,12 @@ class ProxyHandler(Handler):
                         "Check your AWS Secret Access Key and signing method. "
                         "Consult the service documentation for details.",
                     )
+
+        # AWS's request-rate throttling (off unless switched on): before the fault rules and the model.
+        if not env.throttle.admit(action, rec["params"]):
+            rec["throttled"] = True
+            log.info("throttled %s (bucket %s empty)", action, Throttle.key(action, rec["params"]))
+            return self.fail(rec, 503, "RequestLimitExceeded", "Request limit exceeded.")
 
         mutating = not action.startswith(READ_ONLY_PREFIXES)
         rule = env.pick_rule(service, action)
@@ -2003,6 +2153,7 @@ class ControlHandler(Handler):
                 with env.lock:
                     env.counts = {}
                     env.requests = []
+                    env.throttle.zero_counts()
                     for s in env.imds:
                         s.state.counts = {}
                 return self.reply_json(200, {"ok": True})
@@ -2017,6 +2168,10 @@ class ControlHandler(Handler):
                     env.extra_keys.update(body.get("credentials") or {})
                     return self.reply_json(200, {"verify": env.verify, "keys": sorted(
                         set(env.static_keys) | set(env.extra_keys) | set(env.sts_keys))})
+            if path == "/_emulator/throttle":
+                if m in ("POST", "PUT"):
+                    return self.reply_json(200, env.throttle.configure(body))
+                return self.reply_json(200, env.throttle.report())
             if path == "/_emulator/limits":
                 if m in ("POST", "PUT"):
                     return self.reply_json(200, env.addresses.set_limits(body))
@@ -2055,6 +2210,8 @@ def main():
     ap.add_argument("--scenario", help="JSON (or @file) seeded before the ready line")
     ap.add_argument("--no-stdin-watch", action="store_true", help="do not exit on stdin EOF (manual runs)")
     ap.add_argument("--ready-file", help="also write the ready JSON to this file")
+    ap.add_argument("--throttle", type=float, metavar="SCALE",
+                    help="AWS's request throttling on from the start, buckets scaled by SCALE (1.0: AWS's sizes)")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
     logging.basicConfig(stream=sys.stderr, level=logging.INFO if args.verbose else logging.WARNING,
@@ -2090,7 +2247,9 @@ def main():
     threading.Thread(target=parent_watch, daemon=True).start()
 
     t0 = time.time()
-    env = Env(args.region, args.seed, args.http_tokens)
+    if args.throttle is not None and not args.throttle > 0:
+        ap.error("--throttle SCALE must be > 0")
+    env = Env(args.region, args.seed, args.http_tokens, args.throttle)
     env.start_moto()
     proxy = Server(ProxyHandler, 0, env=env).start()
     env.new_imds()
