@@ -113,10 +113,11 @@ ok=1
 pair "module NetTypes" "module JSON" || ok=0
 [ $ok = 1 ] && { pair "module CNI NetTypes JSON" "module AWS JSON" || ok=0; }
 if [ $ok = 1 ] && want config; then pair "module IPAM CNI" "module Netlink NetTypes" || ok=0; fi
+if [ $ok = 1 ] && want config; then module AgentProtocol NetTypes JSON || ok=0; fi
 if [ $ok = 1 ]; then
 	core_sources=$(ls "$root"/Sources/ENIMultusCore/*.swift | tr '\n' ' ')
 	jobs=()
-	want config && jobs+=("link config ENIMultusCore '$core_sources' NetTypes JSON CNI IPAM Netlink AWS")
+	want config && jobs+=("link config ENIMultusCore '$core_sources' NetTypes JSON CNI IPAM Netlink AgentProtocol")
 	small=""
 	want cniargs && small+="link cniargs FuzzCNIArgs '' NetTypes JSON CNI && "
 	want result && small+="link result FuzzResult '' NetTypes JSON CNI && "
