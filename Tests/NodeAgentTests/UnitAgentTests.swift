@@ -99,7 +99,9 @@ struct UnitAgentTests {
 
     // MARK: wire
 
-    static let every: [AgentRequest] = [
+    /// Computed, not stored: a stored static holding enum payloads with arrays is reported as a leak by
+    /// LeakSanitizer (the tagged payload pointer is not recognised as a reference), in the ASan run of CI.
+    static var every: [AgentRequest] { [
         .hello, .localENIs, .localAddresses(mac: mac), .describeIDs([eni, "eni-2"]), .describeSubnet("subnet-1"),
         .describeTag(key: "k", value: "v", ids: [eni]),
         .assignIPv4(eni: eni, addresses: [IPAddress("10.0.1.5")!], allowReassignment: true),
@@ -108,7 +110,7 @@ struct UnitAgentTests {
         .assignCount(eni: eni, count: 3, v4: false), .assignPrefixes(eni: eni, count: 1, v4: true),
         .unassignPrefixes(eni: eni, prefixes: [IPPrefix("10.0.1.16/28")!]), .subnets(mac: mac), .localPrefixes(mac: mac),
         .addressLimits, .checkCredentials,
-    ]
+    ] }
 
     @Test("wire: every request decodes to itself; the timeout is clamped to 0.05...120 s")
     func requestRoundTrip() throws {
