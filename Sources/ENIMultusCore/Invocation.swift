@@ -42,8 +42,8 @@ struct Invocation {
         ec2Config = Result { try EC2NetworkConfig.parse(conf.raw) }
     }
 
-    /// EC2 and IMDS for this invocation: requests to the node agent (connected on first use), each bounded by
-    /// `seconds` in the agent.
+    /// EC2 and IMDS for this invocation: requests to the node agent (connected on first use), all of them within
+    /// `seconds` from now (each asks the agent for what is left).
     func registry(seconds: Double) throws -> ENIRegistry {
         if let make = env.registryFactory { return try make(seconds) }
         return AgentGateway(socket: agentSocket, timeout: seconds)
