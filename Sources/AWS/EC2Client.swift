@@ -350,7 +350,8 @@ public final class EC2Client {
     /// Mutations answer `<return>true</return>`; `false` means EC2 did not do it.
     private func expectReturnTrue(_ doc: XMLElement, _ action: String) throws(AWSError) {
         if let r = doc.string("return")?.trimmingASCIIWhitespace(), r != "true" {
-            throw .malformedResponse("\(action) returned \(r)")
+            // Never echo what the service sent (a hostile endpoint may send the credentials back).
+            throw .malformedResponse(r == "false" ? "\(action) returned false" : "\(action) returned \(r.utf8.count) bytes instead of true")
         }
     }
 
