@@ -8,7 +8,7 @@ import NetTypes
 /// connection per invocation, opened on the first call (verbs that never need EC2 never connect). `timeout` is the
 /// deadline of the whole invocation's EC2 work (`ec2TimeoutSeconds`; DEL's 5 s): each request asks the agent for
 /// what is left of it, and none is sent once it has passed.
-public final class AgentGateway: ENIRegistry {
+public final class AgentGateway: AgentRequesting {
     public static let defaultSocket = "/run/eni-multus/agent.sock"
 
     public let socketPath: String
@@ -70,9 +70,26 @@ public final class AgentGateway: ENIRegistry {
         }
     }
 
-    private func decoded<T>(_ request: AgentRequest, _ decode: (JSON) throws(WireError) -> T) throws -> T {
+    public func decodingFailed(_ op: String, _ error: WireError) -> any Error {
+        AgentUnreachable(socket: socketPath, reason: "\(op): \(error)")
+    }
+}
+
+/// An `ENIRegistry` made of agent requests: the conformer answers one request (`call`); every operation is that
+/// request and the decoding of its value. The plugin's `AgentGateway` (over the socket) and the agent's own
+/// `BrokeredRegistry` (straight into its broker) are the two.
+public protocol AgentRequesting: ENIRegistry {
+    func call(_ request: AgentRequest) throws -> JSON
+    /// The error for a value that does not decode.
+    func decodingFailed(_ op: String, _ error: WireError) -> any Error
+}
+
+extension AgentRequesting {
+    public func decodingFailed(_ op: String, _ error: WireError) -> any Error { error }
+
+    func decoded<T>(_ request: AgentRequest, _ decode: (JSON) throws(WireError) -> T) throws -> T {
         let v = try call(request)
-        do { return try decode(v) } catch { throw AgentUnreachable(socket: socketPath, reason: "\(request.op): \(error)") }
+        do { return try decode(v) } catch { throw decodingFailed(request.op, error) }
     }
 
     public func localENIs() throws -> [LocalENI] { try decoded(.localENIs, Wire.localENIs) }

@@ -363,7 +363,7 @@ func spawnThread(_ body: @escaping @Sendable () -> Void) {
 
 /// The agent's own EC2 work (its reconcile passes) as an `ENIRegistry` whose calls queue in the broker beside the
 /// plugins' requests: one session, one pace, one count for everything this node asks of EC2.
-public final class BrokeredRegistry: ENIRegistry {
+public final class BrokeredRegistry: AgentRequesting {
     let broker: Broker
     let timeout: Double
 
@@ -372,39 +372,10 @@ public final class BrokeredRegistry: ENIRegistry {
         self.timeout = timeout
     }
 
-    func call(_ r: AgentRequest) throws -> JSON {
+    public func call(_ r: AgentRequest) throws -> JSON {
         switch broker.submit(r, timeout: timeout) {
         case .ok(let v): return v
         case .failed(let f): throw f.error(socket: "(in the agent)")
         }
     }
-
-    func decoded<T>(_ r: AgentRequest, _ decode: (JSON) throws(WireError) -> T) throws -> T { try decode(try call(r)) }
-
-    public func localENIs() throws -> [LocalENI] { try decoded(.localENIs, Wire.localENIs) }
-    public func localAddresses(mac: MACAddress) throws -> [IPAddress] { try decoded(.localAddresses(mac: mac), Wire.addresses) }
-    public func describe(ids: [String]) throws -> [RemoteENI] {
-        ids.isEmpty ? [] : try decoded(.describeIDs(ids), Wire.remoteENIs)
-    }
-    public func describe(subnetID: String) throws -> [RemoteENI] { try decoded(.describeSubnet(subnetID), Wire.remoteENIs) }
-    public func describe(tagKey: String, value: String, instanceENIs ids: [String]) throws -> [RemoteENI] {
-        try decoded(.describeTag(key: tagKey, value: value, ids: ids), Wire.remoteENIs)
-    }
-    public func assign(ipv4: [IPAddress], to eni: String, allowReassignment: Bool) throws {
-        _ = try call(.assignIPv4(eni: eni, addresses: ipv4, allowReassignment: allowReassignment))
-    }
-    public func unassign(ipv4: [IPAddress], from eni: String) throws { _ = try call(.unassignIPv4(eni: eni, addresses: ipv4)) }
-    public func assign(ipv6: [IPAddress], to eni: String) throws { _ = try call(.assignIPv6(eni: eni, addresses: ipv6)) }
-    public func unassign(ipv6: [IPAddress], from eni: String) throws { _ = try call(.unassignIPv6(eni: eni, addresses: ipv6)) }
-    public func assign(count: Int, v4: Bool, to eni: String) throws -> [IPAddress] {
-        try decoded(.assignCount(eni: eni, count: count, v4: v4), Wire.addresses)
-    }
-    public func assignPrefixes(count: Int, v4: Bool, to eni: String) throws -> [IPPrefix] {
-        try decoded(.assignPrefixes(eni: eni, count: count, v4: v4), Wire.prefixes)
-    }
-    public func unassign(prefixes: [IPPrefix], from eni: String) throws { _ = try call(.unassignPrefixes(eni: eni, prefixes: prefixes)) }
-    public func subnets(mac: MACAddress) throws -> [IPPrefix] { try decoded(.subnets(mac: mac), Wire.prefixes) }
-    public func localPrefixes(mac: MACAddress) throws -> [IPPrefix] { try decoded(.localPrefixes(mac: mac), Wire.prefixes) }
-    public func addressLimits() throws -> AddressLimits { try decoded(.addressLimits, Wire.limits) }
-    public func checkCredentials() throws { _ = try call(.checkCredentials) }
 }
