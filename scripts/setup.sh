@@ -7,7 +7,7 @@
 #          libstdc++-12-dev (the release link), binutils
 #   demo   build + what scripts/demo.sh runs: user-mode-linux and kmod (ipvlan), iproute2, jq,
 #          containernetworking-plugins, curl, python3 with moto[server] (the EC2 emulator)
-#   test   demo + what scripts/test.sh runs: tcpdump, procps, podman, crun, conmon, busybox-static (the libcni
+#   test   demo + what scripts/test.sh runs: tcpdump, strace (the fsync policy's check), procps, podman, crun, conmon, busybox-static (the libcni
 #          tier), cfn-lint and PyYAML (install/ checks), kubectl (kubernetes-client, when none is installed)
 #   image  build + what scripts/build-image.sh, scripts/image-e2e.sh and scripts/check-binary.sh run: podman, crun,
 #          conmon, mmdebstrap
@@ -23,7 +23,7 @@ export PATH="/opt/swift/usr/bin:$PATH"
 
 build_pkgs=(libmnl-dev pkg-config libcurl4-openssl-dev libssl-dev ca-certificates gcc libc6-dev libstdc++-12-dev binutils)
 demo_pkgs=(user-mode-linux kmod iproute2 jq containernetworking-plugins curl procps python3)
-test_pkgs=(tcpdump podman crun conmon busybox-static)
+test_pkgs=(tcpdump strace podman crun conmon busybox-static)
 image_pkgs=(podman crun conmon mmdebstrap)
 moto_req='moto[server]==5.2.1'
 cfnlint_req='cfn-lint==1.51.0'

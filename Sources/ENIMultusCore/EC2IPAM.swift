@@ -30,7 +30,7 @@ struct NodeRecords {
         }
         let l = try registry.addressLimits()
         try FileIO.makeDirectories(dataDir)
-        try FileIO.writeAtomically(limitsPath, Array("type=\(l.instanceType)\nipv4=\(l.ipv4PerENI)\nipv6=\(l.ipv6PerENI)\n".utf8))
+        try FileIO.writeAtomically(limitsPath, Array("type=\(l.instanceType)\nipv4=\(l.ipv4PerENI)\nipv6=\(l.ipv6PerENI)\n".utf8), .hint)
         return l
     }
 }
@@ -208,7 +208,7 @@ struct EC2ModeIPAM {
                 $0.address.isV4 == v4 && !live.contains($0.address) && onENI.contains($0.address)
             }) {
                 try ledger.record(key, .init(eni: r.remote.id, addresses: holding + [w.address], pod: pod, mac: r.local.mac))
-                try FileIO.remove(w.path)
+                try FileIO.remove(w.path, .durable)
                 return w.address
             }
             let cooled = try ledger.coolingQueued(eni: r.remote.id).filter {
@@ -319,7 +319,7 @@ struct PrefixPool {
 
     func save(_ held: [Held]) throws {
         let text = held.map { "p=\($0.prefix) eni=\($0.eni) empty=\($0.emptySince)\n" }.joined()
-        try FileIO.writeAtomically(statePath, Array(text.utf8))
+        try FileIO.writeAtomically(statePath, Array(text.utf8), .durable)
     }
 
     /// The ranges allocator over the prefixes held on `eni` (no ranges: enough for release and GC).

@@ -95,10 +95,10 @@ struct VerifiedENICache {
     func contains(_ id: String) -> Bool { FileIO.exists("\(dir)/\(id)") }
     func remember(_ e: RemoteENI) {
         try? FileIO.makeDirectories(dir)
-        try? FileIO.writeAtomically("\(dir)/\(e.id)", Array("subnet=\(e.subnetID)\n".utf8))
+        try? FileIO.writeAtomically("\(dir)/\(e.id)", Array("subnet=\(e.subnetID)\n".utf8), .hint)
     }
     func all() -> [String] { (try? FileIO.list(dir)) ?? [] }
-    func forget(_ id: String) { try? FileIO.remove("\(dir)/\(id)") }
+    func forget(_ id: String) { try? FileIO.remove("\(dir)/\(id)", .hint) }
 }
 
 /// Chooses the ENI a network config names, refusing the primary ENI and unmanaged-tag violations. With a cache,
@@ -253,11 +253,17 @@ struct EC2Ledger {
         init(eni: String, addresses: [IPAddress], pod: String = "", mac: MACAddress? = nil, notBefore: Int64 = 0) {
             self.eni = eni; self.addresses = addresses; self.pod = pod; self.mac = mac; self.notBefore = notBefore
         }
+        /// Nil for a torn entry (no final newline, no ENI, an address that does not parse): readers skip it and GC
+        /// removes it; under the fsync policy only a lying disk or an older build leaves one.
         init?(_ b: [UInt8]) {
+            guard b.last == UInt8(ascii: "\n") else { return nil }
             var e: String?, ips: [IPAddress] = [], p = "", m: MACAddress?, after: Int64 = 0
             for line in String(decoding: b, as: UTF8.self).split(separator: "\n") {
                 if line.hasPrefix("eni=") { e = String(line.dropFirst(4)) }
-                if line.hasPrefix("ip="), let a = IPAddress(line.dropFirst(3)) { ips.append(a) }
+                if line.hasPrefix("ip=") {
+                    guard let a = IPAddress(line.dropFirst(3)) else { return nil }
+                    ips.append(a)
+                }
                 if line.hasPrefix("pod=") { p = String(line.dropFirst(4)) }
                 if line.hasPrefix("mac=") { m = MACAddress(String(line.dropFirst(4))) }
                 if line.hasPrefix("after=") { after = Int64(line.dropFirst(6)) ?? 0 }
@@ -297,20 +303,20 @@ struct EC2Ledger {
         guard !addresses.isEmpty else { return }
         try FileIO.makeDirectories(warmDir)
         for a in addresses {
-            try FileIO.writeAtomically("\(warmDir)/\(a)", Entry(eni: eni, addresses: [a], mac: mac).bytes)
+            try FileIO.writeAtomically("\(warmDir)/\(a)", Entry(eni: eni, addresses: [a], mac: mac).bytes, .durable)
         }
     }
 
     func record(_ key: AttachmentKey, _ entry: Entry) throws {
         try FileIO.makeDirectories(ledgerDir)
-        try FileIO.writeAtomically("\(ledgerDir)/\(key.fileName)", entry.bytes)
+        try FileIO.writeAtomically("\(ledgerDir)/\(key.fileName)", entry.bytes, .durable)
     }
 
     func entry(_ key: AttachmentKey) throws -> Entry? {
         try FileIO.read("\(ledgerDir)/\(key.fileName)").flatMap(Entry.init)
     }
 
-    func forget(_ key: AttachmentKey) throws { try FileIO.remove("\(ledgerDir)/\(key.fileName)") }
+    func forget(_ key: AttachmentKey) throws { try FileIO.remove("\(ledgerDir)/\(key.fileName)", .durable) }
 
     /// Every address a live attachment holds (scanned only when the queue has work).
     func liveAddresses() throws -> Set<IPAddress> {
@@ -323,10 +329,20 @@ struct EC2Ledger {
 
     func enqueue(_ entry: Entry, unique: UInt64) throws {
         try FileIO.makeDirectories(queueDir)
-        try FileIO.writeAtomically("\(queueDir)/\(String(unique, radix: 16))", entry.bytes)
+        try FileIO.writeAtomically("\(queueDir)/\(String(unique, radix: 16))", entry.bytes, .durable)
     }
 
     func queued() throws -> [String] { try FileIO.list(queueDir).sorted() }
+
+    /// Removes torn pool and queue entries (GC, under `locked`): they own nothing, and reconcile releases what
+    /// EC2 still holds for them once the grace period has passed.
+    func sweepTorn() throws {
+        for dir in [warmDir, queueDir] {
+            for name in try FileIO.list(dir) where try FileIO.read("\(dir)/\(name)").flatMap(Entry.init) == nil {
+                try FileIO.remove("\(dir)/\(name)", .durable)
+            }
+        }
+    }
 
     /// The addresses of `eni` queued for a deferred release (the cooldown of mode ec2: `notBefore` set, and the
     /// ENI's MAC, so they were confirmed on it), one row per address with its queue file.
@@ -344,7 +360,7 @@ struct EC2Ledger {
     func unqueue(_ address: IPAddress, at path: String) throws {
         guard var e = try FileIO.read(path).flatMap(Entry.init) else { return }
         e.addresses.removeAll { $0 == address }
-        if e.addresses.isEmpty { try FileIO.remove(path) } else { try FileIO.writeAtomically(path, e.bytes) }
+        if e.addresses.isEmpty { try FileIO.remove(path, .durable) } else { try FileIO.writeAtomically(path, e.bytes, .durable) }
     }
 
     /// Drains queued releases that are due (`notBefore` passed), up to `limit` entries, with one unassign per ENI
@@ -372,7 +388,7 @@ struct EC2Ledger {
         var due: [(path: String, entry: Entry)] = []
         for name in try queued() {
             let path = "\(queueDir)/\(name)"
-            guard let e = try FileIO.read(path).flatMap(Entry.init) else { try FileIO.remove(path); continue }
+            guard let e = try FileIO.read(path).flatMap(Entry.init) else { try FileIO.remove(path, .hint); continue }
             if e.notBefore <= now { due.append((path, e)) }
             if due.count >= limit { break }
         }
@@ -394,10 +410,10 @@ struct EC2Ledger {
                 try addWarm(moving, eni: e.eni, mac: e.mac)
                 e.addresses.removeAll { moving.contains($0) }
                 if e.addresses.isEmpty {
-                    try FileIO.remove(due[i].path)
+                    try FileIO.remove(due[i].path, .durable)
                     moved += 1
                 } else {
-                    try FileIO.writeAtomically(due[i].path, e.bytes)
+                    try FileIO.writeAtomically(due[i].path, e.bytes, .durable)
                 }
                 due[i].entry = e
             }
@@ -412,7 +428,7 @@ struct EC2Ledger {
                 // "Still ours" from IMDS only when every entry knows the MAC; an entry without one asks EC2.
                 let mac = items.allSatisfy { $0.entry.mac != nil } ? items.first?.entry.mac : nil
                 try unregister(items.flatMap(\.entry.addresses), from: eni, mac: mac, keep: live, registry: registry)
-                for i in items { try FileIO.remove(i.path) }
+                for i in items { try FileIO.remove(i.path, .durable) }
                 done += items.count
             } catch {
                 continue  // EC2 still unhappy for this ENI: keep its entries for later

@@ -136,8 +136,8 @@ struct HostDeviceDriver {
             let recordPath = Self.recordPath(inv, ipam, inv.key)
             let record = Record(name: dev.name, mac: dev.hardwareAddress)
             try FileIO.makeDirectories(String(recordPath[..<recordPath.lastIndex(of: "/")!]))
-            try FileIO.writeAtomically(recordPath, record.bytes)
-            undo.push("remove link record") { try FileIO.remove(recordPath) }
+            try FileIO.writeAtomically(recordPath, record.bytes, .hint)
+            undo.push("remove link record") { try FileIO.remove(recordPath, .hint) }
             inv.env.failpoint("add.hd.after-link-record")
 
             // One message: the kernel moves the device (closing it; should its name be taken in the pod it arrives
@@ -238,7 +238,7 @@ struct HostDeviceDriver {
         let found = try returnDevice(record: record, ifname: inv.cni.ifname, pod: pod, host: host, log: inv.log)
         if !found { inv.log.write(.info, "DEL: \(record.name) not found in \(inv.cni.netns) nor on the node") }
         inv.env.failpoint("del.hd.after-return")
-        try FileIO.remove(path)
+        try FileIO.remove(path, .hint)
     }
 
     static func check(_ inv: Invocation, prev: CNIResult) throws {
@@ -255,22 +255,37 @@ struct HostDeviceDriver {
     }
 
     /// GC: for records of attachments that are no longer valid, bring the device home if the kernel already
-    /// returned it to the node's netns, and drop the record.
+    /// returned it to the node's netns, and drop the record. A record is also dropped when its device is already
+    /// home (its own name, no alias: the node rebooted, which returns every device to its boot name) or when a valid
+    /// attachment's record names the same device (after a reboot, a new sandbox took it while the old record was
+    /// still there). Otherwise it is kept: the device may still sit in a pod netns that has not been deleted yet.
     static func gc(_ inv: Invocation, valid: Set<AttachmentKey>) -> [any Error] {
         let ipam = (try? inv.ipam()) ?? .none
         let dir = "\(inv.recordDirectory(ipam))/links"
         var errors: [any Error] = []
         do {
             let host = try HostNamespace()
+            var records: [(key: AttachmentKey, name: String, record: Record?)] = []
             for name in try FileIO.list(dir) {
-                guard let k = AttachmentKey(fileName: name), !valid.contains(k) else { continue }
+                guard let k = AttachmentKey(fileName: name) else { continue }
+                records.append((k, name, try? FileIO.read("\(dir)/\(name)").flatMap(Record.init)))
+            }
+            let claimed = records.filter { valid.contains($0.key) }.compactMap(\.record)
+            func sameDevice(_ a: Record, _ b: Record) -> Bool {
+                if let m = a.mac, let n = b.mac { return m == n }
+                return a.name == b.name
+            }
+            for r in records where !valid.contains(r.key) {
                 do {
-                    guard let rec = try FileIO.read("\(dir)/\(name)").flatMap(Record.init) else {
-                        try FileIO.remove("\(dir)/\(name)")
+                    guard let rec = r.record, !claimed.contains(where: { sameDevice($0, rec) }) else {
+                        try FileIO.remove("\(dir)/\(r.name)", .hint)
                         continue
                     }
-                    if try returnDevice(record: rec, ifname: k.ifname, pod: nil, host: host, log: inv.log) {
-                        try FileIO.remove("\(dir)/\(name)")
+                    let home = try host.sock.link(named: rec.name).map {
+                        ($0.alias ?? "").isEmpty && (rec.mac == nil || $0.hardwareAddress == rec.mac)
+                    } ?? false
+                    if try home || returnDevice(record: rec, ifname: r.key.ifname, pod: nil, host: host, log: inv.log) {
+                        try FileIO.remove("\(dir)/\(r.name)", .hint)
                     }
                 } catch { errors.append(error) }
             }

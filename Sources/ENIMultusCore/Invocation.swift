@@ -334,7 +334,11 @@ struct Invocation {
                 let reg = try registry(seconds: cfg.timeoutSeconds)
                 let deferred = Int64(ipam.deferredReleaseSeconds)
                 for name in try FileIO.list(ledger.ledgerDir) {
-                    guard let k = AttachmentKey(fileName: name), !valid.contains(k), var entry = try ledger.entry(k) else { continue }
+                    guard let k = AttachmentKey(fileName: name), !valid.contains(k) else { continue }
+                    guard var entry = try ledger.entry(k) else {
+                        try ledger.forget(k)  // torn: owns nothing (reconcile releases what EC2 holds for it)
+                        continue
+                    }
                     if deferred > 0 {
                         entry.notBefore = now + deferred
                         try ledger.enqueue(entry, unique: env.random())
@@ -345,6 +349,7 @@ struct Invocation {
                     }
                     try ledger.forget(k)
                 }
+                try ledger.locked { try ledger.sweepTorn() }
                 try ledger.drain(limit: 256, now: now, registry: reg, keepWarm: ipam.keepWarm)
                 // Node-local reconcile: addresses on our ENIs that no record of this node owns.
                 let grace = ipam.isEC2Native ? ipam.builtinConfig?.reconcileGraceSeconds : nil

@@ -79,7 +79,7 @@ struct Reconciler {
                     try ledger.locked {
                         for w in try ledger.warm(eni: eni.id) where !present.contains(w.address) {
                             let since = seen["\(eni.id)/warm \(w.address)"] ?? now
-                            if now - since >= Int64(graceSeconds) { try FileIO.remove(w.path) } else { stillSeen["\(eni.id)/warm \(w.address)"] = since }
+                            if now - since >= Int64(graceSeconds) { try FileIO.remove(w.path, .durable) } else { stillSeen["\(eni.id)/warm \(w.address)"] = since }
                         }
                     }
                 }
@@ -124,7 +124,8 @@ struct Reconciler {
     }
 
     func loadSeen() throws -> [String: Int64] {
-        guard let b = try FileIO.read(seenPath) else { return [:] }
+        // A hint: torn by a power cut (no final newline), it is dropped, so every grace period starts again.
+        guard let b = try FileIO.read(seenPath), b.last == UInt8(ascii: "\n") else { return [:] }
         var out: [String: Int64] = [:]
         for line in String(decoding: b, as: UTF8.self).split(separator: "\n") {
             let parts = line.split(separator: " ")
@@ -135,7 +136,7 @@ struct Reconciler {
 
     func saveSeen(_ seen: [String: Int64]) throws {
         try FileIO.makeDirectories(dataDir)
-        try FileIO.writeAtomically(seenPath, Array(seen.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)\n" }.joined().utf8))
+        try FileIO.writeAtomically(seenPath, Array(seen.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)\n" }.joined().utf8), .hint)
     }
 }
 

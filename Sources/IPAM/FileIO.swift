@@ -47,7 +47,25 @@ public enum IPAMError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// Small POSIX file helpers used by the stores: atomic replace, exclusive create, directory listing.
+/// What a state file must survive: the fsync policy of every store (docs/state-format.md, "Durability").
+///
+/// - `durable`: ownership records — an attachment's record and address files, the EC2 ledger, the release queue,
+///   the warm pool, the prefix record. A write is on disk before the call returns: the file is fsync'ed before it
+///   is renamed into place (or, created in place, before the call returns) and its directory is fsync'ed after;
+///   a durable removal fsyncs the directory after the unlink. Callers write them before EC2 is asked to act on
+///   them and before the verb returns, so after a power cut every address EC2 holds for us, and every attachment
+///   a runtime was told about, still has its record.
+/// - `hint`: caches and preferences that a power cut may take back to an older content, leave empty or remove:
+///   the round-robin cursor, cooldown marks, the verified-ENI and instance-limit caches, reconcile's first-seen
+///   times, a moved device's name. Written atomically against a killed process, never synced; every reader
+///   treats an empty or unreadable one as absent.
+public enum Durability: Sendable {
+    case durable
+    case hint
+}
+
+/// Small POSIX file helpers used by the stores: atomic replace, exclusive create, directory listing, each with
+/// the stated `Durability`.
 public enum FileIO {
     @inline(__always) static func retry<T: BinaryInteger>(_ body: () -> T) -> T {
         while true {
@@ -56,12 +74,17 @@ public enum FileIO {
         }
     }
 
-    /// `mkdir -p` with mode 0700 for every directory created.
+    /// `mkdir -p` with mode 0700 for every directory created; the parent of each directory it creates is
+    /// fsync'ed (only the first use of a store pays it), so a durable record is never written into a directory
+    /// that a power cut can take away.
     public static func makeDirectories(_ path: String) throws(IPAMError) {
         var cur = ""
         for comp in path.split(separator: "/") {
+            let parent = cur.isEmpty ? "/" : cur
             cur += "/" + comp
-            if mkdir(cur, 0o700) != 0 && errno != EEXIST {
+            if mkdir(cur, 0o700) == 0 {
+                try syncDirectory(parent)
+            } else if errno != EEXIST {
                 throw .io(operation: "mkdir", path: cur, errno: errno)
             }
         }
@@ -95,9 +118,23 @@ public enum FileIO {
         }
     }
 
+    /// fsyncs the directory `dir` (a name created, renamed or removed in it is then on disk).
+    public static func syncDirectory(_ dir: String) throws(IPAMError) {
+        let fd = retry { open(dir.isEmpty ? "/" : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        if fd < 0 { throw .io(operation: "open directory", path: dir, errno: errno) }
+        defer { close(fd) }
+        if retry({ fsync(fd) }) != 0 { throw .io(operation: "fsync", path: dir, errno: errno) }
+    }
+
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
     /// Replaces `path` atomically: write a temporary file in the same directory, then rename over `path`.
-    /// A reader (or a process killed half-way) sees the old content or the new, never a mix.
-    public static func writeAtomically(_ path: String, _ bytes: [UInt8]) throws(IPAMError) {
+    /// A reader (or a process killed half-way) sees the old content or the new, never a mix. `.durable`: the
+    /// temporary file is fsync'ed before the rename and the directory after it.
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], _ durability: Durability) throws(IPAMError) {
         // The temporary name starts with "." so it can never be a record or address name (neither a container
         // id nor an address starts with "."); `list` skips such names and GC removes leftovers.
         let slash = path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex
@@ -106,6 +143,7 @@ public enum FileIO {
         if fd < 0 { throw .io(operation: "create", path: tmp, errno: errno) }
         do throws(IPAMError) {
             try writeAll(fd, bytes, path: tmp)
+            if durability == .durable && retry({ fsync(fd) }) != 0 { throw .io(operation: "fsync", path: tmp, errno: errno) }
         } catch {
             close(fd)
             unlink(tmp)
@@ -117,10 +155,13 @@ public enum FileIO {
             unlink(tmp)
             throw .io(operation: "rename", path: path, errno: e)
         }
+        if durability == .durable { try syncDirectory(directory(of: path)) }
     }
 
-    /// Creates `path` exclusively with `bytes`. Returns false if it already exists.
-    public static func createExclusive(_ path: String, _ bytes: [UInt8]) throws(IPAMError) -> Bool {
+    /// Creates `path` exclusively with `bytes`. Returns false if it already exists. `.durable`: the file is
+    /// fsync'ed, then its directory. (A power cut before that can leave the name with no content: readers treat
+    /// such a file as held by nobody they know, see RangeAllocator.)
+    public static func createExclusive(_ path: String, _ bytes: [UInt8], _ durability: Durability) throws(IPAMError) -> Bool {
         let fd = retry { open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600) }
         if fd < 0 {
             if errno == EEXIST { return false }
@@ -128,6 +169,10 @@ public enum FileIO {
         }
         defer { close(fd) }
         try writeAll(fd, bytes, path: path)
+        if durability == .durable {
+            if retry({ fsync(fd) }) != 0 { throw .io(operation: "fsync", path: path, errno: errno) }
+            try syncDirectory(directory(of: path))
+        }
         return true
     }
 
@@ -136,9 +181,14 @@ public enum FileIO {
         return lstat(path, &st) == 0
     }
 
-    /// Removes a file; a missing file is not an error.
-    public static func remove(_ path: String) throws(IPAMError) {
-        if unlink(path) != 0 && errno != ENOENT { throw .io(operation: "unlink", path: path, errno: errno) }
+    /// Removes a file; a missing file is not an error. `.durable`: the directory is fsync'ed after the unlink
+    /// (a removal that hands an address to another owner must not come back after a power cut).
+    public static func remove(_ path: String, _ durability: Durability) throws(IPAMError) {
+        if unlink(path) != 0 {
+            if errno == ENOENT { return }
+            throw .io(operation: "unlink", path: path, errno: errno)
+        }
+        if durability == .durable { try syncDirectory(directory(of: path)) }
     }
 
     /// Names in a directory, without hidden names (`.`, `..`, and the `.`-prefixed temporary files of

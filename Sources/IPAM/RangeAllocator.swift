@@ -92,13 +92,23 @@ public struct RangeAllocator: Sendable {
         return Array(s.utf8)
     }
 
-    static func decodeRecordIPs(_ bytes: [UInt8]) -> [IPAddress] {
-        String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { line in
-            line.hasPrefix("ip=") ? IPAddress(line.dropFirst(3)) : nil
+    static let recordHeader = "eni-multus-ipam 1\n"
+
+    /// The addresses of a record; nil for a torn one (not our header, no final newline, or an address line that
+    /// does not parse): what a power cut under a build without the fsync policy, or a lying disk, can leave.
+    static func decodeRecordIPs(_ bytes: [UInt8]) -> [IPAddress]? {
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard text.hasPrefix(recordHeader), text.hasSuffix("\n") else { return nil }
+        var out: [IPAddress] = []
+        for line in text.split(separator: "\n") where line.hasPrefix("ip=") {
+            guard let a = IPAddress(line.dropFirst(3)) else { return nil }
+            out.append(a)
         }
+        return out
     }
 
-    /// The addresses recorded for an attachment (nil when it holds none).
+    /// The addresses recorded for an attachment: nil when it has no record, or a torn one (which holds nothing:
+    /// ADD writes over it, DEL and GC remove it, and GC frees address files that name it).
     public func addresses(of key: AttachmentKey) throws(IPAMError) -> [IPAddress]? {
         guard let b = try FileIO.read(recordPath(key)) else { return nil }
         return Self.decodeRecordIPs(b)
@@ -169,24 +179,24 @@ public struct RangeAllocator: Sendable {
         }
 
         // Record first, then the address files.
-        try FileIO.writeAtomically(recordPath(key), Self.encodeRecord(key, chosen.map(\.address)))
+        try FileIO.writeAtomically(recordPath(key), Self.encodeRecord(key, chosen.map(\.address)), .durable)
         failpoint("add.ipam.after-record")
         var created: [IPAddress] = []
         do throws(IPAMError) {
             for c in chosen {
-                guard try FileIO.createExclusive(ipPath(c.address), key.ownerBytes) else {
+                guard try FileIO.createExclusive(ipPath(c.address), key.ownerBytes, .durable) else {
                     throw IPAMError.requestedUnavailable(address: c.address.description, reason: "it was taken concurrently")
                 }
                 created.append(c.address)
             }
             failpoint("add.ipam.after-address-files")
             for c in chosen where wanted[c.set] == nil {
-                try FileIO.writeAtomically(cursorPath(c.set), Array(c.address.description.utf8))
+                try FileIO.writeAtomically(cursorPath(c.set), Array(c.address.description.utf8), .hint)
             }
-            for c in chosen where FileIO.exists(coolingPath(c.address)) { try FileIO.remove(coolingPath(c.address)) }
+            for c in chosen where FileIO.exists(coolingPath(c.address)) { try FileIO.remove(coolingPath(c.address), .hint) }
         } catch {
-            for a in created { try? FileIO.remove(ipPath(a)) }
-            try? FileIO.remove(recordPath(key))
+            for a in created { try? FileIO.remove(ipPath(a), .durable) }
+            try? FileIO.remove(recordPath(key), .durable)
             throw error
         }
         return chosen.map { c in
@@ -240,7 +250,10 @@ public struct RangeAllocator: Sendable {
     }
 
     func releaseLocked(_ key: AttachmentKey, cool: Bool = true) throws(IPAMError) {
-        guard let ips = try addresses(of: key) else { return }
+        guard let ips = try addresses(of: key) else {
+            try FileIO.remove(recordPath(key), .durable)  // torn (or already gone: one unlink)
+            return
+        }
         let until = now() + Int64(config.cooldownSeconds)
         for ip in ips {
             let p = ipPath(ip)
@@ -248,14 +261,14 @@ public struct RangeAllocator: Sendable {
                 // Cooling first, then the reservation: a crash in between leaves the address held, never free early.
                 if cool && config.cooldownSeconds > 0 {
                     try FileIO.makeDirectories(root + "/cooling")
-                    try FileIO.writeAtomically(coolingPath(ip), Array("\(until)\n".utf8))
+                    try FileIO.writeAtomically(coolingPath(ip), Array("\(until)\n".utf8), .hint)
                 }
                 failpoint("del.ipam.after-cooling")
-                try FileIO.remove(p)
+                try FileIO.remove(p, .durable)
             }
         }
         failpoint("del.ipam.after-address-files")
-        try FileIO.remove(recordPath(key))
+        try FileIO.remove(recordPath(key), .durable)
     }
 
     // MARK: CHECK
@@ -289,13 +302,16 @@ public struct RangeAllocator: Sendable {
             // Temporary files of writers killed before their rename (no writer is active: we hold the lock).
             for dir in [root, root + "/attachments"] {
                 for name in try FileIO.list(dir, includeHidden: true) where name.hasPrefix(".") && name.contains(".tmp.") {
-                    try FileIO.remove(dir + "/" + name)
+                    try FileIO.remove(dir + "/" + name, .hint)
                 }
             }
             let t = now()
             for name in try FileIO.list(root + "/cooling") {
-                guard let a = IPAddress(name), !isCooling(a, at: t) else { continue }
-                try FileIO.remove(coolingPath(a))
+                // Expired, or unreadable (a hint a power cut left empty): either way no longer cooling.
+                guard let a = IPAddress(name) else { continue }
+                let until = coolingUntil(a, at: t)
+                guard until == nil || until == .max else { continue }
+                try FileIO.remove(coolingPath(a), .hint)
             }
             for name in try FileIO.list(root + "/attachments") {
                 guard let k = AttachmentKey(fileName: name) else { continue }
@@ -312,7 +328,7 @@ public struct RangeAllocator: Sendable {
                         guard valid.contains(k), let held = try addresses(of: k) else { return false }
                         return held.contains { $0.description == name }
                     } ?? false
-                    if !ok { try FileIO.remove(p) }
+                    if !ok { try FileIO.remove(p, .durable) }
                 } catch { errors.append(error) }
             }
         } catch { errors.append(error) }

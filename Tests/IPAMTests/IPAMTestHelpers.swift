@@ -124,7 +124,7 @@ func storeProblems(_ a: RangeAllocator) -> (problems: [String], held: [Attachmen
         if name.contains(".tmp.") { problems.append("temporary file attachments/\(name)"); continue }
         guard let k = AttachmentKey(fileName: name) else { problems.append("bad record name \(name)"); continue }
         guard let text = fileText(a.root + "/attachments/" + name) else { problems.append("unreadable \(name)"); continue }
-        let ips = RangeAllocator.decodeRecordIPs(Array(text.utf8))
+        guard let ips = RangeAllocator.decodeRecordIPs(Array(text.utf8)) else { problems.append("torn record \(name)"); continue }
         held[k] = ips
         for x in ips {
             if let o = owners[x] { problems.append("\(x) recorded by both \(o) and \(k)") }
@@ -314,7 +314,7 @@ enum IPAMWorker {
             _ = try? a.allocate(AttachmentKey(containerID: "crashed", ifname: "eth0"), requested: [])
             lines += "NOT KILLED\n"
         case "crash-cursor":
-            try? FileIO.writeAtomically(a.root + "/last_reserved_ip.0", Array("10.80.0.77".utf8))
+            try? FileIO.writeAtomically(a.root + "/last_reserved_ip.0", Array("10.80.0.77".utf8), .hint)
             lines += "NOT KILLED\n"
         default:
             lines += "ERR unknown mode \(mode)\n"

@@ -75,7 +75,14 @@ import NetTypes
         #expect(AttachmentKey(fileName: "c1:") == nil)
         let ips = [ip("10.0.0.1"), ip("fd00::1")]
         #expect(RangeAllocator.decodeRecordIPs(RangeAllocator.encodeRecord(k, ips)) == ips)
-        #expect(RangeAllocator.decodeRecordIPs(Array("ip=bogus\nip=10.1.1.1\nfoo\n".utf8)) == [ip("10.1.1.1")])
+        #expect(RangeAllocator.decodeRecordIPs(Array("eni-multus-ipam 1\nip=10.1.1.1\nfoo=bar\n".utf8)) == [ip("10.1.1.1")])
+        // Torn records (what a power cut can leave without the fsync policy) hold nothing.
+        let full = RangeAllocator.encodeRecord(k, ips)
+        #expect(RangeAllocator.decodeRecordIPs([]) == nil)
+        #expect(RangeAllocator.decodeRecordIPs(Array(full.dropLast())) == nil)           // no final newline
+        #expect(RangeAllocator.decodeRecordIPs(Array(full.dropLast(4))) == nil)          // an address cut short
+        #expect(RangeAllocator.decodeRecordIPs(Array("ip=10.1.1.1\n".utf8)) == nil)     // no header
+        #expect(RangeAllocator.decodeRecordIPs(Array("eni-multus-ipam 1\nip=10.1.1\n".utf8)) == nil)
     }
 
     // MARK: crash simulation
@@ -86,7 +93,7 @@ import NetTypes
             let a = allocator(d, subnet: "10.73.0.0/29", start: "10.73.0.2", end: "10.73.0.3")
             _ = try alloc(a, key("warm"))     // creates the store, .2, cursor .2
             try a.release(key("warm"))
-            try FileIO.writeAtomically(a.recordPath(key("dead")), RangeAllocator.encodeRecord(key("dead"), [ip("10.73.0.3")]))
+            try FileIO.writeAtomically(a.recordPath(key("dead")), RangeAllocator.encodeRecord(key("dead"), [ip("10.73.0.3")]), .durable)
             // The address is not reserved: a concurrent ADD may take it; the dead record must not free it later.
             #expect(try alloc(a, key("live")) == [ip("10.73.0.3")])
             try a.release(key("dead"))
@@ -100,7 +107,7 @@ import NetTypes
         try withTempDir { (d: String) throws in
             let a = allocator(d, subnet: "10.74.0.0/24")
             _ = try alloc(a, key("keep"))
-            try FileIO.writeAtomically(a.recordPath(key("dead")), RangeAllocator.encodeRecord(key("dead"), [ip("10.74.0.3")]))
+            try FileIO.writeAtomically(a.recordPath(key("dead")), RangeAllocator.encodeRecord(key("dead"), [ip("10.74.0.3")]), .durable)
             #expect(a.collectGarbage(valid: [key("keep")]).isEmpty)
             #expect(listDir(a.root + "/attachments") == ["keep:eth0"])
             #expect(storeProblems(a).problems == [])
@@ -114,8 +121,8 @@ import NetTypes
             try FileIO.makeDirectories(a.root + "/attachments")
             try FileIO.makeDirectories(a.root + "/ips")
             let k = key("dead")
-            try FileIO.writeAtomically(a.recordPath(k), RangeAllocator.encodeRecord(k, [ip("10.75.0.2"), ip("fd00:75::2")]))
-            #expect(try FileIO.createExclusive(a.ipPath(ip("10.75.0.2")), k.ownerBytes))
+            try FileIO.writeAtomically(a.recordPath(k), RangeAllocator.encodeRecord(k, [ip("10.75.0.2"), ip("fd00:75::2")]), .durable)
+            #expect(try FileIO.createExclusive(a.ipPath(ip("10.75.0.2")), k.ownerBytes, .durable))
             // .2 is the only v4 address: taken.
             guard case .exhausted(0, _)? = ipamError({ _ = try alloc(a, key("other")) }) else {
                 Issue.record("half-written reservation must still hold its address"); return
@@ -133,12 +140,46 @@ import NetTypes
             let a = allocator(d, ranges: #"[[{"subnet":"10.76.0.0/30"}],[{"subnet":"fd00:76::/126"}]]"#)
             _ = try alloc(a, key("warm")); try a.release(key("warm"))
             let k = key("dead")
-            try FileIO.writeAtomically(a.recordPath(k), RangeAllocator.encodeRecord(k, [ip("10.76.0.2"), ip("fd00:76::3")]))
-            #expect(try FileIO.createExclusive(a.ipPath(ip("10.76.0.2")), k.ownerBytes))
+            try FileIO.writeAtomically(a.recordPath(k), RangeAllocator.encodeRecord(k, [ip("10.76.0.2"), ip("fd00:76::3")]), .durable)
+            #expect(try FileIO.createExclusive(a.ipPath(ip("10.76.0.2")), k.ownerBytes, .durable))
             #expect(a.collectGarbage(valid: []).isEmpty)
             #expect(listDir(a.root + "/attachments") == [])
             #expect(listDir(a.root + "/ips") == [])
             #expect(try alloc(a, key("new")).first == ip("10.76.0.2"))
+        }
+    }
+
+    /// What a power cut can leave that a killed process cannot (docs/state-format.md, "Durability"): an empty or
+    /// torn record, an empty address file (created, content not yet on disk), an empty cooldown mark. None of them
+    /// blocks a verb: ADD writes over a torn record of its own key, DEL removes it, GC removes all of them.
+    @Test func powerCutArtefactsNeverBlockAVerb() throws {
+        try withTempDir { (d: String) throws in
+            let a = allocator(d, subnet: "10.78.0.0/29", start: "10.78.0.2", end: "10.78.0.5")
+            _ = try alloc(a, key("keep"))                                            // .2
+            try FileIO.makeDirectories(a.root + "/cooling")
+            try FileIO.writeAtomically(a.recordPath(key("torn")), [], .durable)      // empty record
+            let cut = RangeAllocator.encodeRecord(key("half"), [ip("10.78.0.4")])
+            try FileIO.writeAtomically(a.recordPath(key("half")), Array(cut.dropLast(3)), .durable)
+            #expect(try FileIO.createExclusive(a.ipPath(ip("10.78.0.3")), [], .durable))  // empty address file
+            try FileIO.writeAtomically(a.coolingPath(ip("10.78.0.5")), [], .hint)         // empty cooldown mark
+            #expect(try a.addresses(of: key("torn")) == nil)
+            #expect(try a.addresses(of: key("half")) == nil)
+
+            // ADD of the torn record's own key is not a duplicate; the empty address file still holds .3.
+            let got = try alloc(a, key("torn"))
+            #expect(got == [ip("10.78.0.4")])
+            try a.release(key("torn"))
+            #expect(try a.addresses(of: key("torn")) == nil)
+            // DEL of a torn record removes it.
+            try a.release(key("half"))
+            #expect(!FileIO.exists(a.recordPath(key("half"))))
+            // GC removes the ownerless address file and the unreadable cooldown mark, and keeps the valid one.
+            try FileIO.writeAtomically(a.recordPath(key("again")), [0x65], .durable)
+            #expect(a.collectGarbage(valid: [key("keep")]).isEmpty)
+            #expect(listDir(a.root + "/attachments") == ["keep:eth0"])
+            #expect(listDir(a.root + "/ips") == ["10.78.0.2"])
+            #expect(!listDir(a.root + "/cooling").contains("10.78.0.5"))
+            #expect(storeProblems(a).problems == [])
         }
     }
 
@@ -147,7 +188,7 @@ import NetTypes
         try withTempDir { (d: String) throws in
             let a = allocator(d, subnet: "10.77.0.0/30")   // only .2
             _ = try alloc(a, key("warm")); try a.release(key("warm"))
-            #expect(try FileIO.createExclusive(a.ipPath(ip("10.77.0.2")), key("ghost").ownerBytes))
+            #expect(try FileIO.createExclusive(a.ipPath(ip("10.77.0.2")), key("ghost").ownerBytes, .durable))
             #expect(try a.exhaustion() != nil)
             guard case .exhausted? = ipamError({ _ = try alloc(a, key("c1")) }) else {
                 Issue.record("an orphan address file must still block the address until GC"); return

@@ -373,7 +373,7 @@ import NetTypes
         try withTempDir { (d: String) throws in
             let a = allocator(d, subnet: "10.52.0.0/24")
             _ = try alloc(a, key("c1"))
-            try FileIO.remove(a.root + "/ips/10.52.0.2")
+            try FileIO.remove(a.root + "/ips/10.52.0.2", .durable)
             guard case .checkFailed(let m1)? = ipamError({ try a.check(key("c1"), expected: [ip("10.52.0.2")]) }) else {
                 Issue.record("missing address file not detected"); return
             }

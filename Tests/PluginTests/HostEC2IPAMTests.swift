@@ -112,7 +112,7 @@ struct HostEC2IPAMTests {
         let a = world(n, node: 1, ipam: #""mode":"prefix","cooldownSeconds":0"#)
         // The instance type's limit comes from DescribeInstanceTypes (moto: m5.large = 10): cache it lower.
         try FileIO.makeDirectories(a.dir)
-        try FileIO.writeAtomically(a.dir + "/.instance-limits", Array("type=m5.large\nipv4=2\nipv6=10\n".utf8))
+        try FileIO.writeAtomically(a.dir + "/.instance-limits", Array("type=m5.large\nipv4=2\nipv6=10\n".utf8), .hint)
         for i in 0..<16 { try a.add("p\(i)") }
         let e = cniError(for: try a.failingAdd("p16"))
         #expect(e.code == 102 && e.msg.contains("no slot for another") && e.msg.contains("2 of 2"), "\(e.code) \(e.msg)")

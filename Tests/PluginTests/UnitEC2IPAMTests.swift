@@ -297,7 +297,7 @@ struct UnitEC2StatusTests {
         #expect(creds.code == 50 && creds.msg.contains("no AWS credentials"))
         w.reg.credentialsOK = true
         w.reg.limits.ipv4PerENI = 2  // the primary and 10.0.1.11: full
-        try FileIO.remove(w.dir + "/.instance-limits")  // the node's cached limits (read once per node)
+        try FileIO.remove(w.dir + "/.instance-limits", .hint)  // the node's cached limits (read once per node)
         let full = try #require(try status(w))
         #expect(full.code == 50 && full.msg.contains("eni-multus is full"))
         w.eni = #"{"id":"eni-gone"}"#

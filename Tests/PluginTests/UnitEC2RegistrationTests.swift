@@ -378,4 +378,29 @@ final class FakeRegistry: ENIRegistry, @unchecked Sendable {
         var st = stat()
         #expect(stat("\(dir)/ledger/\(k2.fileName)", &st) == 0 && st.st_mode & 0o777 == 0o600)
     }
+
+    /// Torn ledger, pool and queue entries (a power cut under a build without the fsync policy, or a lying disk)
+    /// own nothing: readers skip them, the drain and the GC sweep remove them, nothing throws.
+    @Test func tornEntriesOwnNothingAndAreSwept() throws {
+        let dir = NSTemporaryDirectory() + "emt-ledger-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let whole = EC2Ledger.Entry(eni: "eni-multus", addresses: [IPAddress("10.0.1.72")!], mac: MACAddress("02:00:00:00:00:02"))
+        #expect(EC2Ledger.Entry(whole.bytes) == whole)
+        #expect(EC2Ledger.Entry([]) == nil)
+        #expect(EC2Ledger.Entry(Array(whole.bytes.dropLast())) == nil)          // no final newline
+        #expect(EC2Ledger.Entry(Array(whole.bytes.dropLast(3)) + [0x0a]) == nil) // an address cut short
+        let ledger = EC2Ledger(root: dir)
+        let k = AttachmentKey(containerID: "c9", ifname: "net1")
+        for sub in ["ledger", "warm", "queue"] { try FileIO.makeDirectories("\(dir)/\(sub)") }
+        try FileIO.writeAtomically("\(dir)/ledger/\(k.fileName)", [], .durable)
+        try FileIO.writeAtomically("\(dir)/warm/10.0.1.73", Array("eni=eni-multus\nip=10.0".utf8), .durable)
+        try FileIO.writeAtomically("\(dir)/queue/7", Array("eni=eni-multus\nip=10.0.1.7".utf8), .durable)
+        #expect(try ledger.entry(k) == nil)
+        #expect(try ledger.liveAddresses().isEmpty)
+        #expect(try ledger.warm(eni: nil).isEmpty)
+        #expect(try ledger.coolingQueued(eni: "eni-multus").isEmpty)
+        try ledger.locked { try ledger.sweepTorn() }
+        #expect(try FileIO.list("\(dir)/warm").isEmpty)
+        #expect(try FileIO.list("\(dir)/queue").isEmpty)
+    }
 }
