@@ -2,6 +2,15 @@
 // eni-multus: a CNI plugin for secondary ENIs on Amazon EKS.
 import PackageDescription
 
+// The plugin's modules import neither _Concurrency nor _StringProcessing (Swift imports both implicitly): linked
+// statically, _Concurrency brings libdispatch and its start-up work (it reads /sys/devices/system/cpu/possible on
+// every exec), and the two together are 2.2 MB of the 9.7 MB stripped plugin (bench/RESULTS.md). The plugin is
+// synchronous and uses no regex; the node binary's modules keep both.
+let pluginModule: [SwiftSetting] = [.unsafeFlags([
+    "-Xfrontend", "-disable-implicit-concurrency-module-import",
+    "-Xfrontend", "-disable-implicit-string-processing-module-import",
+])]
+
 let package = Package(
     name: "eni-multus",
     products: [
@@ -23,15 +32,15 @@ let package = Package(
         // Definitions that keep the shipped executables within the EKS nodes' glibc (2.34): see its header.
         .target(name: "CGlibcCompat"),
         // IP addresses, prefixes, MAC addresses: pure value types shared by every layer.
-        .target(name: "NetTypes"),
+        .target(name: "NetTypes", swiftSettings: pluginModule),
         // A small JSON value type with a strict parser and a deterministic serializer.
-        .target(name: "JSON"),
+        .target(name: "JSON", swiftSettings: pluginModule),
         // rtnetlink over libmnl, network namespaces, sysctls, neighbour announcements.
-        .target(name: "Netlink", dependencies: ["CLibmnl", "NetTypes"]),
+        .target(name: "Netlink", dependencies: ["CLibmnl", "NetTypes"], swiftSettings: pluginModule),
         // The CNI protocol: versions, environment, CNI_ARGS, configuration, results, wire errors.
-        .target(name: "CNI", dependencies: ["JSON", "NetTypes"]),
+        .target(name: "CNI", dependencies: ["JSON", "NetTypes"], swiftSettings: pluginModule),
         // Address management: host-local-compatible ranges, the on-disk store, delegated IPAM.
-        .target(name: "IPAM", dependencies: ["CNI", "JSON", "NetTypes"]),
+        .target(name: "IPAM", dependencies: ["CNI", "JSON", "NetTypes"], swiftSettings: pluginModule),
         // Headers only (libcurl, libcrypto, expat) plus inline dlopen/dlsym shims: the AWS libraries are loaded on
         // first use, so verbs that never call AWS (VERSION, ranges-only ADD) never map them.
         .systemLibrary(name: "CAWSShims", path: "Sources/CAWSShims"),
@@ -39,12 +48,13 @@ let package = Package(
         .target(name: "AWS", dependencies: ["CAWSShims", "JSON"]),
         // What the plugin and the node agent share: the EC2/IMDS operations, their values and errors, the versioned
         // request/reply messages on the agent's SOCK_SEQPACKET socket, and the plugin's client. No AWS code.
-        .target(name: "AgentProtocol", dependencies: ["JSON", "NetTypes"]),
+        .target(name: "AgentProtocol", dependencies: ["JSON", "NetTypes"], swiftSettings: pluginModule),
         // The plugin: verbs, ipvlan and host-device drivers, undo stack, logging, error mapping. It reaches EC2 only
         // through the node agent, so it links no AWS, HTTP, TLS or XML code.
-        .target(name: "ENIMultusCore", dependencies: ["CNI", "IPAM", "Netlink", "NetTypes", "JSON", "AgentProtocol"]),
+        .target(name: "ENIMultusCore", dependencies: ["CNI", "IPAM", "Netlink", "NetTypes", "JSON", "AgentProtocol"],
+                swiftSettings: pluginModule),
         // Binds the live environment (env, stdin, stdout) to ENIMultusCore.
-        .executableTarget(name: "eni-multus", dependencies: ["ENIMultusCore", "CGlibcCompat"]),
+        .executableTarget(name: "eni-multus", dependencies: ["ENIMultusCore", "CGlibcCompat"], swiftSettings: pluginModule),
         // The node installer's logic: attach/detach/cleanup/status of this node's multus ENIs, atomic install.
         // Clock, paths, environment and link operations are injected, so all of it runs in-process in tests.
         // `agent` is here too: the broker that holds the AWS session and serves the plugins' requests.

@@ -76,20 +76,19 @@ public enum FileIO {
 
     /// `mkdir -p` with mode 0700 for every directory created; the parent of each directory it creates is
     /// fsync'ed (only the first use of a store pays it), so a durable record is never written into a directory
-    /// that a power cut can take away.
+    /// that a power cut can take away. The deepest directory is tried first: one `mkdir` when it exists.
     public static func makeDirectories(_ path: String) throws(IPAMError) {
-        var cur = ""
-        for comp in path.split(separator: "/") {
-            let parent = cur.isEmpty ? "/" : cur
-            cur += "/" + comp
-            if mkdir(cur, 0o700) == 0 {
-                try syncDirectory(parent)
-            } else if errno != EEXIST {
-                throw .io(operation: "mkdir", path: cur, errno: errno)
-            }
-        }
+        if mkdir(path, 0o700) == 0 { return try syncDirectory(directory(of: path)) }
+        if errno == EEXIST { return }
+        guard errno == ENOENT else { throw .io(operation: "mkdir", path: path, errno: errno) }
+        let parent = directory(of: path)
+        guard parent != path, parent != "/", parent != "." else { throw .io(operation: "mkdir", path: path, errno: ENOENT) }
+        try makeDirectories(parent)
+        if mkdir(path, 0o700) == 0 { return try syncDirectory(parent) }
+        if errno != EEXIST { throw .io(operation: "mkdir", path: path, errno: errno) }
     }
 
+    /// The contents of a state file (a regular file: a short read is its end), nil when it does not exist.
     public static func read(_ path: String, limit: Int = 1 << 20) throws(IPAMError) -> [UInt8]? {
         let fd = retry { open(path, O_RDONLY | O_CLOEXEC) }
         if fd < 0 {
@@ -105,6 +104,7 @@ public enum FileIO {
             if n == 0 { break }
             out.append(contentsOf: buf[0..<n])
             if out.count > limit { throw .corruptState(path: path, reason: "larger than \(limit) bytes") }
+            if n < buf.count { break }
         }
         return out
     }
@@ -131,6 +131,15 @@ public enum FileIO {
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
+    /// This process's id, read once (it names temporary files; nothing here forks without exec).
+    static let pid = getpid()
+
+    /// Whether `name` is a temporary file of `writeAtomically` (".<name>.tmp.<pid>").
+    public static func isTemporaryName(_ name: String) -> Bool {
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+        return name.hasPrefix(".") && parts.count >= 4 && parts[parts.count - 2] == "tmp" && Int(parts[parts.count - 1]) != nil
+    }
+
     /// Replaces `path` atomically: write a temporary file in the same directory, then rename over `path`.
     /// A reader (or a process killed half-way) sees the old content or the new, never a mix. `.durable`: the
     /// temporary file is fsync'ed before the rename and the directory after it.
@@ -138,7 +147,7 @@ public enum FileIO {
         // The temporary name starts with "." so it can never be a record or address name (neither a container
         // id nor an address starts with "."); `list` skips such names and GC removes leftovers.
         let slash = path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex
-        let tmp = String(path[..<slash]) + "." + String(path[slash...]) + ".tmp.\(getpid())"
+        let tmp = String(path[..<slash]) + "." + String(path[slash...]) + ".tmp.\(pid)"
         let fd = retry { open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600) }
         if fd < 0 { throw .io(operation: "create", path: tmp, errno: errno) }
         do throws(IPAMError) {

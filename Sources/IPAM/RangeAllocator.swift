@@ -162,9 +162,11 @@ public struct RangeAllocator: Sendable {
 
         // Free addresses for the other sets, round-robin from each cursor.
         var chosen: [(set: Int, address: IPAddress, range: IPRange)] = []
+        var cooling: [IPAddress] = []   // chosen addresses that may carry a cooldown mark to remove
         for (si, set) in config.rangeSets.enumerated() {
             if let a = wanted[si] {
                 chosen.append((si, a, set.range(containing: a)!))
+                cooling.append(a)
                 continue
             }
             let cursor = try FileIO.read(cursorPath(si)).flatMap {
@@ -174,7 +176,10 @@ public struct RangeAllocator: Sendable {
                 throw .exhausted(rangeSet: si, ranges: set.ranges.map { "\($0.rangeStart)-\($0.rangeEnd)" }
                     .joined(separator: ", "))
             }
-            if let until = found.coolingUntil { reusedCooling(found.address, until) }
+            if let until = found.coolingUntil {
+                reusedCooling(found.address, until)
+                cooling.append(found.address)
+            }
             chosen.append((si, found.address, set.range(containing: found.address)!))
         }
 
@@ -193,7 +198,7 @@ public struct RangeAllocator: Sendable {
             for c in chosen where wanted[c.set] == nil {
                 try FileIO.writeAtomically(cursorPath(c.set), Array(c.address.description.utf8), .hint)
             }
-            for c in chosen where FileIO.exists(coolingPath(c.address)) { try FileIO.remove(coolingPath(c.address), .hint) }
+            for a in cooling { try FileIO.remove(coolingPath(a), .hint) }
         } catch {
             for a in created { try? FileIO.remove(ipPath(a), .durable) }
             try? FileIO.remove(recordPath(key), .durable)
@@ -301,7 +306,7 @@ public struct RangeAllocator: Sendable {
             defer { lock.hold() }
             // Temporary files of writers killed before their rename (no writer is active: we hold the lock).
             for dir in [root, root + "/attachments"] {
-                for name in try FileIO.list(dir, includeHidden: true) where name.hasPrefix(".") && name.contains(".tmp.") {
+                for name in try FileIO.list(dir, includeHidden: true) where FileIO.isTemporaryName(name) {
                     try FileIO.remove(dir + "/" + name, .hint)
                 }
             }

@@ -12,18 +12,19 @@ if let c = getenv("CNI_COMMAND"), strcmp(c, "VERSION") == 0 {
 }
 
 // Binds the live process environment to the in-process core; nothing else happens here.
-var stdinBytes: [UInt8] = []
-if ProcessInfoLite.needsStdin() {
+func readStdin() -> [UInt8] {
+    var bytes: [UInt8] = []
     var buf = [UInt8](repeating: 0, count: 65536)
     while true {
         let n = read(0, &buf, buf.count)
-        if n > 0 { stdinBytes.append(contentsOf: buf[0..<n]) } else if n == 0 || errno != EINTR { break }
-        if stdinBytes.count > 64 << 20 { break }
+        if n > 0 { bytes.append(contentsOf: buf[0..<n]) } else if n == 0 || errno != EINTR { break }
+        if bytes.count > 64 << 20 { break }
     }
+    return bytes
 }
 let output = Plugin.run(PluginEnvironment(
     variables: ProcessInfoLite.environment(),
-    stdin: stdinBytes,
+    stdin: ProcessInfoLite.needsStdin() ? readStdin() : [],
     monotonicNanos: ProcessInfoLite.monotonicNanos,
     wallClock: ProcessInfoLite.wallClock,
     random: ProcessInfoLite.random))
