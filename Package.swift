@@ -31,6 +31,9 @@ let package = Package(
         ),
         // Definitions that keep the shipped executables within the EKS nodes' glibc (2.34): see its header.
         .target(name: "CGlibcCompat"),
+        // POSIX helpers both binaries share: files with a stated durability (the fsync policy), locks, the live
+        // process (environment, stdio, clocks), the undo stack.
+        .target(name: "Platform", swiftSettings: pluginModule),
         // IP addresses, prefixes, MAC addresses: pure value types shared by every layer.
         .target(name: "NetTypes", swiftSettings: pluginModule),
         // A small JSON value type with a strict parser and a deterministic serializer.
@@ -40,7 +43,7 @@ let package = Package(
         // The CNI protocol: versions, environment, CNI_ARGS, configuration, results, wire errors.
         .target(name: "CNI", dependencies: ["JSON", "NetTypes"], swiftSettings: pluginModule),
         // Address management: host-local-compatible ranges, the on-disk store, delegated IPAM.
-        .target(name: "IPAM", dependencies: ["CNI", "JSON", "NetTypes"], swiftSettings: pluginModule),
+        .target(name: "IPAM", dependencies: ["CNI", "JSON", "NetTypes", "Platform"], swiftSettings: pluginModule),
         // Headers only (libcurl, libcrypto, expat) plus inline dlopen/dlsym shims: the AWS libraries are loaded on
         // first use, so verbs that never call AWS (VERSION, ranges-only ADD) never map them.
         .systemLibrary(name: "CAWSShims", path: "Sources/CAWSShims"),
@@ -51,18 +54,18 @@ let package = Package(
         .target(name: "AgentProtocol", dependencies: ["JSON", "NetTypes"], swiftSettings: pluginModule),
         // The plugin: verbs, ipvlan and host-device drivers, undo stack, logging, error mapping. It reaches EC2 only
         // through the node agent, so it links no AWS, HTTP, TLS or XML code.
-        .target(name: "ENIMultusCore", dependencies: ["CNI", "IPAM", "Netlink", "NetTypes", "JSON", "AgentProtocol"],
+        .target(name: "ENIMultusCore", dependencies: ["CNI", "IPAM", "Netlink", "NetTypes", "JSON", "AgentProtocol", "Platform"],
                 swiftSettings: pluginModule),
         // Binds the live environment (env, stdin, stdout) to ENIMultusCore.
-        .executableTarget(name: "eni-multus", dependencies: ["ENIMultusCore", "CGlibcCompat"], swiftSettings: pluginModule),
+        .executableTarget(name: "eni-multus", dependencies: ["ENIMultusCore", "Platform", "CGlibcCompat"], swiftSettings: pluginModule),
         // The node installer's logic: attach/detach/cleanup/status of this node's multus ENIs, atomic install.
         // Clock, paths, environment and link operations are injected, so all of it runs in-process in tests.
         // `agent` is here too: the broker that holds the AWS session and serves the plugins' requests.
-        .target(name: "NodeAgent", dependencies: ["AWS", "AgentProtocol", "Netlink", "NetTypes", "JSON"]),
+        .target(name: "NodeAgent", dependencies: ["AWS", "AgentProtocol", "Netlink", "NetTypes", "JSON", "Platform"]),
         // Binds the live environment to NodeAgent through swift-argument-parser commands.
         .executableTarget(
             name: "eni-multus-node",
-            dependencies: ["NodeAgent", "ENIMultusCore", "CGlibcCompat", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["NodeAgent", "ENIMultusCore", "Platform", "CGlibcCompat", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Shared by the test targets: capability probes, netns/veth fixtures, process helpers.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
@@ -72,14 +75,14 @@ let package = Package(
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetTypes", "TestSupport"]),
         .testTarget(name: "CNITests", dependencies: ["CNI", "JSON", "NetTypes", "TestSupport"]),
         .testTarget(name: "AWSTests", dependencies: ["AWS", "JSON", "TestSupport"]),
-        .testTarget(name: "IPAMTests", dependencies: ["IPAM", "CNI", "JSON", "NetTypes", "TestSupport"]),
+        .testTarget(name: "IPAMTests", dependencies: ["IPAM", "Platform", "CNI", "JSON", "NetTypes", "TestSupport"]),
         .testTarget(
             name: "PluginTests",
-            dependencies: ["ENIMultusCore", "AgentProtocol", "NodeAgent", "CNI", "IPAM", "Netlink", "NetTypes", "JSON", "TestSupport"]
+            dependencies: ["ENIMultusCore", "AgentProtocol", "NodeAgent", "Platform", "CNI", "IPAM", "Netlink", "NetTypes", "JSON", "TestSupport"]
         ),
         .testTarget(
             name: "NodeAgentTests",
-            dependencies: ["NodeAgent", "ENIMultusCore", "AgentProtocol", "CNI", "IPAM", "AWS", "Netlink", "NetTypes", "JSON", "TestSupport"]
+            dependencies: ["NodeAgent", "ENIMultusCore", "AgentProtocol", "Platform", "CNI", "IPAM", "AWS", "Netlink", "NetTypes", "JSON", "TestSupport"]
         ),
     ]
 )

@@ -1,3 +1,4 @@
+import Platform
 import AgentProtocol
 import CNI
 import IPAM
@@ -60,16 +61,17 @@ func cniError(for error: any Error) -> CNIError {
         case .io: return CNIError(.ioFailure, e.description)
         case .ec2ModeNeedsENI: return CNIError(.invalidConfig, e.description)
         }
+    case let e as FileError:
+        return CNIError(.ioFailure, e.description)
     case let e as AddressInUse:
         return CNIError(.ipamConflict, e.description)
     case let e as IPAMError:
         switch e {
-        case .io: return CNIError(.ioFailure, e.description)
+        case .file: return CNIError(.ioFailure, e.description)
         case .exhausted: return CNIError(.ipamExhausted, e.description)
         case .requestedUnavailable, .duplicateAllocation: return CNIError(.ipamConflict, e.description)
         case .requestedOutOfRange, .requestedTwice, .requestedInvalid: return CNIError(.invalidConfig, e.description)
         case .checkFailed: return CNIError(rawCode: 105, "CHECK: " + e.description)
-        case .corruptState: return CNIError(.ioFailure, e.description)
         case .delegateFailed(_, let code, _, let details): return CNIError(rawCode: code, e.description, details: details)
         case .delegateUnusable: return CNIError(.delegateFailure, e.description)
         }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Platform
 import AgentProtocol
 import CNI
 import IPAM
@@ -100,7 +101,7 @@ struct EC2ModeIPAM {
         undo.push("forget the ledger entry") { try ledger.forget(key) }
 
         let subnets = try ENISubnets(r.registry, mac: r.local.mac)
-        let requested = try inv.conf.requestedIPs(cniArgs: inv.cni.args)
+        let requested = inv.conf.requestedIPs(cniArgs: inv.cni.args)
         for q in requested where !config.families.contains(where: { $0.isV4 == q.address.isV4 }) {
             throw IPAMError.requestedOutOfRange(address: q.description)
         }
@@ -351,7 +352,7 @@ struct PrefixPool {
                     try grow(&held, fam, count: 1, r)
                 }
             }
-            let requested = try inv.conf.requestedIPs(cniArgs: inv.cni.args)
+            let requested = inv.conf.requestedIPs(cniArgs: inv.cni.args)
             // A free address of a held prefix; else another prefix from EC2; only when EC2 gives none (the ENI is
             // full, or EC2 fails now) a cooling address: the cooldown is a preference, never a cause of failure.
             var got: [CNIResult.IPConfig]?

@@ -1,3 +1,4 @@
+import Platform
 import AgentProtocol
 import CNI
 import IPAM
@@ -98,7 +99,7 @@ struct VerifiedENICache {
         try? FileIO.writeAtomically("\(dir)/\(e.id)", Array("subnet=\(e.subnetID)\n".utf8), .hint)
     }
     func all() -> [String] { (try? FileIO.list(dir)) ?? [] }
-    func forget(_ id: String) { try? FileIO.remove("\(dir)/\(id)", .hint) }
+    func forget(_ id: String) { _ = try? FileIO.remove("\(dir)/\(id)", .hint) }
 }
 
 /// Chooses the ENI a network config names, refusing the primary ENI and unmanaged-tag violations. With a cache,

@@ -1,3 +1,4 @@
+import Platform
 import CNI
 import IPAM
 import NetTypes

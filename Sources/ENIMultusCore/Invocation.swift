@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Platform
 import AgentProtocol
 import CNI
 import IPAM
@@ -259,7 +260,7 @@ struct Invocation {
                 let reg = try registry(seconds: min(cfg.timeoutSeconds, 5))
                 try unregister(entry.addresses, from: entry.eni, mac: entry.mac, keep: [], registry: reg)
                 env.failpoint("del.after-ec2-release")
-                try? ledger.drain(limit: 16, now: now, registry: reg, keepWarm: ipam.keepWarm)
+                _ = try? ledger.drain(limit: 16, now: now, registry: reg, keepWarm: ipam.keepWarm)
             } catch {
                 if !env.mutant(Mutants.delSkipsQueue) { try ledger.enqueue(entry, unique: env.random()) }
                 env.failpoint("del.after-ec2-queue")

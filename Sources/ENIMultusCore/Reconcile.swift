@@ -1,3 +1,4 @@
+import Platform
 import AgentProtocol
 import CNI
 import IPAM

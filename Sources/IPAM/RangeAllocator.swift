@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CNI
+import Platform
 import NetTypes
 
 /// Who holds an attachment: the CNI (network, containerID, ifname) key without the network.
@@ -76,12 +77,12 @@ public struct RangeAllocator: Sendable {
     /// Every address released less than `cooldownSeconds` ago.
     public func coolingAddresses() throws(IPAMError) -> [IPAddress] {
         let t = now()
-        return try FileIO.list(root + "/cooling").compactMap { IPAddress($0) }.filter { isCooling($0, at: t) }
+        return try file(FileIO.list(root + "/cooling")).compactMap { IPAddress($0) }.filter { isCooling($0, at: t) }
     }
 
     func prepare() throws(IPAMError) {
-        try FileIO.makeDirectories(root + "/attachments")
-        try FileIO.makeDirectories(root + "/ips")
+        try file(FileIO.makeDirectories(root + "/attachments"))
+        try file(FileIO.makeDirectories(root + "/ips"))
     }
 
     // MARK: records
@@ -110,7 +111,7 @@ public struct RangeAllocator: Sendable {
     /// The addresses recorded for an attachment: nil when it has no record, or a torn one (which holds nothing:
     /// ADD writes over it, DEL and GC remove it, and GC frees address files that name it).
     public func addresses(of key: AttachmentKey) throws(IPAMError) -> [IPAddress]? {
-        guard let b = try FileIO.read(recordPath(key)) else { return nil }
+        guard let b = try file(FileIO.read(recordPath(key))) else { return nil }
         return Self.decodeRecordIPs(b)
     }
 
@@ -146,7 +147,7 @@ public struct RangeAllocator: Sendable {
         }
 
         try prepare()
-        let lock = try DirectoryLock(path: lockPath)
+        let lock = try file(DirectoryLock(path: lockPath))
         defer { lock.hold() }
 
         if let held = try addresses(of: key) {
@@ -169,7 +170,7 @@ public struct RangeAllocator: Sendable {
                 cooling.append(a)
                 continue
             }
-            let cursor = try FileIO.read(cursorPath(si)).flatMap {
+            let cursor = try file(FileIO.read(cursorPath(si))).flatMap {
                 IPAddress(String(decoding: $0, as: UTF8.self).trimmingCharacters())
             }
             guard let found = try nextFree(set, after: cursor, allowCooling: allowCooling) else {
@@ -184,24 +185,24 @@ public struct RangeAllocator: Sendable {
         }
 
         // Record first, then the address files.
-        try FileIO.writeAtomically(recordPath(key), Self.encodeRecord(key, chosen.map(\.address)), .durable)
+        try file(FileIO.writeAtomically(recordPath(key), Self.encodeRecord(key, chosen.map(\.address)), .durable))
         failpoint("add.ipam.after-record")
         var created: [IPAddress] = []
         do throws(IPAMError) {
             for c in chosen {
-                guard try FileIO.createExclusive(ipPath(c.address), key.ownerBytes, .durable) else {
+                guard try file(FileIO.createExclusive(ipPath(c.address), key.ownerBytes, .durable)) else {
                     throw IPAMError.requestedUnavailable(address: c.address.description, reason: "it was taken concurrently")
                 }
                 created.append(c.address)
             }
             failpoint("add.ipam.after-address-files")
             for c in chosen where wanted[c.set] == nil {
-                try FileIO.writeAtomically(cursorPath(c.set), Array(c.address.description.utf8), .hint)
+                try file(FileIO.writeAtomically(cursorPath(c.set), Array(c.address.description.utf8), .hint))
             }
-            for a in cooling { try FileIO.remove(coolingPath(a), .hint) }
+            for a in cooling { try file(FileIO.remove(coolingPath(a), .hint)) }
         } catch {
-            for a in created { try? FileIO.remove(ipPath(a), .durable) }
-            try? FileIO.remove(recordPath(key), .durable)
+            for a in created { _ = try? FileIO.remove(ipPath(a), .durable) }
+            _ = try? FileIO.remove(recordPath(key), .durable)
             throw error
         }
         return chosen.map { c in
@@ -249,31 +250,31 @@ public struct RangeAllocator: Sendable {
     /// rollback of an ADD whose address never reached a pod) skips the cooldown.
     public func release(_ key: AttachmentKey, cool: Bool = true) throws(IPAMError) {
         guard FileIO.exists(root) else { return }
-        let lock = try DirectoryLock(path: lockPath)
+        let lock = try file(DirectoryLock(path: lockPath))
         defer { lock.hold() }
         try releaseLocked(key, cool: cool)
     }
 
     func releaseLocked(_ key: AttachmentKey, cool: Bool = true) throws(IPAMError) {
         guard let ips = try addresses(of: key) else {
-            try FileIO.remove(recordPath(key), .durable)  // torn (or already gone: one unlink)
+            try file(FileIO.remove(recordPath(key), .durable))  // torn (or already gone: one unlink)
             return
         }
         let until = now() + Int64(config.cooldownSeconds)
         for ip in ips {
             let p = ipPath(ip)
-            if let owner = try FileIO.read(p), owner == key.ownerBytes {
+            if let owner = try file(FileIO.read(p)), owner == key.ownerBytes {
                 // Cooling first, then the reservation: a crash in between leaves the address held, never free early.
                 if cool && config.cooldownSeconds > 0 {
-                    try FileIO.makeDirectories(root + "/cooling")
-                    try FileIO.writeAtomically(coolingPath(ip), Array("\(until)\n".utf8), .hint)
+                    try file(FileIO.makeDirectories(root + "/cooling"))
+                    try file(FileIO.writeAtomically(coolingPath(ip), Array("\(until)\n".utf8), .hint))
                 }
                 failpoint("del.ipam.after-cooling")
-                try FileIO.remove(p, .durable)
+                try file(FileIO.remove(p, .durable))
             }
         }
         failpoint("del.ipam.after-address-files")
-        try FileIO.remove(recordPath(key), .durable)
+        try file(FileIO.remove(recordPath(key), .durable))
     }
 
     // MARK: CHECK
@@ -284,7 +285,7 @@ public struct RangeAllocator: Sendable {
             throw .checkFailed("no addresses are reserved for \(key) in network \(network)")
         }
         for ip in held {
-            guard let owner = try FileIO.read(ipPath(ip)), owner == key.ownerBytes else {
+            guard let owner = try file(FileIO.read(ipPath(ip))), owner == key.ownerBytes else {
                 throw .checkFailed("reservation of \(ip) for \(key) is missing or held by another attachment")
             }
         }
@@ -302,38 +303,38 @@ public struct RangeAllocator: Sendable {
         guard FileIO.exists(root) else { return [] }
         var errors: [IPAMError] = []
         do throws(IPAMError) {
-            let lock = try DirectoryLock(path: lockPath)
+            let lock = try file(DirectoryLock(path: lockPath))
             defer { lock.hold() }
             // Temporary files of writers killed before their rename (no writer is active: we hold the lock).
             for dir in [root, root + "/attachments"] {
-                for name in try FileIO.list(dir, includeHidden: true) where FileIO.isTemporaryName(name) {
-                    try FileIO.remove(dir + "/" + name, .hint)
+                for name in try file(FileIO.list(dir, includeHidden: true)) where FileIO.isTemporaryName(name) {
+                    try file(FileIO.remove(dir + "/" + name, .hint))
                 }
             }
             let t = now()
-            for name in try FileIO.list(root + "/cooling") {
+            for name in try file(FileIO.list(root + "/cooling")) {
                 // Expired, or unreadable (a hint a power cut left empty): either way no longer cooling.
                 guard let a = IPAddress(name) else { continue }
                 let until = coolingUntil(a, at: t)
                 guard until == nil || until == .max else { continue }
-                try FileIO.remove(coolingPath(a), .hint)
+                try file(FileIO.remove(coolingPath(a), .hint))
             }
-            for name in try FileIO.list(root + "/attachments") {
+            for name in try file(FileIO.list(root + "/attachments")) {
                 guard let k = AttachmentKey(fileName: name) else { continue }
                 if valid.contains(k) { continue }
                 do { try releaseLocked(k) } catch { errors.append(error) }
             }
-            for name in try FileIO.list(root + "/ips") {
+            for name in try file(FileIO.list(root + "/ips")) {
                 let p = root + "/ips/" + name
                 do {
-                    guard let owner = try FileIO.read(p) else { continue }
+                    guard let owner = try file(FileIO.read(p)) else { continue }
                     let parts = String(decoding: owner, as: UTF8.self).split(separator: "\n").map(String.init)
                     let k = parts.count == 2 ? AttachmentKey(containerID: parts[0], ifname: parts[1]) : nil
                     let ok = try k.flatMap { (k) throws(IPAMError) -> Bool in
                         guard valid.contains(k), let held = try addresses(of: k) else { return false }
                         return held.contains { $0.description == name }
                     } ?? false
-                    if !ok { try FileIO.remove(p, .durable) }
+                    if !ok { try file(FileIO.remove(p, .durable)) }
                 } catch { errors.append(error) }
             }
         } catch { errors.append(error) }
@@ -344,7 +345,7 @@ public struct RangeAllocator: Sendable {
     /// is free); otherwise why ADD cannot be served.
     public func exhaustion() throws(IPAMError) -> String? {
         var used = [Int64](repeating: 0, count: config.rangeSets.count)
-        for name in try FileIO.list(root + "/ips") {
+        for name in try file(FileIO.list(root + "/ips")) {
             guard let a = IPAddress(name) else { continue }
             for (si, s) in config.rangeSets.enumerated() where s.ranges.contains(where: { $0.isAssignable(a) }) {
                 used[si] += 1

@@ -1,3 +1,4 @@
+import Platform
 import AWS
 
 /// One multus ENI after `attach`.

@@ -76,24 +76,3 @@ public struct NodeContext {
     }
 }
 
-/// Every mutation registers how to undo it; on failure the undos run in reverse, all of them, even when one fails.
-final class UndoStack {
-    private var steps: [(what: String, undo: () throws -> Void)] = []
-    private(set) var failures: [String] = []
-
-    func push(_ what: String, _ undo: @escaping () throws -> Void) { steps.append((what, undo)) }
-
-    func rollback(log: (String) -> Void) {
-        while let s = steps.popLast() {
-            do {
-                try s.undo()
-                log("undone: \(s.what)")
-            } catch {
-                failures.append("undo \(s.what): \(error)")
-                log("undo failed: \(s.what): \(error)")
-            }
-        }
-    }
-
-    func commit() { steps.removeAll() }
-}

@@ -1,3 +1,5 @@
+import Platform
+
 /// The systemd-networkd drop-in that keeps the host's network manager off a multus ENI (AL2023, where
 /// amazon-ec2-net-utils would otherwise configure the hot-plugged ENI, add policy routes, and fight the plugin).
 ///
@@ -27,19 +29,19 @@ public enum NetworkdDropIn {
     public static func write(paths: NodePaths, eniID: String, mac: String, cluster: String) throws(NodeError) -> Bool {
         let path = paths.networkdPath + "/" + fileName(eniID: eniID)
         let text = render(eniID: eniID, mac: mac, cluster: cluster)
-        if Files.exists(path), (try? Files.readText(path)) == text { return false }
-        try Files.makeDirectories(paths.networkdPath)
-        try Files.writeAtomically(path, Array(text.utf8), mode: 0o644)
+        if FileIO.exists(path), (try? FileIO.read(path)) == Array(text.utf8) { return false }
+        try io(FileIO.makeDirectories(paths.networkdPath, mode: 0o755))
+        try io(FileIO.writeAtomically(path, Array(text.utf8), .durable, mode: 0o644, unlocked: true))
         return true
     }
 
     @discardableResult
     public static func remove(paths: NodePaths, eniID: String) throws(NodeError) -> Bool {
-        try Files.remove(paths.networkdPath + "/" + fileName(eniID: eniID))
+        try io(FileIO.remove(paths.networkdPath + "/" + fileName(eniID: eniID), .durable))
     }
 
     public static func exists(paths: NodePaths, eniID: String) -> Bool {
-        Files.exists(paths.networkdPath + "/" + fileName(eniID: eniID))
+        FileIO.exists(paths.networkdPath + "/" + fileName(eniID: eniID))
     }
 }
 
@@ -49,19 +51,19 @@ public enum NetworkdDropIn {
 public enum ENIRecord {
     public static func path(_ paths: NodePaths, _ eniID: String) -> String { paths.statePath + "/" + eniID }
 
-    public static func exists(_ paths: NodePaths, _ eniID: String) -> Bool { Files.exists(path(paths, eniID)) }
+    public static func exists(_ paths: NodePaths, _ eniID: String) -> Bool { FileIO.exists(path(paths, eniID)) }
 
     public static func write(_ paths: NodePaths, eniID: String, mac: String, subnetID: String, attachmentID: String)
         throws(NodeError)
     {
-        try Files.makeDirectories(paths.statePath, mode: 0o700)
+        try io(FileIO.makeDirectories(paths.statePath))
         let text = "eni=\(eniID)\nmac=\(mac)\nsubnet=\(subnetID)\nattachment=\(attachmentID)\ndeleteOnTermination=true\n"
-        try Files.writeAtomically(path(paths, eniID), Array(text.utf8), mode: 0o600)
+        try io(FileIO.writeAtomically(path(paths, eniID), Array(text.utf8), .durable, unlocked: true))
     }
 
     /// The recorded attachment id (a reattached ENI has a new one: its DeleteOnTermination must be set again).
     public static func attachmentID(_ paths: NodePaths, _ eniID: String) -> String? {
-        guard let text = try? Files.readText(path(paths, eniID)) else { return nil }
+        guard let text = (try? FileIO.read(path(paths, eniID)))?.map({ String(decoding: $0, as: UTF8.self) }) else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix("attachment=") {
             return String(line.dropFirst("attachment=".count))
         }
@@ -69,6 +71,6 @@ public enum ENIRecord {
     }
 
     public static func remove(_ paths: NodePaths, _ eniID: String) throws(NodeError) {
-        try Files.remove(path(paths, eniID))
+        try io(FileIO.remove(path(paths, eniID), .durable))
     }
 }

@@ -1,4 +1,5 @@
 import AWS
+import Platform
 
 /// Everything `eni-multus-node` fails with. Descriptions name the ENI/subnet/AWS code an operator searches for.
 public enum NodeError: Error, Sendable, CustomStringConvertible {
@@ -36,4 +37,11 @@ public enum NodeError: Error, Sendable, CustomStringConvertible {
 @inline(__always)
 func aws<T>(_ context: @autoclosure () -> String, _ body: () throws(AWSError) -> T) throws(NodeError) -> T {
     do { return try body() } catch { throw .aws(context: context(), error) }
+}
+
+/// Runs file work inside NodeError's typed throws.
+@inline(__always)
+@discardableResult
+func io<T: ~Copyable>(_ body: @autoclosure () throws(FileError) -> T) throws(NodeError) -> T {
+    do { return try body() } catch { throw .io(error.description) }
 }

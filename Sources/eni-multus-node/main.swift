@@ -6,6 +6,7 @@ import Glibc
 import JSON
 import ENIMultusCore
 import NodeAgent
+import Platform
 
 struct Common: ParsableArguments {
     @Option(help: "JSON configuration file (the DaemonSet's ConfigMap); flags override it.")
@@ -54,7 +55,7 @@ struct Common: ParsableArguments {
 
     func load() throws -> NodeConfig {
         var c = NodeConfig()
-        if let config { c = try NodeConfig.parse(try Files.readText(config)) }
+        if let config { c = try NodeConfig.parse(String(decoding: try FileIO.contents(config), as: UTF8.self)) }
         if let cluster { c.clusterName = cluster }
         if !subnets.isEmpty { c.subnets = try subnets.map { SubnetSpec(try SubnetSelector.parse($0)) } }
         if !securityGroups.isEmpty { c.securityGroups = securityGroups }
@@ -84,13 +85,13 @@ struct Common: ParsableArguments {
 
 enum Live {
     /// The process environment and a complete write: the plugin's own live bindings (one implementation).
-    static func environment() -> [String: String] { ProcessInfoLite.environment() }
+    static func environment() -> [String: String] { LiveProcess.environment() }
 
     static func log(_ line: String) {
         write(2, "eni-multus-node: \(line)\n")
     }
 
-    static func write(_ fd: Int32, _ s: String) { ProcessInfoLite.write(fd, s) }
+    static func write(_ fd: Int32, _ s: String) { LiveProcess.write(fd, s) }
 
     /// Runs a command body; a NodeError becomes one line on stderr and its exit code.
     static func run(_ body: () throws -> Void) throws {

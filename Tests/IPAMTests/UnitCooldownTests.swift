@@ -1,4 +1,5 @@
 import Testing
+import Platform
 @testable import IPAM
 import CNI
 import NetTypes

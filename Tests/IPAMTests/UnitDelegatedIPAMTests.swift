@@ -7,6 +7,7 @@ import Musl
 #endif
 import Foundation
 import Testing
+import Platform
 @testable import IPAM
 import CNI
 import JSON

@@ -7,6 +7,7 @@ import Glibc
 import Musl
 #endif
 import Testing
+import Platform
 @testable import IPAM
 import CNI
 import JSON

@@ -1,6 +1,7 @@
 // RangeAllocator: allocation order, requested addresses, release, check and exhaustion.
 
 import Testing
+import Platform
 @testable import IPAM
 import CNI
 import JSON

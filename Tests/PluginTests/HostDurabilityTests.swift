@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Platform
 import AgentProtocol
 @testable import ENIMultusCore
 import TestSupport

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Synchronization
 import Testing
+import Platform
 import CNI
 import ENIMultusCore
 import IPAM

@@ -2,8 +2,9 @@
 import Glibc
 #endif
 
-/// The live process bindings used by `main.swift` (no Foundation: start-up time matters).
-public enum ProcessInfoLite {
+/// The live process: environment, stdin, stdout/stderr, clocks and randomness, as both binaries' `main.swift` bind
+/// them (no Foundation: start-up time matters).
+public enum LiveProcess {
     public static func environment() -> [String: String] {
         var out: [String: String] = [:]
         var p = environ
@@ -62,5 +63,17 @@ public enum ProcessInfoLite {
     public static func write(_ fd: Int32, _ s: String) {
         guard !s.isEmpty else { return }
         Array(s.utf8).withUnsafeBufferPointer { write(fd, $0) }
+    }
+
+    /// stdin to its end, at most 64 MiB.
+    public static func readStdin() -> [UInt8] {
+        var bytes: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(0, &buf, buf.count)
+            if n > 0 { bytes.append(contentsOf: buf[0..<n]) } else if n == 0 || errno != EINTR { break }
+            if bytes.count > 64 << 20 { break }
+        }
+        return bytes
     }
 }
