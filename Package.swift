@@ -36,6 +36,9 @@ let package = Package(
         .target(name: "Platform", swiftSettings: pluginModule),
         // IP addresses, prefixes, MAC addresses: pure value types shared by every layer.
         .target(name: "NetTypes", swiftSettings: pluginModule),
+        // The node's state: where every file lives (layout, default data directory), every record format, the tags
+        // that mark our ENIs. Used by the plugin and the node agent alike.
+        .target(name: "NodeState", dependencies: ["NetTypes"], swiftSettings: pluginModule),
         // A small JSON value type with a strict parser and a deterministic serializer.
         .target(name: "JSON", swiftSettings: pluginModule),
         // rtnetlink over libmnl, network namespaces, sysctls, neighbour announcements.
@@ -43,7 +46,7 @@ let package = Package(
         // The CNI protocol: versions, environment, CNI_ARGS, configuration, results, wire errors.
         .target(name: "CNI", dependencies: ["JSON", "NetTypes"], swiftSettings: pluginModule),
         // Address management: host-local-compatible ranges, the on-disk store, delegated IPAM.
-        .target(name: "IPAM", dependencies: ["CNI", "JSON", "NetTypes", "Platform"], swiftSettings: pluginModule),
+        .target(name: "IPAM", dependencies: ["CNI", "JSON", "NetTypes", "NodeState", "Platform"], swiftSettings: pluginModule),
         // Headers only (libcurl, libcrypto, expat) plus inline dlopen/dlsym shims: the AWS libraries are loaded on
         // first use, so verbs that never call AWS (VERSION, ranges-only ADD) never map them.
         .systemLibrary(name: "CAWSShims", path: "Sources/CAWSShims"),
@@ -52,20 +55,24 @@ let package = Package(
         // What the plugin and the node agent share: the EC2/IMDS operations, their values and errors, the versioned
         // request/reply messages on the agent's SOCK_SEQPACKET socket, and the plugin's client. No AWS code.
         .target(name: "AgentProtocol", dependencies: ["JSON", "NetTypes"], swiftSettings: pluginModule),
+        // EC2 registration's records and the one release path: the ledger, release queue and warm pool of each
+        // network, releasing addresses from an ENI, the verified-ENI and instance-limit caches, and the node-local
+        // reconcile. Used by the plugin (DEL, GC) and the node agent (reconcile).
+        .target(name: "Registration", dependencies: ["AgentProtocol", "NetTypes", "NodeState", "Platform"], swiftSettings: pluginModule),
         // The plugin: verbs, ipvlan and host-device drivers, undo stack, logging, error mapping. It reaches EC2 only
         // through the node agent, so it links no AWS, HTTP, TLS or XML code.
-        .target(name: "ENIMultusCore", dependencies: ["CNI", "IPAM", "Netlink", "NetTypes", "JSON", "AgentProtocol", "Platform"],
+        .target(name: "ENIMultusCore", dependencies: ["CNI", "IPAM", "Netlink", "NetTypes", "JSON", "AgentProtocol", "NodeState", "Platform", "Registration"],
                 swiftSettings: pluginModule),
         // Binds the live environment (env, stdin, stdout) to ENIMultusCore.
         .executableTarget(name: "eni-multus", dependencies: ["ENIMultusCore", "Platform", "CGlibcCompat"], swiftSettings: pluginModule),
         // The node installer's logic: attach/detach/cleanup/status of this node's multus ENIs, atomic install.
         // Clock, paths, environment and link operations are injected, so all of it runs in-process in tests.
         // `agent` is here too: the broker that holds the AWS session and serves the plugins' requests.
-        .target(name: "NodeAgent", dependencies: ["AWS", "AgentProtocol", "Netlink", "NetTypes", "JSON", "Platform"]),
+        .target(name: "NodeAgent", dependencies: ["AWS", "AgentProtocol", "Netlink", "NetTypes", "JSON", "NodeState", "Platform", "Registration"]),
         // Binds the live environment to NodeAgent through swift-argument-parser commands.
         .executableTarget(
             name: "eni-multus-node",
-            dependencies: ["NodeAgent", "ENIMultusCore", "Platform", "CGlibcCompat", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["NodeAgent", "NodeState", "Platform", "Registration", "CGlibcCompat", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Shared by the test targets: capability probes, netns/veth fixtures, process helpers.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
@@ -75,14 +82,14 @@ let package = Package(
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetTypes", "TestSupport"]),
         .testTarget(name: "CNITests", dependencies: ["CNI", "JSON", "NetTypes", "TestSupport"]),
         .testTarget(name: "AWSTests", dependencies: ["AWS", "JSON", "TestSupport"]),
-        .testTarget(name: "IPAMTests", dependencies: ["IPAM", "Platform", "CNI", "JSON", "NetTypes", "TestSupport"]),
+        .testTarget(name: "IPAMTests", dependencies: ["IPAM", "NodeState", "Platform", "CNI", "JSON", "NetTypes", "TestSupport"]),
         .testTarget(
             name: "PluginTests",
-            dependencies: ["ENIMultusCore", "AgentProtocol", "NodeAgent", "Platform", "CNI", "IPAM", "Netlink", "NetTypes", "JSON", "TestSupport"]
+            dependencies: ["ENIMultusCore", "AgentProtocol", "NodeAgent", "NodeState", "Platform", "Registration", "CNI", "IPAM", "Netlink", "NetTypes", "JSON", "TestSupport"]
         ),
         .testTarget(
             name: "NodeAgentTests",
-            dependencies: ["NodeAgent", "ENIMultusCore", "AgentProtocol", "Platform", "CNI", "IPAM", "AWS", "Netlink", "NetTypes", "JSON", "TestSupport"]
+            dependencies: ["NodeAgent", "ENIMultusCore", "AgentProtocol", "NodeState", "Platform", "Registration", "CNI", "IPAM", "AWS", "Netlink", "NetTypes", "JSON", "TestSupport"]
         ),
     ]
 )

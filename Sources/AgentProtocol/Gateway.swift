@@ -86,6 +86,15 @@ public protocol ENIRegistry: AnyObject {
     func checkCredentials() throws
 }
 
+extension ENIRegistry {
+    /// Unassigns addresses of both families from the ENI: one call per family present.
+    public func unassign(_ addresses: [IPAddress], from eni: String) throws {
+        let v4 = addresses.filter(\.isV4), v6 = addresses.filter { !$0.isV4 }
+        if !v4.isEmpty { try unassign(ipv4: v4, from: eni) }
+        if !v6.isEmpty { try unassign(ipv6: v6, from: eni) }
+    }
+}
+
 /// The registry's answer when EC2 refuses an explicit address because an ENI already holds it
 /// (`InvalidIPAddress.InUse`, or `InvalidParameterValue` "... in use"/"already assigned").
 public struct AddressInUse: Error, CustomStringConvertible, Equatable {

@@ -3,6 +3,7 @@ import CNI
 import IPAM
 import JSON
 import NetTypes
+import NodeState
 
 /// Which IPAM serves this network: none, the built-in `eni-multus` ranges, or another plugin from CNI_PATH.
 enum AddressManager {

@@ -6,35 +6,11 @@ import AgentProtocol
 import CNI
 import IPAM
 import NetTypes
+import NodeState
+import Registration
 
 // The EC2-native IPAM modes (`"ipam": {"type": "eni-multus", "mode": "ec2" | "prefix"}`), on the ENI the
 // network's `eni` block selects. Both keep their records beside the ranges store, under `<dataDir>/<network>/`.
-
-/// Node-level records shared by every network: `<dataDir>/.eni/` (ENIs whose no_manage tag was verified) and
-/// `<dataDir>/.instance-limits` (the instance type's per-ENI limits: one `DescribeInstanceTypes` per node).
-struct NodeRecords {
-    let dataDir: String
-
-    var verifiedENIs: VerifiedENICache { VerifiedENICache(dir: dataDir + "/.eni") }
-    var limitsPath: String { dataDir + "/.instance-limits" }
-
-    func limits(_ registry: ENIRegistry) throws -> AddressLimits {
-        if let b = try FileIO.read(limitsPath) {
-            var f: [String: String] = [:]
-            for line in String(decoding: b, as: UTF8.self).split(separator: "\n") {
-                let kv = line.split(separator: "=", maxSplits: 1)
-                if kv.count == 2 { f[String(kv[0])] = String(kv[1]) }
-            }
-            if let t = f["type"], let v4 = f["ipv4"].flatMap({ Int($0) }), let v6 = f["ipv6"].flatMap({ Int($0) }) {
-                return AddressLimits(instanceType: t, ipv4PerENI: v4, ipv6PerENI: v6)
-            }
-        }
-        let l = try registry.addressLimits()
-        try FileIO.makeDirectories(dataDir)
-        try FileIO.writeAtomically(limitsPath, Array("type=\(l.instanceType)\nipv4=\(l.ipv4PerENI)\nipv6=\(l.ipv6PerENI)\n".utf8), .hint)
-        return l
-    }
-}
 
 /// The ENI's subnet of each family (IMDS) and the gateway a pod address gets in it.
 struct ENISubnets {
@@ -88,7 +64,7 @@ struct EC2ModeIPAM {
 
     func add(_ inv: Invocation, interface: Int?, undo: UndoStack) throws -> CNIResult {
         guard let r = inv.registration else { throw CoreError.ec2ModeNeedsENI(config.mode.rawValue) }
-        let ledger = EC2Ledger(root: "\(config.dataDir)/\(network)/ec2")
+        let ledger = RegistrationStore(NodeStateLayout(dataDir: config.dataDir).network(network))
         let key = inv.key
         try ledger.locked {
             if let held = try ledger.entry(key), !held.addresses.isEmpty {
@@ -187,10 +163,10 @@ struct EC2ModeIPAM {
 
     /// Warm addresses of the family the ENI should hold once `adding` more attachments hold one: `warmAddresses`,
     /// or what `minimumAddresses` still asks beyond the live ones, less what the pool already has.
-    func warmTarget(v4: Bool, eni: String, _ ledger: EC2Ledger, adding: Int) throws -> Int {
+    func warmTarget(v4: Bool, eni: String, _ ledger: RegistrationStore, adding: Int) throws -> Int {
         var live = adding
         for name in try FileIO.list(ledger.ledgerDir) {
-            guard let e = try FileIO.read("\(ledger.ledgerDir)/\(name)").flatMap(EC2Ledger.Entry.init), e.eni == eni else { continue }
+            guard let e = try FileIO.read("\(ledger.ledgerDir)/\(name)").flatMap(RegistrationEntry.init), e.eni == eni else { continue }
             live += e.addresses.filter { $0.isV4 == v4 }.count
         }
         let have = try ledger.warm(eni: eni).filter { $0.address.isV4 == v4 }.count
@@ -201,7 +177,7 @@ struct EC2ModeIPAM {
     /// still queued), among those IMDS shows on the ENI (`onENI`), recorded for `key` and taken out of the pool or
     /// queue under the ledger's lock. An address a live entry already holds (a crash between the two writes) is
     /// never handed out; one IMDS does not show (a refill still landing, or gone) is left for later.
-    func takeWarm(v4: Bool, _ r: Invocation.Registration, _ ledger: EC2Ledger, key: AttachmentKey,
+    func takeWarm(v4: Bool, _ r: Invocation.Registration, _ ledger: RegistrationStore, key: AttachmentKey,
                   holding: [IPAddress], pod: String, now: Int64, onENI: Set<IPAddress>) throws -> IPAddress? {
         try ledger.locked { () throws -> IPAddress? in
             let live = try ledger.liveAddresses()
@@ -226,7 +202,7 @@ struct EC2ModeIPAM {
     /// live attachment), recorded for `key` and taken out of the queue in one step under the ledger's lock, so a
     /// drain running at the same time either released it before (then it is no longer queued) or sees it live.
     /// Returns it and the end of its cooldown; nil when there is none.
-    func reclaimCooling(v4: Bool, _ r: Invocation.Registration, _ ledger: EC2Ledger, key: AttachmentKey,
+    func reclaimCooling(v4: Bool, _ r: Invocation.Registration, _ ledger: RegistrationStore, key: AttachmentKey,
                         holding: [IPAddress], pod: String) throws -> (IPAddress, Int64)? {
         let onENI = Set(try r.registry.localAddresses(mac: r.local.mac))
         return try ledger.locked { () throws -> (IPAddress, Int64)? in
@@ -242,7 +218,7 @@ struct EC2ModeIPAM {
     }
 
     func check(_ inv: Invocation, prev: CNIResult) throws {
-        let ledger = EC2Ledger(root: "\(config.dataDir)/\(network)/ec2")
+        let ledger = RegistrationStore(NodeStateLayout(dataDir: config.dataDir).network(network))
         guard let e = try ledger.entry(inv.key), !e.addresses.isEmpty else {
             throw IPAMError.checkFailed("no EC2 address is recorded for \(inv.key) in network \(network)")
         }
@@ -256,7 +232,7 @@ struct EC2ModeIPAM {
     /// ENI (ADD would take that one back).
     func unavailability(_ inv: Invocation) throws -> String? {
         guard let r = inv.registration else { return nil }
-        let ledger = EC2Ledger(root: "\(config.dataDir)/\(network)/ec2")
+        let ledger = RegistrationStore(NodeStateLayout(dataDir: config.dataDir).network(network))
         for fam in config.families {
             let slots = try addressSlots(r, fam, dataDir: config.dataDir)
             // The release queue and the warm pool are read only when the ENI is full.
@@ -285,42 +261,23 @@ struct PrefixPool {
     let now: @Sendable () -> Int64
     var failpoint: @Sendable (String) -> Void = { _ in }
 
-    struct Held: Equatable {
-        var prefix: IPPrefix
-        var eni: String
-        /// Wall-clock second since which it holds no address (0: in use).
-        var emptySince: Int64
-    }
+    typealias Held = HeldPrefix
 
-    var root: String { "\(config.dataDir)/\(network)" }
-    var statePath: String { root + "/ec2/prefixes" }
+    var state: NetworkState { NodeStateLayout(dataDir: config.dataDir).network(network) }
+    var root: String { state.root }
+    var statePath: String { state.prefixes }
 
     func withLock<R>(_ body: () throws -> R) throws -> R {
-        try FileIO.makeDirectories(root + "/ec2")
-        let lock = try DirectoryLock(path: root + "/ec2/prefix.lock")
+        try FileIO.makeDirectories(state.ec2)
+        let lock = try DirectoryLock(path: state.prefixLock)
         defer { lock.hold() }
         return try body()
     }
 
-    func load() throws -> [Held] { try Self.load(statePath) }
-
-    /// The held prefixes recorded at `path` (also read by the node reconcile for every network).
-    static func load(_ path: String) throws -> [Held] {
-        guard let b = try FileIO.read(path) else { return [] }
-        return String(decoding: b, as: UTF8.self).split(separator: "\n").compactMap { line in
-            var f: [Substring: Substring] = [:]
-            for part in line.split(separator: " ") {
-                let kv = part.split(separator: "=", maxSplits: 1)
-                if kv.count == 2 { f[kv[0]] = kv[1] }
-            }
-            guard let p = f["p"].flatMap({ IPPrefix(String($0)) }), let e = f["eni"] else { return nil }
-            return Held(prefix: p, eni: String(e), emptySince: f["empty"].flatMap { Int64($0) } ?? 0)
-        }
-    }
+    func load() throws -> [Held] { HeldPrefix.decode(try FileIO.read(statePath) ?? []) }
 
     func save(_ held: [Held]) throws {
-        let text = held.map { "p=\($0.prefix) eni=\($0.eni) empty=\($0.emptySince)\n" }.joined()
-        try FileIO.writeAtomically(statePath, Array(text.utf8), .durable)
+        try FileIO.writeAtomically(statePath, HeldPrefix.encode(held), .durable)
     }
 
     /// The ranges allocator over the prefixes held on `eni` (no ranges: enough for release and GC).

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import AgentProtocol
 import CNI
+import NodeState
 
 /// Everything the plugin takes from the outside world, injected so the whole protocol runs in-process in tests.
 /// `main.swift` binds the live values; tests bind their own.
@@ -29,7 +30,7 @@ public struct PluginEnvironment: Sendable {
         public var sys: String
         /// Default IPAM and link-record directory when the config has no `ipam.dataDir`.
         public var dataDir: String
-        public init(procSys: String = "/proc/sys", sys: String = "/sys", dataDir: String = "/var/lib/cni/eni-multus") {
+        public init(procSys: String = "/proc/sys", sys: String = "/sys", dataDir: String = NodeStateLayout.defaultDataDir) {
             self.procSys = procSys
             self.sys = sys
             self.dataDir = dataDir

@@ -6,6 +6,7 @@ import CNI
 import IPAM
 import NetTypes
 import Netlink
+import NodeState
 
 /// host-device: the ENI itself moved into the pod with one `RTM_NEWLINK` (netns, new name and `IFLA_IFALIAS` = the
 /// original name, applied by the kernel under one rtnl_lock); DEL brings it back the same way, also when the pod
@@ -18,26 +19,10 @@ struct HostDeviceDriver {
     static let dpdkDrivers: Set<String> = ["vfio-pci", "uio_pci_generic", "igb_uio"]
 
     /// What the plugin remembers about a moved device: its name and MAC in the node's netns.
-    struct Record: Equatable {
-        var name: String
-        var mac: MACAddress?
-
-        var bytes: [UInt8] { Array("name=\(name)\nmac=\(mac.map { "\($0)" } ?? "")\n".utf8) }
-        init(name: String, mac: MACAddress?) { self.name = name; self.mac = mac }
-        init?(_ bytes: [UInt8]) {
-            var n: String?, m: MACAddress?
-            for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
-                if line.hasPrefix("name=") { n = String(line.dropFirst(5)) }
-                if line.hasPrefix("mac=") { m = MACAddress(line.dropFirst(4)) }
-            }
-            guard let n, !n.isEmpty else { return nil }
-            name = n
-            mac = m
-        }
-    }
+    typealias Record = LinkRecord
 
     static func recordPath(_ inv: Invocation, _ ipam: AddressManager, _ key: AttachmentKey) -> String {
-        "\(inv.recordDirectory(ipam))/links/\(key.fileName)"
+        inv.networkState(ipam).link(key)
     }
 
     /// The device the config selects, or its PCI address when a DPDK driver holds it.
@@ -262,7 +247,7 @@ struct HostDeviceDriver {
     /// still there). Otherwise it is kept: the device may still sit in a pod netns that has not been deleted yet.
     static func gc(_ inv: Invocation, valid: Set<AttachmentKey>) -> [any Error] {
         let ipam = (try? inv.ipam()) ?? .none
-        let dir = "\(inv.recordDirectory(ipam))/links"
+        let dir = inv.networkState(ipam).links
         var errors: [any Error] = []
         do {
             let host = try HostNamespace()

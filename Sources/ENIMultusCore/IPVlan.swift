@@ -3,6 +3,7 @@ import CNI
 import IPAM
 import NetTypes
 import Netlink
+import NodeState
 
 /// ipvlan on a secondary ENI: created under a temporary name directly in the pod netns, renamed, configured.
 ///

@@ -8,6 +8,8 @@ import IPAM
 import JSON
 import NetTypes
 import Netlink
+import NodeState
+import Registration
 
 /// One ADD/DEL/CHECK/STATUS/GC with its decoded inputs.
 struct Invocation {
@@ -57,7 +59,7 @@ struct Invocation {
         return AgentGateway.defaultSocket
     }
 
-    func ec2Ledger(_ ipam: AddressManager) -> EC2Ledger { EC2Ledger(root: recordDirectory(ipam) + "/ec2") }
+    func ec2Ledger(_ ipam: AddressManager) -> RegistrationStore { RegistrationStore(networkState(ipam)) }
 
     /// `namespace/name/uid` of the pod from CNI_ARGS, for the ledger.
     var podIdentity: String {
@@ -100,12 +102,10 @@ struct Invocation {
     /// The rollback of an assignment: unassigned at once or, when EC2 cannot take it now, queued (the ledger entry
     /// goes with the rollback, so nothing else would remember it). The queued entry carries no MAC: the drain asks
     /// EC2, since IMDS may not yet show an assignment this recent.
-    func pushUnassign(_ a: [IPAddress], _ r: Registration, _ ledger: EC2Ledger, _ undo: UndoStack) {
+    func pushUnassign(_ a: [IPAddress], _ r: Registration, _ ledger: RegistrationStore, _ undo: UndoStack) {
         undo.push("unassign \(a.map(\.description).joined(separator: ", ")) from \(r.remote.id)") {
-            let v4 = a.filter(\.isV4), v6 = a.filter { !$0.isV4 }
             do {
-                if !v4.isEmpty { try r.registry.unassign(ipv4: v4, from: r.remote.id) }
-                if !v6.isEmpty { try r.registry.unassign(ipv6: v6, from: r.remote.id) }
+                try r.registry.unassign(a, from: r.remote.id)
             } catch {
                 try ledger.enqueue(.init(eni: r.remote.id, addresses: a), unique: self.env.random())
             }
@@ -226,17 +226,11 @@ struct Invocation {
         let ledger = ec2Ledger(ipam)
         do {
             guard var entry = try ledger.entry(key) else { return }
-            if ipam.deferredReleaseSeconds > 0 {
-                // EC2 chose the address: it stays on our ENI through the cooldown (so EC2 cannot hand it to another
-                // pod at once) and is released in a batch by a later invocation, GC or the node agent.
-                entry.notBefore = now + Int64(ipam.deferredReleaseSeconds)
-                if !env.mutant(Mutants.delSkipsQueue) { try ledger.enqueue(entry, unique: env.random()) }
-                env.failpoint("del.after-ec2-queue")
-                try ledger.forget(key)
-                env.failpoint("del.after-ledger-forget")
-                return
-            }
-            if let pool = ipam.warmPool, entry.mac != nil {
+            // With a cooldown (ec2 mode), EC2 chose the address: it stays on our ENI through the cooldown (so EC2
+            // cannot hand it to another pod at once) and is released in a batch by a later invocation, GC or the
+            // node agent.
+            let deferred = Int64(ipam.deferredReleaseSeconds)
+            if deferred == 0, let pool = ipam.warmPool, entry.mac != nil {
                 // The warm pool takes back what it lacks (confirmed addresses, no EC2 call); the rest is released.
                 try ledger.locked {
                     // Already warm (a DEL that died after moving them): nothing to move or release.
@@ -256,18 +250,20 @@ struct Invocation {
                     return
                 }
             }
-            do {
-                let reg = try registry(seconds: min(cfg.timeoutSeconds, 5))
-                try unregister(entry.addresses, from: entry.eni, mac: entry.mac, keep: [], registry: reg)
-                env.failpoint("del.after-ec2-release")
-                _ = try? ledger.drain(limit: 16, now: now, registry: reg, keepWarm: ipam.keepWarm)
-            } catch {
-                if !env.mutant(Mutants.delSkipsQueue) { try ledger.enqueue(entry, unique: env.random()) }
-                env.failpoint("del.after-ec2-queue")
-                log.write(.info, "EC2 release of \(entry.addresses.map(\.description)) queued: \(error)")
+            try ledger.release(key, entry, deferSeconds: deferred, now: now, unique: env.random,
+                               registry: { try registry(seconds: min(cfg.timeoutSeconds, 5)) },
+                               queue: !env.mutant(Mutants.delSkipsQueue)) { step in
+                switch step {
+                case .queued(let error):
+                    env.failpoint("del.after-ec2-queue")
+                    if let error { log.write(.info, "EC2 release of \(entry.addresses.map(\.description)) queued: \(error)") }
+                case .released(let reg):
+                    env.failpoint("del.after-ec2-release")
+                    _ = try? ledger.drain(limit: 16, now: now, registry: reg, keepWarm: ipam.keepWarm)
+                case .forgotten:
+                    env.failpoint("del.after-ledger-forget")
+                }
             }
-            try ledger.forget(key)
-            env.failpoint("del.after-ledger-forget")
         } catch {
             log.write(.error, "EC2 ledger: \(error)")
         }
@@ -336,19 +332,11 @@ struct Invocation {
                 let deferred = Int64(ipam.deferredReleaseSeconds)
                 for name in try FileIO.list(ledger.ledgerDir) {
                     guard let k = AttachmentKey(fileName: name), !valid.contains(k) else { continue }
-                    guard var entry = try ledger.entry(k) else {
+                    guard let entry = try ledger.entry(k) else {
                         try ledger.forget(k)  // torn: owns nothing (reconcile releases what EC2 holds for it)
                         continue
                     }
-                    if deferred > 0 {
-                        entry.notBefore = now + deferred
-                        try ledger.enqueue(entry, unique: env.random())
-                    } else {
-                        do { try unregister(entry.addresses, from: entry.eni, mac: entry.mac, keep: [], registry: reg) } catch {
-                            try ledger.enqueue(entry, unique: env.random())
-                        }
-                    }
-                    try ledger.forget(k)
+                    try ledger.release(k, entry, deferSeconds: deferred, now: now, unique: env.random, registry: { reg })
                 }
                 try ledger.locked { try ledger.sweepTorn() }
                 try ledger.drain(limit: 256, now: now, registry: reg, keepWarm: ipam.keepWarm)
@@ -372,8 +360,9 @@ struct Invocation {
     }
 
     /// Directory for the plugin's own records (host-device moves): the built-in IPAM's dataDir, else the default.
-    func recordDirectory(_ ipam: AddressManager) -> String {
-        "\(ipam.dataDir ?? env.paths.dataDir)/\(conf.name)"
+    /// This network's state directory (the IPAM's dataDir, else the plugin's).
+    func networkState(_ ipam: AddressManager) -> NetworkState {
+        NodeStateLayout(dataDir: ipam.dataDir ?? env.paths.dataDir).network(conf.name)
     }
 }
 

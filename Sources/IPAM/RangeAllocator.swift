@@ -2,27 +2,9 @@
 import Glibc
 #endif
 import CNI
-import Platform
 import NetTypes
-
-/// Who holds an attachment: the CNI (network, containerID, ifname) key without the network.
-public struct AttachmentKey: Hashable, Sendable, CustomStringConvertible {
-    public var containerID: String
-    public var ifname: String
-    public init(containerID: String, ifname: String) { self.containerID = containerID; self.ifname = ifname }
-
-    /// File name in `attachments/`: `:` appears in neither a container id nor an interface name.
-    public var fileName: String { "\(containerID):\(ifname)" }
-    public init?(fileName: String) {
-        guard let c = fileName.firstIndex(of: ":") else { return nil }
-        containerID = String(fileName[..<c])
-        ifname = String(fileName[fileName.index(after: c)...])
-        if containerID.isEmpty || ifname.isEmpty { return nil }
-    }
-    /// Content of an address file: the owner.
-    var ownerBytes: [UInt8] { Array("\(containerID)\n\(ifname)\n".utf8) }
-    public var description: String { "\(containerID)/\(ifname)" }
-}
+import NodeState
+import Platform
 
 /// The built-in `ranges` IPAM and its store.
 ///
@@ -55,12 +37,14 @@ public struct RangeAllocator: Sendable {
         self.failpoint = failpoint
     }
 
-    public var root: String { "\(config.dataDir)/\(network)" }
-    var lockPath: String { root + "/lock" }
-    func recordPath(_ k: AttachmentKey) -> String { "\(root)/attachments/\(k.fileName)" }
-    func ipPath(_ a: IPAddress) -> String { "\(root)/ips/\(a)" }
-    func cursorPath(_ set: Int) -> String { "\(root)/last_reserved_ip.\(set)" }
-    func coolingPath(_ a: IPAddress) -> String { "\(root)/cooling/\(a)" }
+    /// The network's directory and files (`NodeState`).
+    public var state: NetworkState { NodeStateLayout(dataDir: config.dataDir).network(network) }
+    public var root: String { state.root }
+    var lockPath: String { state.lock }
+    func recordPath(_ k: AttachmentKey) -> String { state.attachment(k) }
+    func ipPath(_ a: IPAddress) -> String { state.ip(a) }
+    func cursorPath(_ set: Int) -> String { state.cursor(set) }
+    func coolingPath(_ a: IPAddress) -> String { state.cooling(a) }
 
     /// Whether `a` was released less than `cooldownSeconds` ago (one stat when it was not).
     func isCooling(_ a: IPAddress, at t: Int64) -> Bool { coolingUntil(a, at: t) != nil }
@@ -69,50 +53,28 @@ public struct RangeAllocator: Sendable {
     /// it is the last to be reused). One stat when it is not cooling.
     func coolingUntil(_ a: IPAddress, at t: Int64) -> Int64? {
         guard FileIO.exists(coolingPath(a)) else { return nil }
-        guard let b = try? FileIO.read(coolingPath(a)),
-              let until = Int64(String(decoding: b, as: UTF8.self).trimmingCharacters()) else { return .max }
+        guard let b = try? FileIO.read(coolingPath(a)), let until = CoolingMark.decode(b) else { return .max }
         return t < until ? until : nil
     }
 
     /// Every address released less than `cooldownSeconds` ago.
     public func coolingAddresses() throws(IPAMError) -> [IPAddress] {
         let t = now()
-        return try file(FileIO.list(root + "/cooling")).compactMap { IPAddress($0) }.filter { isCooling($0, at: t) }
+        return try file(FileIO.list(state.cooling)).compactMap { IPAddress($0) }.filter { isCooling($0, at: t) }
     }
 
     func prepare() throws(IPAMError) {
-        try file(FileIO.makeDirectories(root + "/attachments"))
-        try file(FileIO.makeDirectories(root + "/ips"))
+        try file(FileIO.makeDirectories(state.attachments))
+        try file(FileIO.makeDirectories(state.ips))
     }
 
     // MARK: records
-
-    static func encodeRecord(_ k: AttachmentKey, _ ips: [IPAddress]) -> [UInt8] {
-        var s = "eni-multus-ipam 1\ncontainer=\(k.containerID)\nifname=\(k.ifname)\n"
-        for ip in ips { s += "ip=\(ip)\n" }
-        return Array(s.utf8)
-    }
-
-    static let recordHeader = "eni-multus-ipam 1\n"
-
-    /// The addresses of a record; nil for a torn one (not our header, no final newline, or an address line that
-    /// does not parse): what a power cut under a build without the fsync policy, or a lying disk, can leave.
-    static func decodeRecordIPs(_ bytes: [UInt8]) -> [IPAddress]? {
-        let text = String(decoding: bytes, as: UTF8.self)
-        guard text.hasPrefix(recordHeader), text.hasSuffix("\n") else { return nil }
-        var out: [IPAddress] = []
-        for line in text.split(separator: "\n") where line.hasPrefix("ip=") {
-            guard let a = IPAddress(line.dropFirst(3)) else { return nil }
-            out.append(a)
-        }
-        return out
-    }
 
     /// The addresses recorded for an attachment: nil when it has no record, or a torn one (which holds nothing:
     /// ADD writes over it, DEL and GC remove it, and GC frees address files that name it).
     public func addresses(of key: AttachmentKey) throws(IPAMError) -> [IPAddress]? {
         guard let b = try file(FileIO.read(recordPath(key))) else { return nil }
-        return Self.decodeRecordIPs(b)
+        return AttachmentRecord.decode(b)
     }
 
     // MARK: ADD
@@ -170,9 +132,7 @@ public struct RangeAllocator: Sendable {
                 cooling.append(a)
                 continue
             }
-            let cursor = try file(FileIO.read(cursorPath(si))).flatMap {
-                IPAddress(String(decoding: $0, as: UTF8.self).trimmingCharacters())
-            }
+            let cursor = try file(FileIO.read(cursorPath(si))).flatMap(RangeCursor.decode)
             guard let found = try nextFree(set, after: cursor, allowCooling: allowCooling) else {
                 throw .exhausted(rangeSet: si, ranges: set.ranges.map { "\($0.rangeStart)-\($0.rangeEnd)" }
                     .joined(separator: ", "))
@@ -185,7 +145,7 @@ public struct RangeAllocator: Sendable {
         }
 
         // Record first, then the address files.
-        try file(FileIO.writeAtomically(recordPath(key), Self.encodeRecord(key, chosen.map(\.address)), .durable))
+        try file(FileIO.writeAtomically(recordPath(key), AttachmentRecord.encode(key, chosen.map(\.address)), .durable))
         failpoint("add.ipam.after-record")
         var created: [IPAddress] = []
         do throws(IPAMError) {
@@ -197,7 +157,7 @@ public struct RangeAllocator: Sendable {
             }
             failpoint("add.ipam.after-address-files")
             for c in chosen where wanted[c.set] == nil {
-                try file(FileIO.writeAtomically(cursorPath(c.set), Array(c.address.description.utf8), .hint))
+                try file(FileIO.writeAtomically(cursorPath(c.set), RangeCursor.encode(c.address), .hint))
             }
             for a in cooling { try file(FileIO.remove(coolingPath(a), .hint)) }
         } catch {
@@ -266,8 +226,8 @@ public struct RangeAllocator: Sendable {
             if let owner = try file(FileIO.read(p)), owner == key.ownerBytes {
                 // Cooling first, then the reservation: a crash in between leaves the address held, never free early.
                 if cool && config.cooldownSeconds > 0 {
-                    try file(FileIO.makeDirectories(root + "/cooling"))
-                    try file(FileIO.writeAtomically(coolingPath(ip), Array("\(until)\n".utf8), .hint))
+                    try file(FileIO.makeDirectories(state.cooling))
+                    try file(FileIO.writeAtomically(coolingPath(ip), CoolingMark.encode(until: until), .hint))
                 }
                 failpoint("del.ipam.after-cooling")
                 try file(FileIO.remove(p, .durable))
@@ -306,30 +266,29 @@ public struct RangeAllocator: Sendable {
             let lock = try file(DirectoryLock(path: lockPath))
             defer { lock.hold() }
             // Temporary files of writers killed before their rename (no writer is active: we hold the lock).
-            for dir in [root, root + "/attachments"] {
+            for dir in [root, state.attachments] {
                 for name in try file(FileIO.list(dir, includeHidden: true)) where FileIO.isTemporaryName(name) {
                     try file(FileIO.remove(dir + "/" + name, .hint))
                 }
             }
             let t = now()
-            for name in try file(FileIO.list(root + "/cooling")) {
+            for name in try file(FileIO.list(state.cooling)) {
                 // Expired, or unreadable (a hint a power cut left empty): either way no longer cooling.
                 guard let a = IPAddress(name) else { continue }
                 let until = coolingUntil(a, at: t)
                 guard until == nil || until == .max else { continue }
                 try file(FileIO.remove(coolingPath(a), .hint))
             }
-            for name in try file(FileIO.list(root + "/attachments")) {
+            for name in try file(FileIO.list(state.attachments)) {
                 guard let k = AttachmentKey(fileName: name) else { continue }
                 if valid.contains(k) { continue }
                 do { try releaseLocked(k) } catch { errors.append(error) }
             }
-            for name in try file(FileIO.list(root + "/ips")) {
-                let p = root + "/ips/" + name
+            for name in try file(FileIO.list(state.ips)) {
+                let p = state.ips + "/" + name
                 do {
                     guard let owner = try file(FileIO.read(p)) else { continue }
-                    let parts = String(decoding: owner, as: UTF8.self).split(separator: "\n").map(String.init)
-                    let k = parts.count == 2 ? AttachmentKey(containerID: parts[0], ifname: parts[1]) : nil
+                    let k = AttachmentKey(ownerBytes: owner)
                     let ok = try k.flatMap { (k) throws(IPAMError) -> Bool in
                         guard valid.contains(k), let held = try addresses(of: k) else { return false }
                         return held.contains { $0.description == name }
@@ -345,7 +304,7 @@ public struct RangeAllocator: Sendable {
     /// is free); otherwise why ADD cannot be served.
     public func exhaustion() throws(IPAMError) -> String? {
         var used = [Int64](repeating: 0, count: config.rangeSets.count)
-        for name in try file(FileIO.list(root + "/ips")) {
+        for name in try file(FileIO.list(state.ips)) {
             guard let a = IPAddress(name) else { continue }
             for (si, s) in config.rangeSets.enumerated() where s.ranges.contains(where: { $0.isAssignable(a) }) {
                 used[si] += 1
@@ -362,13 +321,5 @@ public struct RangeAllocator: Sendable {
             }
         }
         return nil
-    }
-}
-
-extension String {
-    func trimmingCharacters() -> String {
-        var s = Substring(self)
-        while let l = s.last, l == "\n" || l == " " || l == "\r" { s = s.dropLast() }
-        return String(s)
     }
 }

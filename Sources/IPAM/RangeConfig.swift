@@ -1,6 +1,7 @@
 import CNI
 import JSON
 import NetTypes
+import NodeState
 
 /// One host-local-compatible range: `subnet`, optional `rangeStart`, `rangeEnd`, `gateway`.
 public struct IPRange: Sendable, Equatable {
@@ -51,7 +52,6 @@ public struct IPAMConfig: Sendable {
     /// `prefix`: the node holds /28 (IPv4) and /80 (IPv6) prefixes on the ENI and allocates from them locally.
     public enum Mode: String, Sendable, CaseIterable { case ranges, ec2, prefix }
     public enum Family: String, Sendable { case ipv4, ipv6 }
-    public static let defaultDataDir = "/var/lib/cni/eni-multus"
     public static let defaultCooldownSeconds = 30
 
     public var mode: Mode
@@ -92,7 +92,7 @@ public struct IPAMConfig: Sendable {
     }
 
     /// `defaultDataDir` is used when the config has no `ipam.dataDir` (injected: tests never touch /var/lib).
-    public init(_ ipam: JSONObject, defaultDataDir: String = IPAMConfig.defaultDataDir) throws(CNIError) {
+    public init(_ ipam: JSONObject, defaultDataDir: String = NodeStateLayout.defaultDataDir) throws(CNIError) {
         let r = ConfigReader(ipam, path: "ipam")
         let modeText = try r.string("mode") ?? "ranges"
         guard let m = Mode(rawValue: modeText) else {

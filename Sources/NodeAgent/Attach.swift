@@ -1,5 +1,6 @@
 import Platform
 import AWS
+import NodeState
 
 /// One multus ENI after `attach`.
 public struct AttachedENI: Sendable, Equatable {

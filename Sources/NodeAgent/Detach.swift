@@ -1,4 +1,5 @@
 import AWS
+import NodeState
 
 /// `detach` (this node's ENIs) and `cleanup` (the cluster's unattached leftovers). Both act only on ENIs whose
 /// tags say they are ours, checked on the tags themselves (the describe filters only narrow the list).

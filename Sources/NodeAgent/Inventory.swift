@@ -1,4 +1,5 @@
 import AWS
+import NodeState
 
 /// What EC2 and IMDS say about this node: identity, limits, attached ENIs, and the ENIs tagged as ours.
 public struct NodeInventory {

@@ -1,4 +1,5 @@
 import AWS
+import NodeState
 
 /// Where the next ENI goes: a free (network card, device index) pair.
 public struct Placement: Sendable, Equatable {

@@ -1,14 +1,5 @@
 import JSON
-
-/// The tags that mark an ENI as this project's (set at creation through `TagSpecification`).
-public enum NodeTags {
-    /// The VPC CNI leaves an ENI alone only with this tag (`MANAGE_UNTAGGED_ENI` adopts untagged ones).
-    public static let noManage = "node.k8s.amazonaws.com/no_manage"
-    /// `<clusterName>`: the plugin's ownership tag (reassignment guard, IAM resource-tag conditions).
-    public static let cluster = "eni-multus.io/cluster"
-    /// `<instance-id>`: the node the ENI was created for (detach/cleanup touch only ENIs carrying it).
-    public static let node = "eni-multus.io/node"
-}
+import NodeState
 
 /// How one configured multus subnet is found. One entry = one ENI on the node.
 public enum SubnetSelector: Sendable, Equatable, CustomStringConvertible {

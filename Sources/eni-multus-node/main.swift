@@ -4,9 +4,11 @@ import ArgumentParser
 import AWS
 import Glibc
 import JSON
-import ENIMultusCore
+
 import NodeAgent
 import Platform
+import NodeState
+import Registration
 
 struct Common: ParsableArguments {
     @Option(help: "JSON configuration file (the DaemonSet's ConfigMap); flags override it.")
@@ -218,7 +220,7 @@ struct Reconcile: ParsableCommand {
         abstract: "Release addresses on this node's multus ENIs that no record owns, drain the plugin's release queues, and expose Prometheus metrics (the DaemonSet's main container).")
     @OptionGroup var common: Common
     @Option(help: "The plugin's state directory (its ipam.dataDir; below --host-root).")
-    var pluginDataDir: String = "/var/lib/cni/eni-multus"
+    var pluginDataDir: String = NodeStateLayout.defaultDataDir
     @Option(help: "Seconds between two passes.") var interval: Double = 60
     @Option(help: "An unowned address is released once seen unowned for this many seconds.") var graceSeconds: Int = 300
     @Option(help: "Port of the Prometheus endpoint GET /metrics (0: none).") var metricsPort: Int = 9464
@@ -264,7 +266,7 @@ struct Agent: ParsableCommand {
     var socket: String = "/run/eni-multus/agent.sock"
 
     @Option(help: "The plugin's data directory (its ipam.dataDir): the agent's lock, and what reconcile reads.")
-    var dataDir: String = "/var/lib/cni/eni-multus"
+    var dataDir: String = NodeStateLayout.defaultDataDir
 
     @Option(help: "Sustained mutating EC2 calls per second per action this agent allows itself.")
     var ec2Rate: Double = 5

@@ -13,6 +13,7 @@ import Platform
 import CNI
 import JSON
 import NetTypes
+import NodeState
 
 /// A fresh directory under /tmp (mkdtemp), 0700.
 func makeTempDir(_ tag: String = "ipam") -> String {
@@ -125,7 +126,7 @@ func storeProblems(_ a: RangeAllocator) -> (problems: [String], held: [Attachmen
         if name.contains(".tmp.") { problems.append("temporary file attachments/\(name)"); continue }
         guard let k = AttachmentKey(fileName: name) else { problems.append("bad record name \(name)"); continue }
         guard let text = fileText(a.root + "/attachments/" + name) else { problems.append("unreadable \(name)"); continue }
-        guard let ips = RangeAllocator.decodeRecordIPs(Array(text.utf8)) else { problems.append("torn record \(name)"); continue }
+        guard let ips = AttachmentRecord.decode(Array(text.utf8)) else { problems.append("torn record \(name)"); continue }
         held[k] = ips
         for x in ips {
             if let o = owners[x] { problems.append("\(x) recorded by both \(o) and \(k)") }

@@ -6,6 +6,7 @@ import Testing
 import CNI
 import JSON
 import NetTypes
+import NodeState
 
 @Suite struct UnitIPAMConfigTests {
     // MARK: defaults
@@ -122,7 +123,7 @@ import NetTypes
     @Test func nullRoutesAndNullOptionalKeysAreIgnored() throws {
         let c = try ipamConfig(#"{"routes":null,"mode":null,"dataDir":null,"ranges":[[{"subnet":"10.8.0.0/24","gateway":null}]]}"#)
         #expect(c.routes.isEmpty)
-        #expect(c.dataDir == IPAMConfig.defaultDataDir)
+        #expect(c.dataDir == NodeStateLayout.defaultDataDir)
         #expect(c.rangeSets[0].ranges[0].gateway == ip("10.8.0.1"))
     }
 

@@ -12,6 +12,7 @@ import Platform
 import CNI
 import JSON
 import NetTypes
+import NodeState
 
 @Suite struct UnitIPAMStoreTests {
     // MARK: layout
@@ -75,15 +76,15 @@ import NetTypes
         #expect(AttachmentKey(fileName: ":eth0") == nil)
         #expect(AttachmentKey(fileName: "c1:") == nil)
         let ips = [ip("10.0.0.1"), ip("fd00::1")]
-        #expect(RangeAllocator.decodeRecordIPs(RangeAllocator.encodeRecord(k, ips)) == ips)
-        #expect(RangeAllocator.decodeRecordIPs(Array("eni-multus-ipam 1\nip=10.1.1.1\nfoo=bar\n".utf8)) == [ip("10.1.1.1")])
+        #expect(AttachmentRecord.decode(AttachmentRecord.encode(k, ips)) == ips)
+        #expect(AttachmentRecord.decode(Array("eni-multus-ipam 1\nip=10.1.1.1\nfoo=bar\n".utf8)) == [ip("10.1.1.1")])
         // Torn records (what a power cut can leave without the fsync policy) hold nothing.
-        let full = RangeAllocator.encodeRecord(k, ips)
-        #expect(RangeAllocator.decodeRecordIPs([]) == nil)
-        #expect(RangeAllocator.decodeRecordIPs(Array(full.dropLast())) == nil)           // no final newline
-        #expect(RangeAllocator.decodeRecordIPs(Array(full.dropLast(4))) == nil)          // an address cut short
-        #expect(RangeAllocator.decodeRecordIPs(Array("ip=10.1.1.1\n".utf8)) == nil)     // no header
-        #expect(RangeAllocator.decodeRecordIPs(Array("eni-multus-ipam 1\nip=10.1.1\n".utf8)) == nil)
+        let full = AttachmentRecord.encode(k, ips)
+        #expect(AttachmentRecord.decode([]) == nil)
+        #expect(AttachmentRecord.decode(Array(full.dropLast())) == nil)           // no final newline
+        #expect(AttachmentRecord.decode(Array(full.dropLast(4))) == nil)          // an address cut short
+        #expect(AttachmentRecord.decode(Array("ip=10.1.1.1\n".utf8)) == nil)     // no header
+        #expect(AttachmentRecord.decode(Array("eni-multus-ipam 1\nip=10.1.1\n".utf8)) == nil)
     }
 
     // MARK: crash simulation
@@ -94,7 +95,7 @@ import NetTypes
             let a = allocator(d, subnet: "10.73.0.0/29", start: "10.73.0.2", end: "10.73.0.3")
             _ = try alloc(a, key("warm"))     // creates the store, .2, cursor .2
             try a.release(key("warm"))
-            try FileIO.writeAtomically(a.recordPath(key("dead")), RangeAllocator.encodeRecord(key("dead"), [ip("10.73.0.3")]), .durable)
+            try FileIO.writeAtomically(a.recordPath(key("dead")), AttachmentRecord.encode(key("dead"), [ip("10.73.0.3")]), .durable)
             // The address is not reserved: a concurrent ADD may take it; the dead record must not free it later.
             #expect(try alloc(a, key("live")) == [ip("10.73.0.3")])
             try a.release(key("dead"))
@@ -108,7 +109,7 @@ import NetTypes
         try withTempDir { (d: String) throws in
             let a = allocator(d, subnet: "10.74.0.0/24")
             _ = try alloc(a, key("keep"))
-            try FileIO.writeAtomically(a.recordPath(key("dead")), RangeAllocator.encodeRecord(key("dead"), [ip("10.74.0.3")]), .durable)
+            try FileIO.writeAtomically(a.recordPath(key("dead")), AttachmentRecord.encode(key("dead"), [ip("10.74.0.3")]), .durable)
             #expect(a.collectGarbage(valid: [key("keep")]).isEmpty)
             #expect(listDir(a.root + "/attachments") == ["keep:eth0"])
             #expect(storeProblems(a).problems == [])
@@ -122,7 +123,7 @@ import NetTypes
             try FileIO.makeDirectories(a.root + "/attachments")
             try FileIO.makeDirectories(a.root + "/ips")
             let k = key("dead")
-            try FileIO.writeAtomically(a.recordPath(k), RangeAllocator.encodeRecord(k, [ip("10.75.0.2"), ip("fd00:75::2")]), .durable)
+            try FileIO.writeAtomically(a.recordPath(k), AttachmentRecord.encode(k, [ip("10.75.0.2"), ip("fd00:75::2")]), .durable)
             #expect(try FileIO.createExclusive(a.ipPath(ip("10.75.0.2")), k.ownerBytes, .durable))
             // .2 is the only v4 address: taken.
             guard case .exhausted(0, _)? = ipamError({ _ = try alloc(a, key("other")) }) else {
@@ -141,7 +142,7 @@ import NetTypes
             let a = allocator(d, ranges: #"[[{"subnet":"10.76.0.0/30"}],[{"subnet":"fd00:76::/126"}]]"#)
             _ = try alloc(a, key("warm")); try a.release(key("warm"))
             let k = key("dead")
-            try FileIO.writeAtomically(a.recordPath(k), RangeAllocator.encodeRecord(k, [ip("10.76.0.2"), ip("fd00:76::3")]), .durable)
+            try FileIO.writeAtomically(a.recordPath(k), AttachmentRecord.encode(k, [ip("10.76.0.2"), ip("fd00:76::3")]), .durable)
             #expect(try FileIO.createExclusive(a.ipPath(ip("10.76.0.2")), k.ownerBytes, .durable))
             #expect(a.collectGarbage(valid: []).isEmpty)
             #expect(listDir(a.root + "/attachments") == [])
@@ -159,7 +160,7 @@ import NetTypes
             _ = try alloc(a, key("keep"))                                            // .2
             try FileIO.makeDirectories(a.root + "/cooling")
             try FileIO.writeAtomically(a.recordPath(key("torn")), [], .durable)      // empty record
-            let cut = RangeAllocator.encodeRecord(key("half"), [ip("10.78.0.4")])
+            let cut = AttachmentRecord.encode(key("half"), [ip("10.78.0.4")])
             try FileIO.writeAtomically(a.recordPath(key("half")), Array(cut.dropLast(3)), .durable)
             #expect(try FileIO.createExclusive(a.ipPath(ip("10.78.0.3")), [], .durable))  // empty address file
             try FileIO.writeAtomically(a.coolingPath(ip("10.78.0.5")), [], .hint)         // empty cooldown mark
@@ -246,7 +247,7 @@ import NetTypes
         try withTempDir { (d: String) throws in
             let a = allocator(d, subnet: "10.79.1.0/24")
             _ = try alloc(a, key("c1"))
-            let rec = String(decoding: RangeAllocator.encodeRecord(key("c2"), [ip("10.79.1.3")]), as: UTF8.self)
+            let rec = String(decoding: AttachmentRecord.encode(key("c2"), [ip("10.79.1.3")]), as: UTF8.self)
             writeFile(a.root + "/attachments/.c2:eth0.tmp.99999", rec)
             writeFile(a.root + "/attachments/c2:eth0.tmp.99998", rec)
             writeFile(a.root + "/.last_reserved_ip.0.tmp.99999", "10.79.1.200")

@@ -6,6 +6,7 @@ import Platform
 import CNI
 import JSON
 import NetTypes
+import NodeState
 
 @Suite struct UnitRangeAllocatorTests {
     // MARK: order
@@ -337,7 +338,7 @@ import NetTypes
             _ = try alloc(a, key("c1"))          // .2
             _ = try alloc(a, key("c2"))          // .3
             // c1's record claims .3 too (e.g. a stale record): releasing c1 must not free c2's address.
-            writeFile(a.recordPath(key("c1")), String(decoding: RangeAllocator.encodeRecord(key("c1"), [ip("10.43.0.2"), ip("10.43.0.3")]), as: UTF8.self))
+            writeFile(a.recordPath(key("c1")), String(decoding: AttachmentRecord.encode(key("c1"), [ip("10.43.0.2"), ip("10.43.0.3")]), as: UTF8.self))
             try a.release(key("c1"))
             #expect(fileText(a.root + "/ips/10.43.0.3") == "c2\neth0\n")
             #expect(!FileIO.exists(a.root + "/ips/10.43.0.2"))

@@ -4,6 +4,7 @@ import AWS
 import JSON
 import NodeAgent
 import TestSupport
+import NodeState
 
 /// install/nodegroup.yaml: its parameters, and its userData rendered as CloudFormation would (Fn::Sub with sample
 /// parameter values) and then run in a sandbox directory with stubs for IMDS (curl), the AWS CLI, systemctl,

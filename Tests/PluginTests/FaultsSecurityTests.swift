@@ -10,6 +10,7 @@ import JSON
 import NetTypes
 import Netlink
 import TestSupport
+import NodeState
 
 /// Issue 7, item 6: state and log files are root-only, credentials never reach any output, and the IAM policy
 /// lets nothing modify an ENI without our tags.
@@ -24,7 +25,7 @@ struct FaultsSecurityTests {
         r.add(RemoteENI(id: "eni-primary", subnetID: "subnet-a", deviceIndex: 0, tags: [:], ipv4: [], ipv6: []),
               mac: FaultsNode.eth0MAC)
         r.add(RemoteENI(id: eniID, subnetID: "subnet-b", deviceIndex: 1,
-                        tags: [EC2NetworkConfig.noManageTagKey: "true", EC2NetworkConfig.clusterTagKey: "faults"],
+                        tags: [NodeTags.noManage: "true", NodeTags.cluster: "faults"],
                         ipv4: [], ipv6: []),
               mac: FaultsNode.mv0MAC)
         return r

@@ -4,6 +4,7 @@ import Platform
 import AgentProtocol
 @testable import ENIMultusCore
 import TestSupport
+import NodeState
 
 let straceBinary = "/usr/bin/strace"
 
@@ -160,7 +161,7 @@ struct HostDurabilityTests {
         let emu = try Self.emulator.get()
         try emu.clearFaults()
         let w = try emu.scenario(["instances": [["name": "node1", "enis": [["name": "m1", "deviceIndex": 1,
-                                                                           "tags": [EC2NetworkConfig.noManageTagKey: "true"]]]]]])
+                                                                           "tags": [NodeTags.noManage: "true"]]]]]])
         let enis = try #require(w["enis"] as? [String: [String: Any]])
         let inst = try #require(w["instances"] as? [String: [String: Any]])
         var aws = emu.environment

@@ -6,6 +6,7 @@ import AgentProtocol
 import IPAM
 import NetTypes
 import TestSupport
+import NodeState
 
 /// The EC2-native IPAM modes against moto + the IMDSv2 emulator (its address model: subnet-wide free-address
 /// choice, "in use" errors, /28 and /80 prefixes, per-ENI limits), through the real AWS layer. Only the IPAM half
@@ -24,7 +25,7 @@ struct HostEC2IPAMTests {
     func twoNodes() throws -> Nodes {
         let emu = try Self.emulator.get()
         try emu.clearFaults()
-        let tag = [EC2NetworkConfig.noManageTagKey: "true"]
+        let tag = [NodeTags.noManage: "true"]
         let w = try emu.scenario(["instances": [
             ["name": "node1", "enis": [["name": "m1", "deviceIndex": 1, "tags": tag]]],
             ["name": "node2", "enis": [["name": "m2", "deviceIndex": 1, "tags": tag]]],

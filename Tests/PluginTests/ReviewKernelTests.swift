@@ -5,6 +5,7 @@ import CNI
 import IPAM
 import JSON
 import TestSupport
+import NodeState
 
 /// Review additions for ipvlan (inside user-mode Linux): flags and MTU actually applied, CHECK noticing removed
 /// addresses and routes, the temporary-name path, delegated IPAM rollback.

@@ -8,6 +8,7 @@ import ENIMultusCore
 import IPAM
 import JSON
 import TestSupport
+import NodeState
 
 private typealias K = UnitProtocolKit
 

@@ -8,6 +8,8 @@ import IPAM
 import JSON
 import NetTypes
 import TestSupport
+import NodeState
+@testable import Registration
 
 /// The EC2-native IPAM modes against the in-memory EC2 (`FakeRegistry`: AWS semantics for counts, prefixes,
 /// limits and "in use"), driving the invocation's IPAM half directly (no links).
@@ -193,7 +195,7 @@ struct UnitEC2ModeTests {
         #expect(e.code == CNIErrorCode.ipamConflict.rawValue, "\(e)")
         #expect(e.msg.contains("eni-foreign"))
         #expect(w.reg.enis["eni-foreign"]!.ipv4 == [IPAddress("10.0.1.30")!])
-        #expect(try EC2Ledger(root: "\(w.dir)/n1/ec2").entry(AttachmentKey(containerID: "c2", ifname: "net1")) == nil)
+        #expect(try RegistrationStore(NetworkState(root: "\(w.dir)/n1")).entry(AttachmentKey(containerID: "c2", ifname: "net1")) == nil)
         // Outside the ENI's subnet: refused before EC2 is asked.
         #expect(throws: (any Error).self) { try w.add("c3", args: "IP=10.9.9.9") }
     }
@@ -205,7 +207,7 @@ struct UnitEC2ModeTests {
         let e = cniError(for: try w.failingAdd("c1"))
         #expect(e.msg.contains("c1"))
         #expect(w.multus.ipv4.contains(a))
-        #expect(try EC2Ledger(root: "\(w.dir)/n1/ec2").entry(AttachmentKey(containerID: "c1", ifname: "net1"))?.addresses == [a])
+        #expect(try RegistrationStore(NetworkState(root: "\(w.dir)/n1")).entry(AttachmentKey(containerID: "c1", ifname: "net1"))?.addresses == [a])
     }
 
     @Test("EC2 failing mid-ADD (IPv6 half) undoes the IPv4 assignment and the ledger entry")
@@ -228,10 +230,10 @@ struct UnitEC2ModeTests {
         _ = try w.failingAdd("c1")
         #expect(w.multus.ipv4.count == before.ipv4.count + 1, "the IPv4 address is still on the ENI")
         #expect(try FileIO.list("\(w.dir)/n1/ec2/ledger").isEmpty)
-        let ledger = EC2Ledger(root: "\(w.dir)/n1/ec2")
+        let ledger = RegistrationStore(NetworkState(root: "\(w.dir)/n1"))
         let queued = try ledger.queued()
         #expect(queued.count == 1)
-        let entry = try #require(try FileIO.read("\(w.dir)/n1/ec2/queue/\(queued[0])").flatMap(EC2Ledger.Entry.init))
+        let entry = try #require(try FileIO.read("\(w.dir)/n1/ec2/queue/\(queued[0])").flatMap(RegistrationEntry.init))
         #expect(entry.mac == nil && entry.addresses.count == 1 && entry.notBefore == 0)
         var drained = 0
         let calls = try w.ec2Calls { drained = try ledger.drain(limit: 16, now: Int64(w.clock), registry: w.reg) }
@@ -249,9 +251,9 @@ struct UnitEC2ModeTests {
         w.reg.lostReply["assign4"] = 1
         _ = try w.failingAdd("c1")
         #expect(w.multus.ipv4 == before.ipv4 + [IPAddress("10.0.1.100")!], "EC2 applied the assignment")
-        let ledger = EC2Ledger(root: "\(w.dir)/n1/ec2")
+        let ledger = RegistrationStore(NetworkState(root: "\(w.dir)/n1"))
         let name = try #require(try ledger.queued().first)
-        let entry = try #require(try FileIO.read("\(w.dir)/n1/ec2/queue/\(name)").flatMap(EC2Ledger.Entry.init))
+        let entry = try #require(try FileIO.read("\(w.dir)/n1/ec2/queue/\(name)").flatMap(RegistrationEntry.init))
         #expect(entry.mac == nil && entry.addresses == [IPAddress("10.0.1.100")!] && entry.notBefore > Int64(w.clock))
         // Not before a late call has had the ADD's deadline to land.
         #expect(try ledger.drain(limit: 16, now: Int64(w.clock), registry: w.reg) == 0)

@@ -7,6 +7,8 @@ import CNI
 import IPAM
 import JSON
 import NetTypes
+import NodeState
+@testable import Registration
 
 /// An in-memory EC2 + IMDS with AWS's semantics where moto has none (reassignment moves an IPv4 address; IPv6
 /// cannot be reassigned; assignment shows in IMDS after a lag), recording every call.
@@ -171,7 +173,7 @@ final class FakeRegistry: ENIRegistry, @unchecked Sendable {
 }
 
 @Suite struct UnitEC2RegistrationTests {
-    static let noManage = [EC2NetworkConfig.noManageTagKey: "true"]
+    static let noManage = [NodeTags.noManage: "true"]
 
     func world() -> FakeRegistry {
         let r = FakeRegistry()
@@ -183,7 +185,7 @@ final class FakeRegistry: ENIRegistry, @unchecked Sendable {
               mac: "02:00:00:00:00:12")
         // Another node's ENIs in subnet-b: one of ours (cluster tag), one foreign.
         r.add(RemoteENI(id: "eni-other-ours", subnetID: "subnet-b", deviceIndex: 1,
-                        tags: Self.noManage.merging([EC2NetworkConfig.clusterTagKey: "prod"]) { a, _ in a },
+                        tags: Self.noManage.merging([NodeTags.cluster: "prod"]) { a, _ in a },
                         ipv4: [IPAddress("10.0.1.20")!, IPAddress("10.0.1.50")!], ipv6: [IPAddress("2600::50")!]),
               mac: "02:00:00:00:00:21", here: false)
         r.add(RemoteENI(id: "eni-foreign", subnetID: "subnet-b", deviceIndex: 1, tags: [:], ipv4: [IPAddress("10.0.1.30")!], ipv6: []),
@@ -295,7 +297,7 @@ final class FakeRegistry: ENIRegistry, @unchecked Sendable {
             #expect(!remote.known)
             let a = IPAddress("10.0.1.\(100 + i)")!
             _ = try register([a], on: remote, mac: local.mac, cfg: c, registry: r) {}
-            try unregister([a], from: remote.id, mac: local.mac, keep: [], registry: r)
+            try releaseAddresses([a], from: remote.id, mac: local.mac, keep: [], registry: r)
             #expect(r.calls == ["assign4", "unassign4"])
         }
         // fresh (CHECK) describes again; an ENI that failed verification is never cached.
@@ -346,7 +348,7 @@ final class FakeRegistry: ENIRegistry, @unchecked Sendable {
         let r = world()
         r.enis["eni-multus"]!.ipv4 += [IPAddress("10.0.1.60")!, IPAddress("10.0.1.61")!]
         // .62 moved to another node meanwhile; .61 was given to a new pod of this node.
-        try unregister([IPAddress("10.0.1.60")!, IPAddress("10.0.1.61")!, IPAddress("10.0.1.62")!], from: "eni-multus",
+        try releaseAddresses([IPAddress("10.0.1.60")!, IPAddress("10.0.1.61")!, IPAddress("10.0.1.62")!], from: "eni-multus",
                        keep: [IPAddress("10.0.1.61")!], registry: r)
         #expect(r.enis["eni-multus"]!.ipv4 == [IPAddress("10.0.1.11")!, IPAddress("10.0.1.61")!])
         #expect(r.calls.filter { $0 == "unassign4" }.count == 1)
@@ -357,7 +359,7 @@ final class FakeRegistry: ENIRegistry, @unchecked Sendable {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let r = world()
         r.enis["eni-multus"]!.ipv4 += [IPAddress("10.0.1.70")!, IPAddress("10.0.1.71")!]
-        let ledger = EC2Ledger(root: dir)
+        let ledger = RegistrationStore(NetworkState(root: dir))
         let k1 = AttachmentKey(containerID: "c1", ifname: "net1"), k2 = AttachmentKey(containerID: "c2", ifname: "net1")
         try ledger.record(k1, .init(eni: "eni-multus", addresses: [IPAddress("10.0.1.70")!], pod: "ns/p1"))
         #expect(try ledger.entry(k1) == .init(eni: "eni-multus", addresses: [IPAddress("10.0.1.70")!], pod: "ns/p1"))
@@ -377,7 +379,7 @@ final class FakeRegistry: ENIRegistry, @unchecked Sendable {
         #expect(r.enis["eni-multus"]!.ipv4.contains(IPAddress("10.0.1.71")!))
         // Files are private.
         var st = stat()
-        #expect(stat("\(dir)/ledger/\(k2.fileName)", &st) == 0 && st.st_mode & 0o777 == 0o600)
+        #expect(stat("\(ledger.ledgerDir)/\(k2.fileName)", &st) == 0 && st.st_mode & 0o777 == 0o600)
     }
 
     /// Torn ledger, pool and queue entries (a power cut under a build without the fsync policy, or a lying disk)
@@ -385,23 +387,23 @@ final class FakeRegistry: ENIRegistry, @unchecked Sendable {
     @Test func tornEntriesOwnNothingAndAreSwept() throws {
         let dir = NSTemporaryDirectory() + "emt-ledger-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let whole = EC2Ledger.Entry(eni: "eni-multus", addresses: [IPAddress("10.0.1.72")!], mac: MACAddress("02:00:00:00:00:02"))
-        #expect(EC2Ledger.Entry(whole.bytes) == whole)
-        #expect(EC2Ledger.Entry([]) == nil)
-        #expect(EC2Ledger.Entry(Array(whole.bytes.dropLast())) == nil)          // no final newline
-        #expect(EC2Ledger.Entry(Array(whole.bytes.dropLast(3)) + [0x0a]) == nil) // an address cut short
-        let ledger = EC2Ledger(root: dir)
+        let whole = RegistrationEntry(eni: "eni-multus", addresses: [IPAddress("10.0.1.72")!], mac: MACAddress("02:00:00:00:00:02"))
+        #expect(RegistrationEntry(whole.bytes) == whole)
+        #expect(RegistrationEntry([]) == nil)
+        #expect(RegistrationEntry(Array(whole.bytes.dropLast())) == nil)          // no final newline
+        #expect(RegistrationEntry(Array(whole.bytes.dropLast(3)) + [0x0a]) == nil) // an address cut short
+        let ledger = RegistrationStore(NetworkState(root: dir))
         let k = AttachmentKey(containerID: "c9", ifname: "net1")
-        for sub in ["ledger", "warm", "queue"] { try FileIO.makeDirectories("\(dir)/\(sub)") }
-        try FileIO.writeAtomically("\(dir)/ledger/\(k.fileName)", [], .durable)
-        try FileIO.writeAtomically("\(dir)/warm/10.0.1.73", Array("eni=eni-multus\nip=10.0".utf8), .durable)
-        try FileIO.writeAtomically("\(dir)/queue/7", Array("eni=eni-multus\nip=10.0.1.7".utf8), .durable)
+        for sub in [ledger.ledgerDir, ledger.warmDir, ledger.queueDir] { try FileIO.makeDirectories(sub) }
+        try FileIO.writeAtomically("\(ledger.ledgerDir)/\(k.fileName)", [], .durable)
+        try FileIO.writeAtomically("\(ledger.warmDir)/10.0.1.73", Array("eni=eni-multus\nip=10.0".utf8), .durable)
+        try FileIO.writeAtomically("\(ledger.queueDir)/7", Array("eni=eni-multus\nip=10.0.1.7".utf8), .durable)
         #expect(try ledger.entry(k) == nil)
         #expect(try ledger.liveAddresses().isEmpty)
         #expect(try ledger.warm(eni: nil).isEmpty)
         #expect(try ledger.coolingQueued(eni: "eni-multus").isEmpty)
         try ledger.locked { try ledger.sweepTorn() }
-        #expect(try FileIO.list("\(dir)/warm").isEmpty)
-        #expect(try FileIO.list("\(dir)/queue").isEmpty)
+        #expect(try FileIO.list(ledger.warmDir).isEmpty)
+        #expect(try FileIO.list(ledger.queueDir).isEmpty)
     }
 }

@@ -7,6 +7,7 @@ import CNI
 import ENIMultusCore
 import IPAM
 import JSON
+import NodeState
 
 private typealias K = UnitProtocolKit
 

@@ -1,8 +1,11 @@
-import Platform
+#if canImport(Glibc)
+import Glibc
+#endif
 import AgentProtocol
-import CNI
-import IPAM
 import NetTypes
+import NodeState
+import Platform
+
 
 /// What one reconcile pass found and did.
 public struct ReconcileReport: Sendable, Equatable, CustomStringConvertible {
@@ -33,32 +36,36 @@ public struct ReconcileReport: Sendable, Equatable, CustomStringConvertible {
 /// "The ENIs eni-multus uses" are the ENIs of this instance named by a record or verified by a network's ENI
 /// selection (`.eni/`): addresses on those ENIs belong to eni-multus (docs/ec2.md: do not share them with other
 /// address managers). First sightings are kept in `<dataDir>/.reconcile-seen`.
-struct Reconciler {
-    let dataDir: String
-    let registry: ENIRegistry
-    let now: Int64
-    let graceSeconds: Int
+public struct Reconciler {
+    public let dataDir: String
+    public let registry: ENIRegistry
+    public let now: Int64
+    public let graceSeconds: Int
 
-    var seenPath: String { dataDir + "/.reconcile-seen" }
+    public init(dataDir: String, registry: ENIRegistry, now: Int64, graceSeconds: Int) {
+        self.dataDir = dataDir; self.registry = registry; self.now = now; self.graceSeconds = graceSeconds
+    }
 
-    func run() throws -> ReconcileReport {
+    var seenPath: String { NodeStateLayout(dataDir: dataDir).reconcileSightings }
+
+    public func run() throws -> ReconcileReport {
         var report = ReconcileReport()
         var owned = Set<IPAddress>()
         var ownedPrefixes = Set<IPPrefix>()
         var named = Set(NodeRecords(dataDir: dataDir).verifiedENIs.all())
-        var ledgers: [EC2Ledger] = []
+        var ledgers: [RegistrationStore] = []
         for net in try FileIO.list(dataDir) {
-            let ledger = EC2Ledger(root: "\(dataDir)/\(net)/ec2")
+            let ledger = RegistrationStore(NodeStateLayout(dataDir: dataDir).network(net))
             guard FileIO.exists(ledger.root) else { continue }
             ledgers.append(ledger)
             for dir in [ledger.ledgerDir, ledger.queueDir, ledger.warmDir] {
                 for name in try FileIO.list(dir) {
-                    guard let e = try FileIO.read("\(dir)/\(name)").flatMap(EC2Ledger.Entry.init) else { continue }
+                    guard let e = try FileIO.read("\(dir)/\(name)").flatMap(RegistrationEntry.init) else { continue }
                     owned.formUnion(e.addresses)
                     named.insert(e.eni)
                 }
             }
-            for h in try PrefixPool.load(ledger.root + "/prefixes") {
+            for h in HeldPrefix.decode(try FileIO.read(ledger.state.prefixes) ?? []) {
                 ownedPrefixes.insert(h.prefix)
                 named.insert(h.eni)
             }
@@ -102,9 +109,7 @@ struct Reconciler {
                 let addrs = orphanAddresses.filter { due("\(eni.id) \($0)") }
                 let prefixes = orphanPrefixes.filter { due("\(eni.id) \($0)") }
                 do {
-                    let v4 = addrs.filter(\.isV4), v6 = addrs.filter { !$0.isV4 }
-                    if !v4.isEmpty { try registry.unassign(ipv4: v4, from: eni.id) }
-                    if !v6.isEmpty { try registry.unassign(ipv6: v6, from: eni.id) }
+                    try registry.unassign(addrs, from: eni.id)
                     if !prefixes.isEmpty { try registry.unassign(prefixes: prefixes, from: eni.id) }
                     report.released += addrs.count + prefixes.count
                 } catch {
@@ -125,19 +130,12 @@ struct Reconciler {
     }
 
     func loadSeen() throws -> [String: Int64] {
-        // A hint: torn by a power cut (no final newline), it is dropped, so every grace period starts again.
-        guard let b = try FileIO.read(seenPath), b.last == UInt8(ascii: "\n") else { return [:] }
-        var out: [String: Int64] = [:]
-        for line in String(decoding: b, as: UTF8.self).split(separator: "\n") {
-            let parts = line.split(separator: " ")
-            if parts.count == 3, let t = Int64(parts[2]) { out["\(parts[0]) \(parts[1])"] = t }
-        }
-        return out
+        try FileIO.read(seenPath).map(ReconcileSightings.decode) ?? [:]
     }
 
     func saveSeen(_ seen: [String: Int64]) throws {
         try FileIO.makeDirectories(dataDir)
-        try FileIO.writeAtomically(seenPath, Array(seen.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)\n" }.joined().utf8), .hint)
+        try FileIO.writeAtomically(seenPath, ReconcileSightings.encode(seen), .hint)
     }
 }
 
@@ -151,7 +149,7 @@ public enum NodeReconcile {
             return try Reconciler(dataDir: dataDir, registry: reg, now: now, graceSeconds: graceSeconds).run()
         } catch {
             var r = ReconcileReport()
-            r.errors.append(cniError(for: error).msg)
+            r.errors.append("\(error)")
             return r
         }
     }
