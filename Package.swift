@@ -32,7 +32,7 @@ let package = Package(
         // Definitions that keep the shipped executables within the EKS nodes' glibc (2.34): see its header.
         .target(name: "CGlibcCompat"),
         // POSIX helpers both binaries share: files with a stated durability (the fsync policy), locks, the live
-        // process (environment, stdio, clocks), the undo stack.
+        // process (environment, stdio, clocks), the undo stack, the one check of configured paths.
         .target(name: "Platform", swiftSettings: pluginModule),
         // IP addresses, prefixes, MAC addresses: pure value types shared by every layer.
         .target(name: "NetTypes", swiftSettings: pluginModule),
@@ -42,9 +42,9 @@ let package = Package(
         // A small JSON value type with a strict parser and a deterministic serializer.
         .target(name: "JSON", swiftSettings: pluginModule),
         // rtnetlink over libmnl, network namespaces, sysctls, neighbour announcements.
-        .target(name: "Netlink", dependencies: ["CLibmnl", "NetTypes"], swiftSettings: pluginModule),
+        .target(name: "Netlink", dependencies: ["CLibmnl", "NetTypes", "Platform"], swiftSettings: pluginModule),
         // The CNI protocol: versions, environment, CNI_ARGS, configuration, results, wire errors.
-        .target(name: "CNI", dependencies: ["JSON", "NetTypes"], swiftSettings: pluginModule),
+        .target(name: "CNI", dependencies: ["JSON", "NetTypes", "Platform"], swiftSettings: pluginModule),
         // Address management: host-local-compatible ranges, the on-disk store, delegated IPAM.
         .target(name: "IPAM", dependencies: ["CNI", "JSON", "NetTypes", "NodeState", "Platform"], swiftSettings: pluginModule),
         // Headers only (libcurl, libcrypto, expat) plus inline dlopen/dlsym shims: the AWS libraries are loaded on
@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(name: "GlibcCompatTests", dependencies: ["CGlibcCompat"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON", "TestSupport"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetTypes", "TestSupport"]),
-        .testTarget(name: "CNITests", dependencies: ["CNI", "JSON", "NetTypes", "TestSupport"]),
+        .testTarget(name: "CNITests", dependencies: ["CNI", "JSON", "NetTypes", "Platform", "TestSupport"]),
         .testTarget(name: "AWSTests", dependencies: ["AWS", "JSON", "TestSupport"]),
         .testTarget(name: "IPAMTests", dependencies: ["IPAM", "NodeState", "Platform", "CNI", "JSON", "NetTypes", "TestSupport"]),
         .testTarget(

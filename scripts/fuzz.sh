@@ -7,7 +7,8 @@
 #
 # The targets are not SwiftPM targets (a normal `swift build` never sees them). This script compiles the modules
 # they need straight from Sources/ with swiftc -O -sanitize=fuzzer,address into .build-fuzz/ (a module is rebuilt
-# only when a source is newer than its object), then links one binary per target:
+# only when a source is newer than its object), in the order of Package.swift's own target graph (read with
+# `swift package dump-package`: no second copy of it here), then links one binary per target:
 #   config   Fuzz/config/main.swift compiled INTO the ENIMultusCore module (so the internal `eni` block parser is
 #            reachable without @testable); JSON, CNI NetConf, IPAM IPAMConfig, EC2NetworkConfig, prevResult
 #   cniargs  CNI_ARGS, IPAddress/IPPrefix/MACAddress, container id and ifname validation
@@ -107,21 +108,68 @@ pair() {
 
 want() { local t; for t in "${targets[@]}"; do [ "$t" = "$1" ] && return 0; done; return 1; }
 
+# The package's target graph: deps[NAME]="DEP..." for every Swift and system-library target.
+declare -A deps kind
+while read -r name type rest; do
+	deps[$name]=$rest
+	kind[$name]=$type
+done < <(swift package dump-package 2>/dev/null | python3 -c '
+import json, sys
+for t in json.load(sys.stdin)["targets"]:
+    if t["type"] in ("regular", "system"):
+        ds = [d.get("byName", d.get("target", [None]))[0] for d in t.get("dependencies", [])]
+        print(t["name"], t["type"], *[d for d in ds if d])
+')
+[ ${#deps[@]} -gt 0 ] || { echo "fuzz.sh: swift package dump-package gave no targets" >&2; exit 1; }
+
+# closure NAME: NAME's Swift module dependencies, transitively, each after its own (system libraries are headers
+# found through -I, linked with -lmnl).
+closure() {
+	local -A seen=()
+	local order=()
+	visit() {
+		local d
+		for d in ${deps[$1]}; do
+			[ -n "${seen[$d]:-}" ] && continue
+			seen[$d]=1
+			visit "$d"
+			[ "${kind[$d]}" = regular ] && order+=("$d")
+		done
+	}
+	visit "$1"
+	echo "${order[@]}"
+}
+
+# modules NAME...: builds every module NAME needs and NAME itself, dependencies first.
+declare -A built=()
+modules() {
+	local m d
+	for m in "$@"; do
+		for d in $(closure "$m") $m; do
+			[ -n "${built[$d]:-}" ] && continue
+			# shellcheck disable=SC2086
+			module "$d" ${deps[$d]} || return 1
+			built[$d]=1
+		done
+	done
+}
+
 build_start=$(date +%s)
 echo "==> building fuzz targets (${targets[*]}) into .build-fuzz"
 ok=1
-pair "module NetTypes" "module JSON" || ok=0
-[ $ok = 1 ] && { pair "module CNI NetTypes JSON" "module AWS JSON" || ok=0; }
-if [ $ok = 1 ] && want config; then pair "module IPAM CNI" "module Netlink NetTypes" || ok=0; fi
-if [ $ok = 1 ] && want config; then module AgentProtocol NetTypes JSON || ok=0; fi
+need=()
+want config && need+=($(closure ENIMultusCore))
+{ want cniargs || want result; } && need+=(CNI)
+want ec2xml && need+=(AWS)
+modules "${need[@]}" || ok=0
 if [ $ok = 1 ]; then
 	core_sources=$(ls "$root"/Sources/ENIMultusCore/*.swift | tr '\n' ' ')
 	jobs=()
-	want config && jobs+=("link config ENIMultusCore '$core_sources' NetTypes JSON CNI IPAM Netlink AgentProtocol")
+	want config && jobs+=("link config ENIMultusCore '$core_sources' $(closure ENIMultusCore)")
 	small=""
-	want cniargs && small+="link cniargs FuzzCNIArgs '' NetTypes JSON CNI && "
-	want result && small+="link result FuzzResult '' NetTypes JSON CNI && "
-	want ec2xml && small+="link ec2xml FuzzEC2XML '' JSON AWS && "
+	want cniargs && small+="link cniargs FuzzCNIArgs '' $(closure CNI) CNI && "
+	want result && small+="link result FuzzResult '' $(closure CNI) CNI && "
+	want ec2xml && small+="link ec2xml FuzzEC2XML '' $(closure AWS) AWS && "
 	[ -n "$small" ] && jobs+=("${small}true")
 	pair "${jobs[@]}" || ok=0
 fi

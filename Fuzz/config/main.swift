@@ -9,6 +9,7 @@ import CNI
 import IPAM
 import JSON
 import NetTypes
+import NodeState
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzConfig(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
@@ -34,7 +35,7 @@ public func fuzzConfig(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
 
     if let ipam = json["ipam"]?.objectValue {
         do {
-            fuzzCheckIPAM(try IPAMConfig(ipam, defaultDataDir: IPAMConfig.defaultDataDir))
+            fuzzCheckIPAM(try IPAMConfig(ipam, defaultDataDir: NodeStateLayout.defaultDataDir))
         } catch {
             fuzzCheckCNIError(error)
         }

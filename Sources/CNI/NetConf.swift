@@ -1,5 +1,6 @@
 import JSON
 import NetTypes
+import Platform
 
 /// Which kind of interface the plugin gives the pod.
 public enum LinkKind: String, Sendable {
@@ -169,10 +170,7 @@ public struct NetConf: Sendable {
             hwaddr = m
         }
         kernelpath = try lr.string("kernelpath")
-        // Components are compared as bytes, as the kernel sees them: split by Character, "/" followed by a
-        // combining mark is one grapheme, and "/sys/../\u{301}x" would hide its "..".
-        if let k = kernelpath, !(k.utf8.starts(with: "/sys/".utf8)
-                                 && !k.utf8.split(separator: UInt8(ascii: "/")).contains { $0.elementsEqual("..".utf8) }) {
+        if let k = kernelpath, !(k.utf8.starts(with: "/sys/".utf8) && PathRules.isAbsoluteWithoutDotDot(k)) {
             throw lr.invalid("kernelpath", "\"\(k)\" must be a path under /sys without \"..\"")
         }
         pciBusID = try lr.string("pciBusID")
@@ -220,10 +218,8 @@ public struct NetConf: Sendable {
         if let p = obj["prevResult"], !p.isNull { prevResult = p } else { prevResult = nil }
         logFile = try r.string("logFile")
         if let f = logFile, !f.hasPrefix("/") { throw r.invalid("logFile", "\"\(f)\" must be an absolute path") }
-        // As for ipam.dataDir: no ".." (the path is the config author's, the file is written as root) and no NUL
-        // (which would silently cut the path short).
-        if let f = logFile, f.utf8.split(separator: UInt8(ascii: "/")).contains(where: { $0.elementsEqual("..".utf8) })
-            || f.utf8.contains(0) {
+        // As for ipam.dataDir: the path is the config author's, the file is written as root.
+        if let f = logFile, !PathRules.isAbsoluteWithoutDotDot(f) {
             throw r.invalid("logFile", "\(JSON.string(f).serialized()) must not contain \"..\" or NUL")
         }
         let lvl = try r.string("logLevel") ?? "info"

@@ -56,7 +56,7 @@ struct EC2NetworkConfig: Equatable {
         }
         let timeout = try r.int("ec2TimeoutSeconds", in: 1...120) ?? 10
         let socket = try r.string("agentSocket")
-        if let socket, !socket.hasPrefix("/") || socket.utf8.count > 107 || socket.split(separator: "/").contains("..") {
+        if let socket, !PathRules.isAbsoluteWithoutDotDot(socket) || socket.utf8.count > 107 {
             throw r.invalid("agentSocket", "\"\(socket)\" is not an absolute socket path without \"..\" (at most 107 bytes)")
         }
         return EC2NetworkConfig(

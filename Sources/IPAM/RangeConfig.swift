@@ -2,6 +2,7 @@ import CNI
 import JSON
 import NetTypes
 import NodeState
+import Platform
 
 /// One host-local-compatible range: `subnet`, optional `rangeStart`, `rangeEnd`, `gateway`.
 public struct IPRange: Sendable, Equatable {
@@ -100,8 +101,7 @@ public struct IPAMConfig: Sendable {
         }
         mode = m
         dataDir = try r.string("dataDir") ?? defaultDataDir
-        guard dataDir.hasPrefix("/"), !dataDir.utf8.split(separator: 47).contains(where: { $0.elementsEqual("..".utf8) }),
-              !dataDir.utf8.contains(0) else {  // bytes: "/" + a combining mark is one Character
+        guard PathRules.isAbsoluteWithoutDotDot(dataDir) else {
             throw r.invalid("dataDir", "\"\(dataDir)\" must be an absolute path without \"..\"")
         }
         routes = []

@@ -1,4 +1,5 @@
 import Glibc
+import Platform
 
 /// Reads and writes `/proc/sys` keys.
 ///
@@ -39,9 +40,7 @@ public enum Sysctl {
 
     /// `root/key` after checking `key` is relative and stays below `root` (no `..` component, no NUL).
     static func resolve(_ key: String, root: String) throws(NetlinkError) -> String {
-        let components = key.split(separator: "/", omittingEmptySubsequences: false)
-        if key.isEmpty || key.hasPrefix("/") || key.utf8.contains(0)
-            || components.contains(where: { $0 == ".." || $0.isEmpty }) {
+        if !PathRules.isRelativeBelow(key) {
             throw NetlinkError(errno: EINVAL, operation: "invalid sysctl key \"\(key)\"")
         }
         return root.hasSuffix("/") ? root + key : root + "/" + key
