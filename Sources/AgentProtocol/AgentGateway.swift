@@ -4,7 +4,7 @@ import Glibc
 import JSON
 import NetTypes
 
-/// The plugin's `ENIRegistry`: every call is one request to the node agent, which holds the AWS session. One
+/// The plugin's `EC2Gateway`: every call is one request to the node agent, which holds the AWS session. One
 /// connection per invocation, opened on the first call (verbs that never need EC2 never connect). `timeout` is the
 /// deadline of the whole invocation's EC2 work (`ec2TimeoutSeconds`; DEL's 5 s): each request asks the agent for
 /// what is left of it, and none is sent once it has passed.
@@ -75,10 +75,10 @@ public final class AgentGateway: AgentRequesting {
     }
 }
 
-/// An `ENIRegistry` made of agent requests: the conformer answers one request (`call`); every operation is that
+/// An `EC2Gateway` made of agent requests: the conformer answers one request (`call`); every operation is that
 /// request and the decoding of its value. The plugin's `AgentGateway` (over the socket) and the agent's own
-/// `BrokeredRegistry` (straight into its broker) are the two.
-public protocol AgentRequesting: ENIRegistry {
+/// `BrokeredGateway` (straight into its broker) are the two.
+public protocol AgentRequesting: EC2Gateway {
     func call(_ request: AgentRequest) throws -> JSON
     /// The error for a value that does not decode.
     func decodingFailed(_ op: String, _ error: WireError) -> any Error
@@ -92,15 +92,15 @@ extension AgentRequesting {
         do { return try decode(v) } catch { throw decodingFailed(request.op, error) }
     }
 
-    public func localENIs() throws -> [LocalENI] { try decoded(.localENIs, Wire.localENIs) }
+    public func instanceENIs() throws -> [InstanceENI] { try decoded(.instanceENIs, Wire.instanceENIs) }
     public func localAddresses(mac: MACAddress) throws -> [IPAddress] { try decoded(.localAddresses(mac: mac), Wire.addresses) }
-    public func describe(ids: [String]) throws -> [RemoteENI] {
+    public func describe(ids: [String]) throws -> [ENIDescription] {
         guard !ids.isEmpty else { return [] }
-        return try decoded(.describeIDs(ids), Wire.remoteENIs)
+        return try decoded(.describeIDs(ids), Wire.describedENIs)
     }
-    public func describe(subnetID: String) throws -> [RemoteENI] { try decoded(.describeSubnet(subnetID), Wire.remoteENIs) }
-    public func describe(tagKey: String, value: String, instanceENIs ids: [String]) throws -> [RemoteENI] {
-        try decoded(.describeTag(key: tagKey, value: value, ids: ids), Wire.remoteENIs)
+    public func describe(subnetID: String) throws -> [ENIDescription] { try decoded(.describeSubnet(subnetID), Wire.describedENIs) }
+    public func describe(tagKey: String, value: String, instanceENIs ids: [String]) throws -> [ENIDescription] {
+        try decoded(.describeTag(key: tagKey, value: value, ids: ids), Wire.describedENIs)
     }
     public func assign(ipv4: [IPAddress], to eni: String, allowReassignment: Bool) throws {
         _ = try call(.assignIPv4(eni: eni, addresses: ipv4, allowReassignment: allowReassignment))

@@ -5,7 +5,7 @@ import NetTypes
 // agent's socket); the agent runs them against AWS. Nothing here links AWS, HTTP, TLS or XML code.
 
 /// What IMDS says about one ENI of this instance (just what selection needs: three reads per MAC).
-public struct LocalENI: Equatable, Sendable {
+public struct InstanceENI: Equatable, Sendable {
     public var mac: MACAddress
     public var id: String
     public var deviceIndex: Int
@@ -19,7 +19,7 @@ public struct LocalENI: Equatable, Sendable {
 }
 
 /// What EC2 says about an ENI.
-public struct RemoteENI: Equatable, Sendable {
+public struct ENIDescription: Equatable, Sendable {
     public var id: String
     public var subnetID: String
     public var deviceIndex: Int?
@@ -60,13 +60,13 @@ public struct AddressLimits: Equatable, Sendable {
 
 /// The EC2 and IMDS operations registration needs. The node agent implements it over AWS; the plugin reaches it
 /// through the agent's socket (`AgentGateway`); tests replace it with an in-memory model.
-public protocol ENIRegistry: AnyObject {
-    func localENIs() throws -> [LocalENI]
+public protocol EC2Gateway: AnyObject {
+    func instanceENIs() throws -> [InstanceENI]
     /// IMDS `local-ipv4s` and `ipv6s` of one MAC: where an assignment shows that it has landed.
     func localAddresses(mac: MACAddress) throws -> [IPAddress]
-    func describe(ids: [String]) throws -> [RemoteENI]
-    func describe(subnetID: String) throws -> [RemoteENI]
-    func describe(tagKey: String, value: String, instanceENIs ids: [String]) throws -> [RemoteENI]
+    func describe(ids: [String]) throws -> [ENIDescription]
+    func describe(subnetID: String) throws -> [ENIDescription]
+    func describe(tagKey: String, value: String, instanceENIs ids: [String]) throws -> [ENIDescription]
     func assign(ipv4: [IPAddress], to eni: String, allowReassignment: Bool) throws
     func unassign(ipv4: [IPAddress], from eni: String) throws
     func assign(ipv6: [IPAddress], to eni: String) throws
@@ -86,7 +86,7 @@ public protocol ENIRegistry: AnyObject {
     func checkCredentials() throws
 }
 
-extension ENIRegistry {
+extension EC2Gateway {
     /// Unassigns addresses of both families from the ENI: one call per family present.
     public func unassign(_ addresses: [IPAddress], from eni: String) throws {
         let v4 = addresses.filter(\.isV4), v6 = addresses.filter { !$0.isV4 }
@@ -95,7 +95,7 @@ extension ENIRegistry {
     }
 }
 
-/// The registry's answer when EC2 refuses an explicit address because an ENI already holds it
+/// The gateway's answer when EC2 refuses an explicit address because an ENI already holds it
 /// (`InvalidIPAddress.InUse`, or `InvalidParameterValue` "... in use"/"already assigned").
 public struct AddressInUse: Error, CustomStringConvertible, Equatable {
     public var addresses: [IPAddress]

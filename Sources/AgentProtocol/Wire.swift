@@ -7,7 +7,7 @@ import NetTypes
 /// with an error of kind `version` and nothing else is done.
 public enum AgentRequest: Equatable, Sendable {
     case hello
-    case localENIs
+    case instanceENIs
     case localAddresses(mac: MACAddress)
     case describeIDs([String])
     case describeSubnet(String)
@@ -31,7 +31,7 @@ public enum AgentRequest: Equatable, Sendable {
     public var op: String {
         switch self {
         case .hello: "hello"
-        case .localENIs: "localENIs"
+        case .instanceENIs: "instanceENIs"
         case .localAddresses: "localAddresses"
         case .describeIDs: "describeIDs"
         case .describeSubnet: "describeSubnet"
@@ -62,7 +62,7 @@ public enum AgentRequest: Equatable, Sendable {
         var o: JSONObject = ["v": .number(JSONNumber(AgentRequest.version)), "op": .string(op)]
         o["timeout"] = .number(JSONNumber(timeout) ?? JSONNumber(10))
         switch self {
-        case .hello, .localENIs, .addressLimits, .checkCredentials: break
+        case .hello, .instanceENIs, .addressLimits, .checkCredentials: break
         case .localAddresses(let m), .subnets(let m), .localPrefixes(let m): o["mac"] = .string(m.description)
         case .describeIDs(let ids): o["ids"] = Wire.strings(ids)
         case .describeSubnet(let s): o["subnetId"] = .string(s)
@@ -91,7 +91,7 @@ public enum AgentRequest: Equatable, Sendable {
         let req: AgentRequest
         switch op {
         case "hello": req = .hello
-        case "localENIs": req = .localENIs
+        case "instanceENIs": req = .instanceENIs
         case "localAddresses": req = .localAddresses(mac: try r.mac("mac"))
         case "describeIDs": req = .describeIDs(try r.strings("ids"))
         case "describeSubnet": req = .describeSubnet(try r.string("subnetId"))
@@ -205,12 +205,12 @@ public enum Wire {
     static func strings(_ s: [String]) -> JSON { .array(s.map { .string($0) }) }
     public static func list(_ v: [some CustomStringConvertible]) -> JSON { .array(v.map { .string($0.description) }) }
 
-    public static func json(_ e: LocalENI) -> JSON {
+    public static func json(_ e: InstanceENI) -> JSON {
         .object(["mac": .string(e.mac.description), "id": .string(e.id), "deviceIndex": .number(JSONNumber(e.deviceIndex)),
                  "subnetId": .string(e.subnetID)])
     }
 
-    public static func json(_ e: RemoteENI) -> JSON {
+    public static func json(_ e: ENIDescription) -> JSON {
         var o: JSONObject = ["id": .string(e.id), "subnetId": .string(e.subnetID),
                              "tags": .object(JSONObject(e.tags.sorted { $0.key < $1.key }.map { ($0.key, JSON.string($0.value)) })),
                              "ipv4": list(e.ipv4), "ipv6": list(e.ipv6), "prefixes": list(e.prefixes), "known": .bool(e.known)]
@@ -234,23 +234,23 @@ public enum Wire {
         return out
     }
 
-    public static func localENIs(_ v: JSON) throws(WireError) -> [LocalENI] {
-        var out: [LocalENI] = []
+    public static func instanceENIs(_ v: JSON) throws(WireError) -> [InstanceENI] {
+        var out: [InstanceENI] = []
         for o in try objects(v) {
             let r = Reader(o)
-            out.append(LocalENI(mac: try r.mac("mac"), id: try r.string("id"), deviceIndex: try r.count("deviceIndex"),
+            out.append(InstanceENI(mac: try r.mac("mac"), id: try r.string("id"), deviceIndex: try r.count("deviceIndex"),
                                 subnetID: try r.string("subnetId")))
         }
         return out
     }
 
-    public static func remoteENIs(_ v: JSON) throws(WireError) -> [RemoteENI] {
-        var out: [RemoteENI] = []
+    public static func describedENIs(_ v: JSON) throws(WireError) -> [ENIDescription] {
+        var out: [ENIDescription] = []
         for o in try objects(v) {
             let r = Reader(o)
             var tags: [String: String] = [:]
             if case .object(let t)? = o["tags"] { for (k, v) in t { tags[k] = v.stringValue ?? "" } }
-            out.append(RemoteENI(id: try r.string("id"), subnetID: try r.string("subnetId"),
+            out.append(ENIDescription(id: try r.string("id"), subnetID: try r.string("subnetId"),
                                  deviceIndex: o["deviceIndex"]?.int64Value.map { Int($0) }, tags: tags,
                                  ipv4: try r.addresses("ipv4"), ipv6: try r.addresses("ipv6"),
                                  primaryIPv4: o["primaryIPv4"]?.stringValue.flatMap { IPAddress($0) },

@@ -8,7 +8,7 @@ import NodeState
 /// Which IPAM serves this network: none, the built-in `eni-multus` ranges, or another plugin from CNI_PATH.
 enum AddressManager {
     case none
-    case builtin(RangeAllocator)
+    case ranges(RangeAllocator)
     case ec2(EC2ModeIPAM)
     case prefix(PrefixPool)
     case delegated(DelegatedIPAM)
@@ -26,7 +26,7 @@ enum AddressManager {
             let now: @Sendable () -> Int64 = { Int64(wallClock()) }
             if config.mode != .ranges, conf.raw["eni"] == nil { throw CoreError.ec2ModeNeedsENI(config.mode.rawValue) }
             switch config.mode {
-            case .ranges: self = .builtin(RangeAllocator(config: config, network: conf.name, now: now, failpoint: failpoint))
+            case .ranges: self = .ranges(RangeAllocator(config: config, network: conf.name, now: now, failpoint: failpoint))
             case .ec2: self = .ec2(EC2ModeIPAM(config: config, network: conf.name))
             case .prefix: self = .prefix(PrefixPool(config: config, network: conf.name, now: now, failpoint: failpoint))
             }
@@ -38,7 +38,7 @@ enum AddressManager {
     /// The built-in IPAM's configuration (nil for none and delegated); the properties below derive from it.
     var builtinConfig: IPAMConfig? {
         switch self {
-        case .builtin(let a): return a.config
+        case .ranges(let a): return a.config
         case .ec2(let m): return m.config
         case .prefix(let p): return p.config
         case .none, .delegated: return nil
@@ -76,14 +76,14 @@ enum AddressManager {
             return try m.add(inv, interface: interface, undo: undo)
         case .prefix(let p):
             let r = try p.add(inv, interface: interface)
-            undo.push("release addresses") { try p.release(inv, cool: false) }
+            undo.push("release addresses") { try p.release(inv, cooldown: .skip) }
             return r
         case .none:
             return CNIResult()
-        case .builtin(let a):
+        case .ranges(let a):
             let ips = try a.allocate(inv.key, requested: inv.conf.requestedIPs(cniArgs: inv.cni.args),
                                      reusedCooling: inv.logCoolingReuse(_:until:))
-            undo.push("release addresses") { try a.release(inv.key, cool: false) }
+            undo.push("release addresses") { try a.release(inv.key, cooldown: .skip) }
             return CNIResult(ips: ips.map { var c = $0; c.interface = interface; return c }, routes: a.config.routes)
         case .delegated(let d):
             var r = try d.add(env: inv.env.variables, stdin: inv.env.stdin)
@@ -97,7 +97,7 @@ enum AddressManager {
     func del(_ inv: Invocation) throws {
         switch self {
         case .none: return
-        case .builtin(let a): try a.release(inv.key)
+        case .ranges(let a): try a.release(inv.key)
         case .ec2: return  // the EC2 ledger is its record: released by Invocation.releaseRegistration
         case .prefix(let p): try p.release(inv)
         case .delegated(let d): _ = try d.run(.del, env: inv.env.variables, stdin: inv.env.stdin)
@@ -107,7 +107,7 @@ enum AddressManager {
     func check(_ inv: Invocation, prev: CNIResult) throws {
         switch self {
         case .none: return
-        case .builtin(let a): try a.check(inv.key, expected: prev.ips.map(\.address.address))
+        case .ranges(let a): try a.check(inv.key, expected: prev.ips.map(\.address.address))
         case .ec2(let m): try m.check(inv, prev: prev)
         case .prefix(let p): try p.check(inv, prev: prev)
         case .delegated(let d): _ = try d.run(.check, env: inv.env.variables, stdin: inv.env.stdin)
@@ -118,7 +118,7 @@ enum AddressManager {
     func gc(_ inv: Invocation, valid: Set<AttachmentKey>) -> [any Error] {
         switch self {
         case .none: return []
-        case .builtin(let a): return a.collectGarbage(valid: valid)
+        case .ranges(let a): return a.collectGarbage(valid: valid)
         case .ec2: return []  // Invocation.gc releases the ledger entries
         case .prefix(let p): return p.gc(inv, valid: valid)
         case .delegated(let d):
@@ -131,7 +131,7 @@ enum AddressManager {
     func unavailability(_ inv: Invocation) throws -> String? {
         switch self {
         case .none: return nil
-        case .builtin(let a): return try a.exhaustion()
+        case .ranges(let a): return try a.exhaustion()
         case .ec2(let m): return try m.unavailability(inv)
         case .prefix(let p): return try p.unavailability(inv)
         case .delegated(let d):

@@ -17,8 +17,8 @@ struct ENISubnets {
     var v4: IPPrefix?
     var v6: IPPrefix?
 
-    init(_ registry: ENIRegistry, mac: MACAddress) throws {
-        let all = try registry.subnets(mac: mac)
+    init(_ gateway: EC2Gateway, mac: MACAddress) throws {
+        let all = try gateway.subnets(mac: mac)
         v4 = all.first { $0.address.isV4 }
         v6 = all.first { !$0.address.isV4 }
     }
@@ -40,9 +40,9 @@ struct ENISubnets {
 /// `DescribeInstanceTypes`.
 func addressSlots(_ r: Invocation.Registration, _ fam: IPAMConfig.Family, dataDir: String) throws
     -> (used: Int, cap: Int, instanceType: String) {
-    let limits = try NodeRecords(dataDir: dataDir).limits(r.registry)
-    let used = try r.registry.localAddresses(mac: r.local.mac).filter { $0.isV4 == fam.isV4 }.count
-        + r.registry.localPrefixes(mac: r.local.mac).filter { $0.address.isV4 == fam.isV4 }.count
+    let limits = try NodeRecords(dataDir: dataDir).limits(r.gateway)
+    let used = try r.gateway.localAddresses(mac: r.attached.mac).filter { $0.isV4 == fam.isV4 }.count
+        + r.gateway.localPrefixes(mac: r.attached.mac).filter { $0.address.isV4 == fam.isV4 }.count
     return (used, fam.isV4 ? limits.ipv4PerENI : limits.ipv6PerENI, limits.instanceType)
 }
 
@@ -71,12 +71,12 @@ struct EC2ModeIPAM {
                 throw IPAMError.duplicateAllocation(containerID: key.containerID, ifname: key.ifname,
                                                     addresses: held.addresses.map(\.description).joined(separator: ", "))
             }
-            try ledger.record(key, .init(eni: r.remote.id, addresses: [], pod: inv.podIdentity, mac: r.local.mac))
+            try ledger.record(key, .init(eni: r.described.id, addresses: [], pod: inv.podIdentity, mac: r.attached.mac))
         }
         inv.env.failpoint("add.ec2.after-ledger-open")
         undo.push("forget the ledger entry") { try ledger.forget(key) }
 
-        let subnets = try ENISubnets(r.registry, mac: r.local.mac)
+        let subnets = try ENISubnets(r.gateway, mac: r.attached.mac)
         let requested = inv.conf.requestedIPs(cniArgs: inv.cni.args)
         for q in requested where !config.families.contains(where: { $0.isV4 == q.address.isV4 }) {
             throw IPAMError.requestedOutOfRange(address: q.description)
@@ -84,35 +84,35 @@ struct EC2ModeIPAM {
         var ips: [CNIResult.IPConfig] = []
         var assigned: [IPAddress] = []
         for fam in config.families {
-            let subnet = try subnets.subnet(v4: fam.isV4, eni: r.remote.id)
+            let subnet = try subnets.subnet(v4: fam.isV4, eni: r.described.id)
             let address: IPAddress
             if let q = requested.first(where: { $0.address.isV4 == fam.isV4 }) {
                 guard subnet.contains(q.address) else {
-                    throw IPAMError.requestedUnavailable(address: q.description, reason: "it is outside \(r.remote.id)'s subnet \(subnet)")
+                    throw IPAMError.requestedUnavailable(address: q.description, reason: "it is outside \(r.described.id)'s subnet \(subnet)")
                 }
                 // Explicit: with the ownership guard; confirmed in IMDS inside.
-                let added = try register([q.address], on: r.remote, mac: r.local.mac, cfg: r.config,
-                                         registry: r.registry, pause: { usleep(100_000) })
+                let added = try register([q.address], on: r.described, mac: r.attached.mac, cfg: r.config,
+                                         gateway: r.gateway, pause: { usleep(100_000) })
                 if !added.isEmpty { inv.pushUnassign(added, r, ledger, undo) }
                 address = q.address
             } else if poolEnabled,
                       let warm = try takeWarm(v4: fam.isV4, r, ledger, key: key, holding: ips.map(\.address.address),
                                               pod: inv.podIdentity, now: inv.now,
-                                              onENI: Set(try r.registry.localAddresses(mac: r.local.mac))) {
+                                              onENI: Set(try r.gateway.localAddresses(mac: r.attached.mac))) {
                 // The warm pool (or an address whose cooldown is over), shown on the ENI by IMDS: no EC2 call.
                 inv.env.failpoint("add.ec2.after-warm-take")
                 undo.push("return \(warm) to the warm pool") {
-                    try ledger.locked { try ledger.addWarm([warm], eni: r.remote.id, mac: r.local.mac) }
+                    try ledger.locked { try ledger.addWarm([warm], eni: r.described.id, mac: r.attached.mac) }
                 }
                 address = warm
             } else {
                 do {
                     // One call for this ADD and the warm pool's refill.
-                    let extra = poolEnabled ? min(64, try warmTarget(v4: fam.isV4, eni: r.remote.id, ledger, adding: 1)) : 0
+                    let extra = poolEnabled ? min(64, try warmTarget(v4: fam.isV4, eni: r.described.id, ledger, adding: 1)) : 0
                     var got: [IPAddress]
-                    do { got = try r.registry.assign(count: 1 + extra, v4: fam.isV4, to: r.remote.id) } catch let e as EC2CallFailure where extra > 0 && !e.tryAgainLater {
+                    do { got = try r.gateway.assign(count: 1 + extra, v4: fam.isV4, to: r.described.id) } catch let e as EC2CallFailure where extra > 0 && !e.tryAgainLater {
                         // The ENI may have room for this ADD but not for the pool.
-                        got = try r.registry.assign(count: 1, v4: fam.isV4, to: r.remote.id)
+                        got = try r.gateway.assign(count: 1, v4: fam.isV4, to: r.described.id)
                     }
                     inv.env.failpoint("add.ec2.after-assign")
                     inv.pushUnassign([got[0]], r, ledger, undo)
@@ -120,12 +120,12 @@ struct EC2ModeIPAM {
                         // Concurrent ADDs may all have refilled: the pool keeps what it still lacks, the rest is
                         // queued for release (owned, and unassigned in one batch by the next drain).
                         try ledger.locked {
-                            let lack = try warmTarget(v4: fam.isV4, eni: r.remote.id, ledger, adding: 1)
+                            let lack = try warmTarget(v4: fam.isV4, eni: r.described.id, ledger, adding: 1)
                             let keep = Array(got.dropFirst().prefix(lack))
-                            try ledger.addWarm(keep, eni: r.remote.id, mac: r.local.mac)
+                            try ledger.addWarm(keep, eni: r.described.id, mac: r.attached.mac)
                             let excess = Array(got.dropFirst(1 + keep.count))
                             if !excess.isEmpty {
-                                try ledger.enqueue(.init(eni: r.remote.id, addresses: excess, mac: r.local.mac), unique: inv.env.random())
+                                try ledger.enqueue(.init(eni: r.described.id, addresses: excess, mac: r.attached.mac), unique: inv.env.random())
                             }
                         }
                     }
@@ -149,10 +149,10 @@ struct EC2ModeIPAM {
                                           gateway: ENISubnets.gateway(subnet, config), interface: interface))
         }
         let all = ips.map(\.address.address)
-        try ledger.locked { try ledger.record(key, .init(eni: r.remote.id, addresses: all, pod: inv.podIdentity, mac: r.local.mac)) }
+        try ledger.locked { try ledger.record(key, .init(eni: r.described.id, addresses: all, pod: inv.podIdentity, mac: r.attached.mac)) }
         inv.env.failpoint("add.ec2.after-ledger-complete")
         if !assigned.isEmpty {
-            try confirmVisible(Set(assigned), mac: r.local.mac, eni: r.remote.id, registry: r.registry, attempts: 50,
+            try confirmVisible(Set(assigned), mac: r.attached.mac, eni: r.described.id, gateway: r.gateway, attempts: 50,
                                pause: { usleep(100_000) })
         }
         return CNIResult(ips: ips, routes: config.routes)
@@ -181,18 +181,18 @@ struct EC2ModeIPAM {
                   holding: [IPAddress], pod: String, now: Int64, onENI: Set<IPAddress>) throws -> IPAddress? {
         try ledger.locked { () throws -> IPAddress? in
             let live = try ledger.liveAddresses()
-            if let w = try ledger.warm(eni: r.remote.id).first(where: {
+            if let w = try ledger.warm(eni: r.described.id).first(where: {
                 $0.address.isV4 == v4 && !live.contains($0.address) && onENI.contains($0.address)
             }) {
-                try ledger.record(key, .init(eni: r.remote.id, addresses: holding + [w.address], pod: pod, mac: r.local.mac))
+                try ledger.record(key, .init(eni: r.described.id, addresses: holding + [w.address], pod: pod, mac: r.attached.mac))
                 try FileIO.remove(w.path, .durable)
                 return w.address
             }
-            let cooled = try ledger.coolingQueued(eni: r.remote.id).filter {
+            let cooled = try ledger.coolingQueued(eni: r.described.id).filter {
                 $0.address.isV4 == v4 && $0.notBefore <= now && !live.contains($0.address) && onENI.contains($0.address)
             }
             guard let pick = cooled.min(by: { $0.notBefore < $1.notBefore }) else { return nil }
-            try ledger.record(key, .init(eni: r.remote.id, addresses: holding + [pick.address], pod: pod, mac: r.local.mac))
+            try ledger.record(key, .init(eni: r.described.id, addresses: holding + [pick.address], pod: pod, mac: r.attached.mac))
             try ledger.unqueue(pick.address, at: pick.path)
             return pick.address
         }
@@ -204,14 +204,14 @@ struct EC2ModeIPAM {
     /// Returns it and the end of its cooldown; nil when there is none.
     func reclaimCooling(v4: Bool, _ r: Invocation.Registration, _ ledger: RegistrationStore, key: AttachmentKey,
                         holding: [IPAddress], pod: String) throws -> (IPAddress, Int64)? {
-        let onENI = Set(try r.registry.localAddresses(mac: r.local.mac))
+        let onENI = Set(try r.gateway.localAddresses(mac: r.attached.mac))
         return try ledger.locked { () throws -> (IPAddress, Int64)? in
             let live = try ledger.liveAddresses()
-            let candidates = try ledger.coolingQueued(eni: r.remote.id).filter {
+            let candidates = try ledger.coolingQueued(eni: r.described.id).filter {
                 $0.address.isV4 == v4 && onENI.contains($0.address) && !live.contains($0.address)
             }
             guard let pick = candidates.min(by: { $0.notBefore < $1.notBefore }) else { return nil }
-            try ledger.record(key, .init(eni: r.remote.id, addresses: holding + [pick.address], pod: pod, mac: r.local.mac))
+            try ledger.record(key, .init(eni: r.described.id, addresses: holding + [pick.address], pod: pod, mac: r.attached.mac))
             try ledger.unqueue(pick.address, at: pick.path)
             return (pick.address, pick.notBefore)
         }
@@ -237,9 +237,9 @@ struct EC2ModeIPAM {
             let slots = try addressSlots(r, fam, dataDir: config.dataDir)
             // The release queue and the warm pool are read only when the ENI is full.
             if slots.used >= slots.cap,
-               !(try ledger.coolingQueued(eni: r.remote.id)).contains(where: { $0.address.isV4 == fam.isV4 }),
-               !(try ledger.warm(eni: r.remote.id)).contains(where: { $0.address.isV4 == fam.isV4 }) {
-                return "\(r.remote.id) is full: \(slots.used) of \(slots.cap) \(fam.label) address slots of \(slots.instanceType) are in use"
+               !(try ledger.coolingQueued(eni: r.described.id)).contains(where: { $0.address.isV4 == fam.isV4 }),
+               !(try ledger.warm(eni: r.described.id)).contains(where: { $0.address.isV4 == fam.isV4 }) {
+                return "\(r.described.id) is full: \(slots.used) of \(slots.cap) \(fam.label) address slots of \(slots.instanceType) are in use"
             }
         }
         return nil
@@ -302,10 +302,10 @@ struct PrefixPool {
         guard let r = inv.registration else { throw CoreError.ec2ModeNeedsENI(config.mode.rawValue) }
         return try withLock {
             var held = try load()
-            let subnets = try ENISubnets(r.registry, mac: r.local.mac)
+            let subnets = try ENISubnets(r.gateway, mac: r.attached.mac)
             for fam in config.families {
-                _ = try subnets.subnet(v4: fam.isV4, eni: r.remote.id)
-                if !held.contains(where: { $0.eni == r.remote.id && $0.prefix.address.isV4 == fam.isV4 }) {
+                _ = try subnets.subnet(v4: fam.isV4, eni: r.described.id)
+                if !held.contains(where: { $0.eni == r.described.id && $0.prefix.address.isV4 == fam.isV4 }) {
                     try grow(&held, fam, count: 1, r)
                 }
             }
@@ -316,7 +316,7 @@ struct PrefixPool {
             var growError: (any Error)?
             for _ in 0..<3 where got == nil && growError == nil {
                 do {
-                    got = try allocator(held, eni: r.remote.id, subnets: subnets)
+                    got = try allocator(held, eni: r.described.id, subnets: subnets)
                         .allocate(inv.key, requested: requested, allowCooling: false)
                 } catch IPAMError.exhausted(let si, _) {
                     do { try grow(&held, config.families[si], count: 1, r) } catch { growError = error }
@@ -324,7 +324,7 @@ struct PrefixPool {
             }
             if got == nil {
                 do {
-                    got = try allocator(held, eni: r.remote.id, subnets: subnets)
+                    got = try allocator(held, eni: r.described.id, subnets: subnets)
                         .allocate(inv.key, requested: requested, reusedCooling: inv.logCoolingReuse(_:until:))
                 } catch IPAMError.exhausted(_, _) where growError != nil {
                     throw growError!
@@ -337,7 +337,7 @@ struct PrefixPool {
             try save(held)
             // Warm minimum: top up in one call, best effort (the ADD itself has succeeded).
             if config.warmAddresses > 0 {
-                let free = freeAddresses(held, eni: r.remote.id, v4: true, used: try usedAddresses())
+                let free = freeAddresses(held, eni: r.described.id, v4: true, used: try usedAddresses())
                 if free < config.warmAddresses {
                     let n = (config.warmAddresses - free + 15) / 16
                     do { try grow(&held, .ipv4, count: n, r) } catch {
@@ -354,12 +354,12 @@ struct PrefixPool {
         let (used, cap, type) = try addressSlots(r, fam, dataDir: config.dataDir)
         let n = min(count, cap - used)
         guard n > 0 else {
-            throw RegistrationError.eniFull("every held \(fam.label) prefix is full and \(r.remote.id) has no slot for another: \(used) of \(cap) \(fam.label) address slots of \(type) are in use")
+            throw RegistrationError.eniFull("every held \(fam.label) prefix is full and \(r.described.id) has no slot for another: \(used) of \(cap) \(fam.label) address slots of \(type) are in use")
         }
-        let got = try r.registry.assignPrefixes(count: n, v4: fam.isV4, to: r.remote.id)
+        let got = try r.gateway.assignPrefixes(count: n, v4: fam.isV4, to: r.described.id)
         failpoint("add.prefix.after-grow-assign")
         let t = now()
-        held += got.map { Held(prefix: $0, eni: r.remote.id, emptySince: t) }
+        held += got.map { Held(prefix: $0, eni: r.described.id, emptySince: t) }
         try save(held)
         failpoint("add.prefix.after-grow-save")
     }
@@ -387,9 +387,9 @@ struct PrefixPool {
         return cap - used
     }
 
-    func release(_ inv: Invocation, cool: Bool = true) throws {
+    func release(_ inv: Invocation, cooldown: Cooldown = .apply) throws {
         guard FileIO.exists(root) else { return }
-        try withLock { try allocator([], eni: nil, subnets: nil).release(inv.key, cool: cool) }
+        try withLock { try allocator([], eni: nil, subnets: nil).release(inv.key, cooldown: cooldown) }
         failpoint("del.prefix.after-release")
         try returnEmpty(inv)
     }
@@ -418,7 +418,7 @@ struct PrefixPool {
                 }
             }
             if !due.isEmpty {
-                let reg = try inv.registry(seconds: 5)
+                let reg = try inv.gateway(seconds: 5)
                 // Forgotten first, then unassigned: a process killed in between (or an unassign that fails, or whose
                 // answer is lost) leaves an unrecorded prefix on the ENI, which the reconcile returns. The other
                 // order could leave a recorded prefix that EC2 no longer holds, and ADD would hand out its
@@ -443,7 +443,7 @@ struct PrefixPool {
     func check(_ inv: Invocation, prev: CNIResult) throws {
         guard let r = inv.registration else { throw CoreError.ec2ModeNeedsENI(config.mode.rawValue) }
         let held = try load()
-        try allocator(held, eni: r.remote.id, subnets: try ENISubnets(r.registry, mac: r.local.mac))
+        try allocator(held, eni: r.described.id, subnets: try ENISubnets(r.gateway, mac: r.attached.mac))
             .check(inv.key, expected: prev.ips.map(\.address.address))
     }
 
@@ -462,10 +462,10 @@ struct PrefixPool {
         guard let r = inv.registration else { return nil }
         let held = try load()
         let used = try reservedAddresses()
-        for fam in config.families where freeAddresses(held, eni: r.remote.id, v4: fam.isV4, used: used) <= 0 {
+        for fam in config.families where freeAddresses(held, eni: r.described.id, v4: fam.isV4, used: used) <= 0 {
             let slots = try addressSlots(r, fam, dataDir: config.dataDir)
             if slots.used >= slots.cap {
-                return "every held \(fam.label) prefix on \(r.remote.id) is full and the ENI has no slot for another (\(slots.used) of \(slots.cap) for \(slots.instanceType))"
+                return "every held \(fam.label) prefix on \(r.described.id) is full and the ENI has no slot for another (\(slots.used) of \(slots.cap) for \(slots.instanceType))"
             }
         }
         return nil

@@ -8,7 +8,7 @@ import NodeState
 import Registration
 
 // Registration of pod addresses on the selected secondary ENI (issue: EC2 registration).
-// The plugin-side logic only: it talks to EC2 and IMDS through `ENIRegistry`, which the AWS layer implements and
+// The plugin-side logic only: it talks to EC2 and IMDS through `EC2Gateway`, which the AWS layer implements and
 // tests replace with an in-memory model.
 
 /// `"eni": {…}` and the options around it.
@@ -86,18 +86,22 @@ enum RegistrationError: Error, CustomStringConvertible {
     }
 }
 
+/// Whether ENI selection may trust the verified-ENI cache (`.cached`, every ADD and DEL) or describes the ENI
+/// again (`.again`, CHECK).
+enum ENIDescribe { case cached, again }
+
 /// Chooses the ENI a network config names, refusing the primary ENI and unmanaged-tag violations. With a cache,
 /// an ENI already verified is not described again (`fresh` forces the Describe, e.g. for CHECK).
-func selectENI(_ cfg: EC2NetworkConfig, registry: ENIRegistry, cache: VerifiedENICache? = nil,
-               fresh: Bool = false) throws -> (local: LocalENI, remote: RemoteENI) {
-    let locals = try registry.localENIs()
-    var candidates: [LocalENI]
+func selectENI(_ cfg: EC2NetworkConfig, gateway: EC2Gateway, cache: VerifiedENICache? = nil,
+               describe: ENIDescribe = .cached) throws -> (attached: InstanceENI, described: ENIDescription) {
+    let locals = try gateway.instanceENIs()
+    var candidates: [InstanceENI]
     switch cfg.selector {
     case .id(let id): candidates = locals.filter { $0.id == id }
     case .subnetID(let s): candidates = locals.filter { $0.subnetID == s && $0.deviceIndex != 0 }
     case .deviceIndex(let d): candidates = locals.filter { $0.deviceIndex == d }
     case .tag(let k, let v):
-        let tagged = Set(try registry.describe(tagKey: k, value: v, instanceENIs: locals.map(\.id)).map(\.id))
+        let tagged = Set(try gateway.describe(tagKey: k, value: v, instanceENIs: locals.map(\.id)).map(\.id))
         candidates = locals.filter { tagged.contains($0.id) }
     }
     candidates.sort { $0.deviceIndex < $1.deviceIndex }
@@ -107,11 +111,11 @@ func selectENI(_ cfg: EC2NetworkConfig, registry: ENIRegistry, cache: VerifiedEN
     if chosen.deviceIndex == 0 {
         throw RegistrationError.refused("\(chosen.id) is the primary ENI (device index 0), which the VPC CNI owns; select a secondary ENI")
     }
-    if !fresh, let cache, cache.contains(chosen.id) {
-        return (chosen, RemoteENI(id: chosen.id, subnetID: chosen.subnetID, deviceIndex: chosen.deviceIndex,
+    if describe == .cached, let cache, cache.contains(chosen.id) {
+        return (chosen, ENIDescription(id: chosen.id, subnetID: chosen.subnetID, deviceIndex: chosen.deviceIndex,
                                   tags: [NodeTags.noManage: "true"], ipv4: [], ipv6: [], known: false))
     }
-    guard let remote = try registry.describe(ids: [chosen.id]).first else {
+    guard let remote = try gateway.describe(ids: [chosen.id]).first else {
         throw RegistrationError.noENI("EC2 does not know \(chosen.id)")
     }
     if cfg.requireNoManageTag && remote.tags[NodeTags.noManage] != "true" {
@@ -124,11 +128,11 @@ func selectENI(_ cfg: EC2NetworkConfig, registry: ENIRegistry, cache: VerifiedEN
 /// Who holds `addresses` in the ENI's subnet, when EC2 said some are in use: those on our own ENI need nothing;
 /// those on an ENI of this cluster (`clusterName` tag) may be taken back; anything else is refused unless
 /// `allowForeignReassignment`.
-private func resolveHolders(_ addresses: [IPAddress], eni: RemoteENI, cfg: EC2NetworkConfig,
-                            registry: ENIRegistry) throws -> (alreadyOurs: Set<IPAddress>, holders: [(String, IPAddress)]) {
+private func resolveHolders(_ addresses: [IPAddress], eni: ENIDescription, cfg: EC2NetworkConfig,
+                            gateway: EC2Gateway) throws -> (alreadyOurs: Set<IPAddress>, holders: [(String, IPAddress)]) {
     var mine = Set<IPAddress>()
     var holders: [(String, IPAddress)] = []
-    let all = try registry.describe(subnetID: eni.subnetID)
+    let all = try gateway.describe(subnetID: eni.subnetID)
     for a in addresses {
         guard let holder = all.first(where: { $0.ipv4.contains(a) || $0.ipv6.contains(a) }) else { continue }
         if holder.id == eni.id { mine.insert(a); continue }
@@ -140,10 +144,10 @@ private func resolveHolders(_ addresses: [IPAddress], eni: RemoteENI, cfg: EC2Ne
 }
 
 /// Waits (bounded) until IMDS shows `wanted` on the ENI's MAC: assignment is asynchronous.
-func confirmVisible(_ wanted: Set<IPAddress>, mac: MACAddress, eni: String, registry: ENIRegistry,
+func confirmVisible(_ wanted: Set<IPAddress>, mac: MACAddress, eni: String, gateway: EC2Gateway,
                     attempts: Int, pause: () -> Void) throws {
     for attempt in 0..<attempts {
-        if wanted.isSubset(of: Set(try registry.localAddresses(mac: mac))) { return }
+        if wanted.isSubset(of: Set(try gateway.localAddresses(mac: mac))) { return }
         if attempt + 1 < attempts { pause() }
     }
     throw RegistrationError.notConfirmed(address: wanted.sorted().first!, eni: eni)
@@ -152,37 +156,37 @@ func confirmVisible(_ wanted: Set<IPAddress>, mac: MACAddress, eni: String, regi
 /// Assigns `addresses` to `eni` with the ownership guard, then waits until IMDS shows them on the ENI's MAC.
 /// Returns what it changed (for the undo). One EC2 call in the common case: the addresses are assigned first,
 /// and only when EC2 answers that one is in use does it look (one Describe of the subnet) at who holds it.
-func register(_ addresses: [IPAddress], on eni: RemoteENI, mac: MACAddress, cfg: EC2NetworkConfig,
-              registry: ENIRegistry, confirmAttempts: Int = 50, pause: () -> Void) throws -> [IPAddress] {
+func register(_ addresses: [IPAddress], on eni: ENIDescription, mac: MACAddress, cfg: EC2NetworkConfig,
+              gateway: EC2Gateway, confirmAttempts: Int = 50, pause: () -> Void) throws -> [IPAddress] {
     var v4 = addresses.filter(\.isV4).filter { !eni.ipv4.contains($0) }
     var v6 = addresses.filter { !$0.isV4 }.filter { !eni.ipv6.contains($0) }
     guard !v4.isEmpty || !v6.isEmpty else { return [] }
     if !v4.isEmpty {
         do {
-            try registry.assign(ipv4: v4, to: eni.id, allowReassignment: false)
+            try gateway.assign(ipv4: v4, to: eni.id, allowReassignment: false)
         } catch let inUse as AddressInUse {
-            let (mine, holders) = try resolveHolders(v4, eni: eni, cfg: cfg, registry: registry)
+            let (mine, holders) = try resolveHolders(v4, eni: eni, cfg: cfg, gateway: gateway)
             v4.removeAll { mine.contains($0) }
             guard !holders.isEmpty || !mine.isEmpty else { throw inUse }
-            if !v4.isEmpty { try registry.assign(ipv4: v4, to: eni.id, allowReassignment: !holders.isEmpty) }
+            if !v4.isEmpty { try gateway.assign(ipv4: v4, to: eni.id, allowReassignment: !holders.isEmpty) }
         }
     }
     do {
         if !v6.isEmpty {
             do {
-                try registry.assign(ipv6: v6, to: eni.id)
+                try gateway.assign(ipv6: v6, to: eni.id)
             } catch let inUse as AddressInUse {
                 // IPv6 has no reassignment flag: unassign from the previous holder first.
-                let (mine, holders) = try resolveHolders(v6, eni: eni, cfg: cfg, registry: registry)
+                let (mine, holders) = try resolveHolders(v6, eni: eni, cfg: cfg, gateway: gateway)
                 v6.removeAll { mine.contains($0) }
                 guard !holders.isEmpty || !mine.isEmpty else { throw inUse }
-                for (holder, a) in holders { try registry.unassign(ipv6: [a], from: holder) }
-                if !v6.isEmpty { try registry.assign(ipv6: v6, to: eni.id) }
+                for (holder, a) in holders { try gateway.unassign(ipv6: [a], from: holder) }
+                if !v6.isEmpty { try gateway.assign(ipv6: v6, to: eni.id) }
             }
         }
-        try confirmVisible(Set(v4 + v6), mac: mac, eni: eni.id, registry: registry, attempts: confirmAttempts, pause: pause)
+        try confirmVisible(Set(v4 + v6), mac: mac, eni: eni.id, gateway: gateway, attempts: confirmAttempts, pause: pause)
     } catch {
-        for family in [v4, v6] { try? registry.unassign(family, from: eni.id) }
+        for family in [v4, v6] { try? gateway.unassign(family, from: eni.id) }
         throw error
     }
     return v4 + v6

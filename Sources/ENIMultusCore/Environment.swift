@@ -21,7 +21,7 @@ public struct PluginEnvironment: Sendable {
     /// File-system roots.
     public var paths: Paths
     /// Tests replace EC2 and IMDS here (nil: the real AWS layer, configured from `variables`).
-    var registryFactory: (@Sendable (Double) throws -> any ENIRegistry)?
+    var gatewayFactory: (@Sendable (Double) throws -> any EC2Gateway)?
 
     public struct Paths: Sendable {
         /// `/proc/sys` (sysctls are written inside the target netns).

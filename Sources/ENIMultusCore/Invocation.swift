@@ -27,9 +27,9 @@ struct Invocation {
 
     struct Registration {
         var config: EC2NetworkConfig
-        var registry: ENIRegistry
-        var local: LocalENI
-        var remote: RemoteENI
+        var gateway: EC2Gateway
+        var attached: InstanceENI
+        var described: ENIDescription
     }
 
     init(env: PluginEnvironment, cni: CNIEnvironment, conf: NetConf, version: CNIVersion, log: EventLog) {
@@ -47,8 +47,8 @@ struct Invocation {
 
     /// EC2 and IMDS for this invocation: requests to the node agent (connected on first use), all of them within
     /// `seconds` from now (each asks the agent for what is left).
-    func registry(seconds: Double) throws -> ENIRegistry {
-        if let make = env.registryFactory { return try make(seconds) }
+    func gateway(seconds: Double) throws -> EC2Gateway {
+        if let make = env.gatewayFactory { return try make(seconds) }
         return AgentGateway(socket: agentSocket, timeout: seconds)
     }
 
@@ -75,13 +75,13 @@ struct Invocation {
         let addresses = result.ips.map(\.address.address)
         let ledger = ec2Ledger(ipam)
         try ledger.locked {
-            try ledger.record(key, .init(eni: r.remote.id, addresses: addresses, pod: podIdentity, mac: r.local.mac))
+            try ledger.record(key, .init(eni: r.described.id, addresses: addresses, pod: podIdentity, mac: r.attached.mac))
         }
         env.failpoint("add.after-ledger-record")
         undo.push("forget the ledger entry") { try ledger.forget(self.key) }
         let added: [IPAddress]
         do {
-            added = try register(addresses, on: r.remote, mac: r.local.mac, cfg: r.config, registry: r.registry,
+            added = try register(addresses, on: r.described, mac: r.attached.mac, cfg: r.config, gateway: r.gateway,
                                  pause: { usleep(100_000) })
         } catch {
             // A failed assignment may still have been applied, or may land after we gave up (a timeout, a lost
@@ -89,7 +89,7 @@ struct Invocation {
             // a late call has had the ADD's deadline again to land. The drain unassigns only what EC2 then shows
             // on the ENI and no live attachment holds; the entry carries no MAC, so the drain asks EC2 itself
             // (IMDS may not show an assignment that has just landed).
-            try? ledger.enqueue(.init(eni: r.remote.id, addresses: addresses,
+            try? ledger.enqueue(.init(eni: r.described.id, addresses: addresses,
                                       notBefore: now + Int64(r.config.timeoutSeconds.rounded(.up))),
                                 unique: env.random())
             throw error
@@ -103,11 +103,11 @@ struct Invocation {
     /// goes with the rollback, so nothing else would remember it). The queued entry carries no MAC: the drain asks
     /// EC2, since IMDS may not yet show an assignment this recent.
     func pushUnassign(_ a: [IPAddress], _ r: Registration, _ ledger: RegistrationStore, _ undo: UndoStack) {
-        undo.push("unassign \(a.map(\.description).joined(separator: ", ")) from \(r.remote.id)") {
+        undo.push("unassign \(a.map(\.description).joined(separator: ", ")) from \(r.described.id)") {
             do {
-                try r.registry.unassign(a, from: r.remote.id)
+                try r.gateway.unassign(a, from: r.described.id)
             } catch {
-                try ledger.enqueue(.init(eni: r.remote.id, addresses: a), unique: self.env.random())
+                try ledger.enqueue(.init(eni: r.described.id, addresses: a), unique: self.env.random())
             }
         }
     }
@@ -141,17 +141,17 @@ struct Invocation {
 
     /// On an EC2 network: the invocation with the ENI chosen through IMDS and EC2 and the interface pointed at the
     /// node link with that MAC (never a guessed name). Elsewhere: self.
-    func withSelectedENI(drainQueue: Bool = false, fresh: Bool = false) throws -> Invocation {
+    func withSelectedENI(drainQueue: Bool = false, describe: ENIDescribe = .cached) throws -> Invocation {
         var inv = self
         if let ec2 = try ec2Config.get() {
-            let reg = try registry(seconds: ec2.timeoutSeconds)
+            let reg = try gateway(seconds: ec2.timeoutSeconds)
             if drainQueue, let ledger = try? ec2Ledger(self.ipam()), let (due, oldest) = try? ledger.dueSummary(now: now),
                due >= 8 || (due > 0 && now - oldest >= 30) {
                 // Batched: one unassign per ENI for many due releases, not one per DEL.
-                _ = try? ledger.drain(limit: 64, now: now, registry: reg, keepWarm: (try? self.ipam())?.keepWarm ?? 0)
+                _ = try? ledger.drain(limit: 64, now: now, gateway: reg, keepWarm: (try? self.ipam())?.keepWarm ?? 0)
             }
-            let (local, remote) = try selectENI(ec2, registry: reg, cache: nodeRecords.verifiedENIs, fresh: fresh)
-            inv.registration = Registration(config: ec2, registry: reg, local: local, remote: remote)
+            let (local, remote) = try selectENI(ec2, gateway: reg, cache: nodeRecords.verifiedENIs, describe: describe)
+            inv.registration = Registration(config: ec2, gateway: reg, attached: local, described: remote)
             inv.conf.master = nil
             inv.conf.masterMAC = local.mac
             inv.conf.device = nil
@@ -251,7 +251,7 @@ struct Invocation {
                 }
             }
             try ledger.release(key, entry, deferSeconds: deferred, now: now, unique: env.random,
-                               registry: { try registry(seconds: min(cfg.timeoutSeconds, 5)) },
+                               gateway: { try gateway(seconds: min(cfg.timeoutSeconds, 5)) },
                                queue: !env.mutant(Mutants.delSkipsQueue)) { step in
                 switch step {
                 case .queued(let error):
@@ -259,7 +259,7 @@ struct Invocation {
                     if let error { log.write(.info, "EC2 release of \(entry.addresses.map(\.description)) queued: \(error)") }
                 case .released(let reg):
                     env.failpoint("del.after-ec2-release")
-                    _ = try? ledger.drain(limit: 16, now: now, registry: reg, keepWarm: ipam.keepWarm)
+                    _ = try? ledger.drain(limit: 16, now: now, gateway: reg, keepWarm: ipam.keepWarm)
                 case .forgotten:
                     env.failpoint("del.after-ledger-forget")
                 }
@@ -273,7 +273,7 @@ struct Invocation {
         guard let prevJSON = conf.prevResult else { throw CoreError.prevResultRequired("CHECK") }
         let prev = try CNIResult.decode(prevJSON)
         let ipam = try ipam()
-        let inv = try withSelectedENI(fresh: true)
+        let inv = try withSelectedENI(describe: .again)
         switch (conf.role, conf.link) {
         case (.ipam, _): break  // the interface is the calling plugin's to check
         case (.plugin, .ipvlan): try IPVlanDriver.check(inv, prev: prev)
@@ -282,12 +282,12 @@ struct Invocation {
         try ipam.check(inv, prev: prev)
         if let r = inv.registration, ipam.mode != .prefix {
             // The addresses are still registered on the ENI, as the ledger says.
-            guard let entry = try ec2Ledger(ipam).entry(key), entry.eni == r.remote.id else {
-                throw CoreError.checkFailed("no EC2 registration is recorded for \(key) on \(r.remote.id)")
+            guard let entry = try ec2Ledger(ipam).entry(key), entry.eni == r.described.id else {
+                throw CoreError.checkFailed("no EC2 registration is recorded for \(key) on \(r.described.id)")
             }
-            let missing = entry.addresses.filter { !(r.remote.ipv4 + r.remote.ipv6).contains($0) }
+            let missing = entry.addresses.filter { !(r.described.ipv4 + r.described.ipv6).contains($0) }
             if !missing.isEmpty {
-                throw CoreError.checkFailed("\(missing.map(\.description).joined(separator: ", ")) no longer assigned to \(r.remote.id)")
+                throw CoreError.checkFailed("\(missing.map(\.description).joined(separator: ", ")) no longer assigned to \(r.described.id)")
             }
         }
     }
@@ -299,7 +299,7 @@ struct Invocation {
             throw CNIError(.notAvailable, "the network's ENI cannot be used: \(cniError(for: error).msg)")
         }
         if let r = inv.registration {
-            do { try r.registry.checkCredentials() } catch {
+            do { try r.gateway.checkCredentials() } catch {
                 throw CNIError(.notAvailable, "no AWS credentials for EC2: \(cniError(for: error).msg)")
             }
         }
@@ -328,7 +328,7 @@ struct Invocation {
             // Registrations of attachments that no longer exist are released (or queued), then the queue drained.
             let ledger = ec2Ledger(ipam)
             do {
-                let reg = try registry(seconds: cfg.timeoutSeconds)
+                let reg = try gateway(seconds: cfg.timeoutSeconds)
                 let deferred = Int64(ipam.deferredReleaseSeconds)
                 for name in try FileIO.list(ledger.ledgerDir) {
                     guard let k = AttachmentKey(fileName: name), !valid.contains(k) else { continue }
@@ -336,14 +336,14 @@ struct Invocation {
                         try ledger.forget(k)  // torn: owns nothing (reconcile releases what EC2 holds for it)
                         continue
                     }
-                    try ledger.release(k, entry, deferSeconds: deferred, now: now, unique: env.random, registry: { reg })
+                    try ledger.release(k, entry, deferSeconds: deferred, now: now, unique: env.random, gateway: { reg })
                 }
                 try ledger.locked { try ledger.sweepTorn() }
-                try ledger.drain(limit: 256, now: now, registry: reg, keepWarm: ipam.keepWarm)
+                try ledger.drain(limit: 256, now: now, gateway: reg, keepWarm: ipam.keepWarm)
                 // Node-local reconcile: addresses on our ENIs that no record of this node owns.
                 let grace = ipam.isEC2Native ? ipam.builtinConfig?.reconcileGraceSeconds : nil
                 if let grace {
-                    let report = try Reconciler(dataDir: ipam.dataDir ?? env.paths.dataDir, registry: reg, now: now,
+                    let report = try Reconciler(dataDir: ipam.dataDir ?? env.paths.dataDir, gateway: reg, now: now,
                                                 graceSeconds: grace).run()
                     log.write(.info, "reconcile: \(report)")
                 }

@@ -21,6 +21,10 @@ import Platform
 ///
 /// ADD looks at candidate files only from the cursor on, and DEL reads one record: neither scans the store,
 /// so their cost does not grow with the number of allocations. GC and STATUS list the directory.
+/// Whether a release starts the address's cooldown: `.skip` for the rollback of an ADD whose address never reached
+/// a pod.
+public enum Cooldown: Sendable { case apply, skip }
+
 public struct RangeAllocator: Sendable {
     public let config: IPAMConfig
     public let network: String
@@ -206,16 +210,16 @@ public struct RangeAllocator: Sendable {
 
     // MARK: DEL
 
-    /// Releases every address of the attachment. Idempotent: nothing held is not an error. `cool: false` (the
+    /// Releases every address of the attachment. Idempotent: nothing held is not an error. `cooldown: .skip` (the
     /// rollback of an ADD whose address never reached a pod) skips the cooldown.
-    public func release(_ key: AttachmentKey, cool: Bool = true) throws(IPAMError) {
+    public func release(_ key: AttachmentKey, cooldown: Cooldown = .apply) throws(IPAMError) {
         guard FileIO.exists(root) else { return }
         let lock = try file(DirectoryLock(path: lockPath))
         defer { lock.hold() }
-        try releaseLocked(key, cool: cool)
+        try releaseLocked(key, cooldown: cooldown)
     }
 
-    func releaseLocked(_ key: AttachmentKey, cool: Bool = true) throws(IPAMError) {
+    func releaseLocked(_ key: AttachmentKey, cooldown: Cooldown = .apply) throws(IPAMError) {
         guard let ips = try addresses(of: key) else {
             try file(FileIO.remove(recordPath(key), .durable))  // torn (or already gone: one unlink)
             return
@@ -225,7 +229,7 @@ public struct RangeAllocator: Sendable {
             let p = ipPath(ip)
             if let owner = try file(FileIO.read(p)), owner == key.ownerBytes {
                 // Cooling first, then the reservation: a crash in between leaves the address held, never free early.
-                if cool && config.cooldownSeconds > 0 {
+                if cooldown == .apply && config.cooldownSeconds > 0 {
                     try file(FileIO.makeDirectories(state.cooling))
                     try file(FileIO.writeAtomically(coolingPath(ip), CoolingMark.encode(until: until), .hint))
                 }

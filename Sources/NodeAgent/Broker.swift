@@ -6,12 +6,12 @@ import AWS
 import JSON
 import NetTypes
 
-/// An `ENIRegistry` whose every later call is bounded by a deadline the caller sets (the agent: per request).
-public protocol DeadlineRegistry: ENIRegistry {
+/// An `EC2Gateway` whose every later call is bounded by a deadline the caller sets (the agent: per request).
+public protocol DeadlineGateway: EC2Gateway {
     func setDeadline(seconds: Double)
 }
 
-extension AWSENIRegistry: DeadlineRegistry {}
+extension AWSEC2Gateway: DeadlineGateway {}
 
 /// The agent's single holder of the AWS session. Requests from every connection queue here and one worker runs
 /// them in order, so EC2 sees one client per node: one connection, one set of cached credentials, one pace. (A
@@ -45,8 +45,8 @@ public final class Broker: @unchecked Sendable {
         public var ec2Calls: Int { calls.filter { AgentRequest.mutatingOps.contains($0.key) }.values.reduce(0, +) }
     }
 
-    private let makeRegistry: () throws -> any DeadlineRegistry
-    private var registry: (any DeadlineRegistry)?
+    private let makeGateway: () throws -> any DeadlineGateway
+    private var gateway: (any DeadlineGateway)?
     private let clock: any AWSClock
     private let monitor = Monitor()
     private var queue: [Job] = []
@@ -67,11 +67,11 @@ public final class Broker: @unchecked Sendable {
     }
 
     public init(options: Options = Options(), clock: any AWSClock, log: @escaping @Sendable (String) -> Void,
-                makeRegistry: @escaping () throws -> any DeadlineRegistry) {
+                makeGateway: @escaping () throws -> any DeadlineGateway) {
         self.options = options
         self.clock = clock
         self.log = log
-        self.makeRegistry = makeRegistry
+        self.makeGateway = makeGateway
     }
 
     public var stats: Stats { monitor.locked { _stats } }
@@ -200,8 +200,8 @@ public final class Broker: @unchecked Sendable {
             if wait > 0 { clock.sleep(seconds: wait) }
         }
         do {
-            let reg: any DeadlineRegistry
-            if let registry { reg = registry } else { reg = try makeRegistry(); registry = reg }
+            let reg: any DeadlineGateway
+            if let gateway { reg = gateway } else { reg = try makeGateway(); gateway = reg }
             reg.setDeadline(seconds: max(end - clock.monotonic(), 0.01))
             monitor.locked { _stats.calls[request.op, default: 0] += 1 }
             if request.mutates { crashPoint("agent.before-ec2") }
@@ -230,10 +230,10 @@ public final class Broker: @unchecked Sendable {
         return b
     }
 
-    static func execute(_ r: AgentRequest, on reg: any ENIRegistry) throws -> JSON {
+    static func execute(_ r: AgentRequest, on reg: any EC2Gateway) throws -> JSON {
         switch r {
         case .hello: return .null
-        case .localENIs: return .array(try reg.localENIs().map(Wire.json))
+        case .instanceENIs: return .array(try reg.instanceENIs().map(Wire.json))
         case .localAddresses(let m): return Wire.list(try reg.localAddresses(mac: m))
         case .describeIDs(let ids): return .array(try reg.describe(ids: ids).map(Wire.json))
         case .describeSubnet(let s): return .array(try reg.describe(subnetID: s).map(Wire.json))
@@ -361,9 +361,9 @@ func spawnThread(_ body: @escaping @Sendable () -> Void) {
     if rc != 0 { Unmanaged<Box>.fromOpaque(arg).release() }
 }
 
-/// The agent's own EC2 work (its reconcile passes) as an `ENIRegistry` whose calls queue in the broker beside the
+/// The agent's own EC2 work (its reconcile passes) as an `EC2Gateway` whose calls queue in the broker beside the
 /// plugins' requests: one session, one pace, one count for everything this node asks of EC2.
-public final class BrokeredRegistry: AgentRequesting {
+public final class BrokeredGateway: AgentRequesting {
     let broker: Broker
     let timeout: Double
 

@@ -16,11 +16,11 @@ public struct NodeRecords {
     public var verifiedENIs: VerifiedENICache { VerifiedENICache(dir: layout.verifiedENIs) }
     var limitsPath: String { layout.instanceLimits }
 
-    public func limits(_ registry: ENIRegistry) throws -> AddressLimits {
+    public func limits(_ gateway: EC2Gateway) throws -> AddressLimits {
         if let r = try FileIO.read(limitsPath).flatMap(InstanceLimitsRecord.init) {
             return AddressLimits(instanceType: r.instanceType, ipv4PerENI: r.ipv4PerENI, ipv6PerENI: r.ipv6PerENI)
         }
-        let l = try registry.addressLimits()
+        let l = try gateway.addressLimits()
         try FileIO.makeDirectories(dataDir)
         let record = InstanceLimitsRecord(instanceType: l.instanceType, ipv4PerENI: l.ipv4PerENI, ipv6PerENI: l.ipv6PerENI)
         try FileIO.writeAtomically(limitsPath, record.bytes, .hint)
@@ -36,7 +36,7 @@ public struct VerifiedENICache {
     public let dir: String
     public init(dir: String) { self.dir = dir }
     public func contains(_ id: String) -> Bool { FileIO.exists("\(dir)/\(id)") }
-    public func remember(_ e: RemoteENI) {
+    public func remember(_ e: ENIDescription) {
         try? FileIO.makeDirectories(dir)
         try? FileIO.writeAtomically("\(dir)/\(e.id)", Array("subnet=\(e.subnetID)\n".utf8), .hint)
     }

@@ -38,12 +38,12 @@ public struct ReconcileReport: Sendable, Equatable, CustomStringConvertible {
 /// address managers). First sightings are kept in `<dataDir>/.reconcile-seen`.
 public struct Reconciler {
     public let dataDir: String
-    public let registry: ENIRegistry
+    public let gateway: EC2Gateway
     public let now: Int64
     public let graceSeconds: Int
 
-    public init(dataDir: String, registry: ENIRegistry, now: Int64, graceSeconds: Int) {
-        self.dataDir = dataDir; self.registry = registry; self.now = now; self.graceSeconds = graceSeconds
+    public init(dataDir: String, gateway: EC2Gateway, now: Int64, graceSeconds: Int) {
+        self.dataDir = dataDir; self.gateway = gateway; self.now = now; self.graceSeconds = graceSeconds
     }
 
     var seenPath: String { NodeStateLayout(dataDir: dataDir).reconcileSightings }
@@ -71,7 +71,7 @@ public struct Reconciler {
             }
         }
 
-        let attached = try registry.localENIs()
+        let attached = try gateway.instanceENIs()
         let cache = NodeRecords(dataDir: dataDir).verifiedENIs
         for id in cache.all() where !attached.contains(where: { $0.id == id }) { cache.forget(id) }
         let locals = attached.filter { named.contains($0.id) && $0.deviceIndex != 0 }
@@ -79,7 +79,7 @@ public struct Reconciler {
         let seen = try loadSeen()
         var stillSeen: [String: Int64] = [:]
         if !locals.isEmpty {
-            for eni in try registry.describe(ids: locals.map(\.id)) {
+            for eni in try gateway.describe(ids: locals.map(\.id)) {
                 // A warm-pool record of an address EC2 no longer shows on the ENI (past the grace: not a refill
                 // still landing) is dropped, so no ADD waits on it.
                 let present = Set(eni.ipv4 + eni.ipv6)
@@ -109,8 +109,8 @@ public struct Reconciler {
                 let addrs = orphanAddresses.filter { due("\(eni.id) \($0)") }
                 let prefixes = orphanPrefixes.filter { due("\(eni.id) \($0)") }
                 do {
-                    try registry.unassign(addrs, from: eni.id)
-                    if !prefixes.isEmpty { try registry.unassign(prefixes: prefixes, from: eni.id) }
+                    try gateway.unassign(addrs, from: eni.id)
+                    if !prefixes.isEmpty { try gateway.unassign(prefixes: prefixes, from: eni.id) }
                     report.released += addrs.count + prefixes.count
                 } catch {
                     report.errors.append("unassigning unowned \((addrs.map(\.description) + prefixes.map(\.description)).joined(separator: ", ")) from \(eni.id): \(error)")
@@ -121,7 +121,7 @@ public struct Reconciler {
         }
         try saveSeen(stillSeen)
         for ledger in ledgers {
-            do { report.drained += try ledger.drain(limit: 256, now: now, registry: registry) } catch {
+            do { report.drained += try ledger.drain(limit: 256, now: now, gateway: gateway) } catch {
                 report.errors.append("draining \(ledger.queueDir): \(error)")
             }
             report.queued += (try? ledger.queued().count) ?? 0
@@ -139,14 +139,14 @@ public struct Reconciler {
     }
 }
 
-/// The node's entry point: one reconcile pass over `dataDir` with the registry the caller opens (the node binary:
+/// The node's entry point: one reconcile pass over `dataDir` with the gateway the caller opens (the node binary:
 /// the live AWS layer).
 public enum NodeReconcile {
     public static func run(dataDir: String, graceSeconds: Int, now: Int64,
-                           registry: () throws -> any ENIRegistry) -> ReconcileReport {
+                           gateway: () throws -> any EC2Gateway) -> ReconcileReport {
         do {
-            let reg = try registry()
-            return try Reconciler(dataDir: dataDir, registry: reg, now: now, graceSeconds: graceSeconds).run()
+            let reg = try gateway()
+            return try Reconciler(dataDir: dataDir, gateway: reg, now: now, graceSeconds: graceSeconds).run()
         } catch {
             var r = ReconcileReport()
             r.errors.append("\(error)")

@@ -116,9 +116,9 @@ public struct RegistrationStore {
     /// due addresses confirmed on their ENI (the entry knows its MAC) first refill that ENI's warm pool up to
     /// that many per family, without an EC2 call.
     @discardableResult
-    public func drain(limit: Int, now: Int64, registry: ENIRegistry, keepWarm: Int = 0) throws -> Int {
+    public func drain(limit: Int, now: Int64, gateway: EC2Gateway, keepWarm: Int = 0) throws -> Int {
         guard !(try queued()).isEmpty else { return 0 }
-        return try locked { try drainLocked(limit: limit, now: now, registry: registry, keepWarm: keepWarm) }
+        return try locked { try drainLocked(limit: limit, now: now, gateway: gateway, keepWarm: keepWarm) }
     }
 
     /// How many queued releases are due at `now`, and since when the oldest of them is.
@@ -132,7 +132,7 @@ public struct RegistrationStore {
         return (due, oldest)
     }
 
-    private func drainLocked(limit: Int, now: Int64, registry: ENIRegistry, keepWarm: Int) throws -> Int {
+    private func drainLocked(limit: Int, now: Int64, gateway: EC2Gateway, keepWarm: Int) throws -> Int {
         var due: [(path: String, entry: Entry)] = []
         for name in try queued() {
             let path = "\(queueDir)/\(name)"
@@ -175,7 +175,7 @@ public struct RegistrationStore {
             do {
                 // "Still ours" from IMDS only when every entry knows the MAC; an entry without one asks EC2.
                 let mac = items.allSatisfy { $0.entry.mac != nil } ? items.first?.entry.mac : nil
-                try releaseAddresses(items.flatMap(\.entry.addresses), from: eni, mac: mac, keep: live, registry: registry)
+                try releaseAddresses(items.flatMap(\.entry.addresses), from: eni, mac: mac, keep: live, gateway: gateway)
                 for i in items { try FileIO.remove(i.path, .durable) }
                 done += items.count
             } catch {
@@ -189,8 +189,8 @@ public struct RegistrationStore {
     public enum ReleaseStep {
         /// Queued: for the cooldown (`error` nil) or because EC2 could not take it now.
         case queued(error: (any Error)?)
-        /// Unassigned from the ENI now, through `registry`.
-        case released(registry: ENIRegistry)
+        /// Unassigned from the ENI now, through `gateway`.
+        case released(gateway: EC2Gateway)
         /// The ledger entry is gone.
         case forgotten
     }
@@ -200,7 +200,7 @@ public struct RegistrationStore {
     /// agent) cannot take them; then the ledger entry goes. Queued first, forgotten after, each step durable: at any
     /// instant some record owns what EC2 holds. `queue: false` is the mutant build's DEL that loses the release.
     public func release(_ key: AttachmentKey, _ entry: Entry, deferSeconds: Int64, now: Int64,
-                        unique: () -> UInt64, registry: () throws -> ENIRegistry, queue: Bool = true,
+                        unique: () -> UInt64, gateway: () throws -> EC2Gateway, queue: Bool = true,
                         step: (ReleaseStep) -> Void = { _ in }) throws {
         var entry = entry
         if deferSeconds > 0 {
@@ -209,9 +209,9 @@ public struct RegistrationStore {
             step(.queued(error: nil))
         } else {
             do {
-                let reg = try registry()
-                try releaseAddresses(entry.addresses, from: entry.eni, mac: entry.mac, keep: [], registry: reg)
-                step(.released(registry: reg))
+                let reg = try gateway()
+                try releaseAddresses(entry.addresses, from: entry.eni, mac: entry.mac, keep: [], gateway: reg)
+                step(.released(gateway: reg))
             } catch {
                 if queue { try enqueue(entry, unique: unique()) }
                 step(.queued(error: error))

@@ -13,14 +13,14 @@ import Platform
 /// (`mac` known and listed by IMDS) "still on our ENI" is read from IMDS, so the release is one EC2 call; else,
 /// or when that call fails with a client error, from EC2 (Describe).
 public func releaseAddresses(_ addresses: [IPAddress], from eniID: String, mac: MACAddress? = nil, keep: Set<IPAddress>,
-                             registry: ENIRegistry) throws {
+                             gateway: EC2Gateway) throws {
     func release(_ present: Set<IPAddress>) throws {
-        try registry.unassign(addresses.filter { present.contains($0) && !keep.contains($0) }, from: eniID)
+        try gateway.unassign(addresses.filter { present.contains($0) && !keep.contains($0) }, from: eniID)
     }
-    if let mac, let local = try? registry.localAddresses(mac: mac), !local.isEmpty {
+    if let mac, let local = try? gateway.localAddresses(mac: mac), !local.isEmpty {
         do { return try release(Set(local)) } catch let e as EC2CallFailure where !e.retryable { /* describe below */ }
     }
-    guard let eni = try registry.describe(ids: [eniID]).first else { return }
+    guard let eni = try gateway.describe(ids: [eniID]).first else { return }
     try release(Set(eni.ipv4 + eni.ipv6))
 }
 

@@ -241,9 +241,9 @@ struct Reconcile: ParsableCommand {
             repeat {
                 var now = timespec()
                 clock_gettime(CLOCK_REALTIME, &now)
-                var aws: AWSENIRegistry?
+                var aws: AWSEC2Gateway?
                 let r = NodeReconcile.run(dataDir: dir, graceSeconds: graceSeconds, now: Int64(now.tv_sec)) {
-                    let reg = try AWSENIRegistry(environment: env, timeoutSeconds: common.ec2Timeout ?? 20)
+                    let reg = try AWSEC2Gateway(environment: env, timeoutSeconds: common.ec2Timeout ?? 20)
                     aws = reg
                     return reg
                 }
@@ -295,7 +295,7 @@ struct Agent: ParsableCommand {
         let env = Live.environment()
         let broker = Broker(options: .init(ratePerSecond: ec2Rate, burst: ec2Burst), clock: SystemClock(),
                             log: { Live.log($0) }) {
-            try AWSENIRegistry(environment: env, timeoutSeconds: 10)
+            try AWSEC2Gateway(environment: env, timeoutSeconds: 10)
         }
         #if DEBUG
         // The crash campaign: ENI_MULTUS_FAILPOINT names a point of Broker.crashPoints where the agent kills itself.
@@ -330,7 +330,7 @@ struct Agent: ParsableCommand {
                     var now = timespec()
                     clock_gettime(CLOCK_REALTIME, &now)
                     let r = NodeReconcile.run(dataDir: dataDir, graceSeconds: graceSeconds, now: Int64(now.tv_sec)) {
-                        BrokeredRegistry(broker: broker, timeout: ec2Timeout)
+                        BrokeredGateway(broker: broker, timeout: ec2Timeout)
                     }
                     let after = broker.stats
                     metrics.record(assigned: r.assigned, leaked: r.leaked, released: r.released + r.drained, queued: r.queued,

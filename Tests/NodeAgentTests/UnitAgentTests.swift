@@ -29,7 +29,7 @@ struct UnitAgentTests {
     }
 
     /// An in-memory ENI: counts calls, can hold the first mutating call until released, can refuse addresses.
-    final class ScriptedRegistry: DeadlineRegistry, @unchecked Sendable {
+    final class ScriptedRegistry: DeadlineGateway, @unchecked Sendable {
         let lock = NSLock()
         var calls: [String] = []
         var assigned: [IPAddress] = []
@@ -48,14 +48,14 @@ struct UnitAgentTests {
                 throw AWSError.service(code: "RequestLimitExceeded", message: "Request limit exceeded.", httpStatus: 503, requestID: nil)
             }
         }
-        func localENIs() throws -> [LocalENI] { [LocalENI(mac: UnitAgentTests.mac, id: UnitAgentTests.eni, deviceIndex: 1, subnetID: "subnet-1")] }
+        func instanceENIs() throws -> [InstanceENI] { [InstanceENI(mac: UnitAgentTests.mac, id: UnitAgentTests.eni, deviceIndex: 1, subnetID: "subnet-1")] }
         func localAddresses(mac: MACAddress) throws -> [IPAddress] { lock.withLock { assigned } }
-        func describe(ids: [String]) throws -> [RemoteENI] {
-            ids.map { RemoteENI(id: $0, subnetID: "subnet-1", deviceIndex: 1, tags: ["k": "v"], ipv4: lock.withLock { assigned },
+        func describe(ids: [String]) throws -> [ENIDescription] {
+            ids.map { ENIDescription(id: $0, subnetID: "subnet-1", deviceIndex: 1, tags: ["k": "v"], ipv4: lock.withLock { assigned },
                                 ipv6: [], primaryIPv4: IPAddress("10.0.1.4"), prefixes: [IPPrefix("10.0.1.16/28")!]) }
         }
-        func describe(subnetID: String) throws -> [RemoteENI] { try describe(ids: [UnitAgentTests.eni]) }
-        func describe(tagKey: String, value: String, instanceENIs ids: [String]) throws -> [RemoteENI] { try describe(ids: ids) }
+        func describe(subnetID: String) throws -> [ENIDescription] { try describe(ids: [UnitAgentTests.eni]) }
+        func describe(tagKey: String, value: String, instanceENIs ids: [String]) throws -> [ENIDescription] { try describe(ids: ids) }
         func assign(ipv4: [IPAddress], to eni: String, allowReassignment: Bool) throws {
             try note("assign4:\(ipv4.count)")
             let held = lock.withLock { inUse }
@@ -92,7 +92,7 @@ struct UnitAgentTests {
 
     static func broker(_ reg: ScriptedRegistry, clock: any AWSClock = SystemClock(),
                        options: Broker.Options = .init(ratePerSecond: 1000, burst: 1000)) -> Broker {
-        let b = Broker(options: options, clock: clock, log: { _ in }, makeRegistry: { reg })
+        let b = Broker(options: options, clock: clock, log: { _ in }, makeGateway: { reg })
         b.start()
         return b
     }
@@ -102,7 +102,7 @@ struct UnitAgentTests {
     /// Computed, not stored: a stored static holding enum payloads with arrays is reported as a leak by
     /// LeakSanitizer (the tagged payload pointer is not recognised as a reference), in the ASan run of CI.
     static var every: [AgentRequest] { [
-        .hello, .localENIs, .localAddresses(mac: mac), .describeIDs([eni, "eni-2"]), .describeSubnet("subnet-1"),
+        .hello, .instanceENIs, .localAddresses(mac: mac), .describeIDs([eni, "eni-2"]), .describeSubnet("subnet-1"),
         .describeTag(key: "k", value: "v", ids: [eni]),
         .assignIPv4(eni: eni, addresses: [IPAddress("10.0.1.5")!], allowReassignment: true),
         .unassignIPv4(eni: eni, addresses: [IPAddress("10.0.1.5")!, IPAddress("10.0.1.6")!]),
@@ -119,13 +119,13 @@ struct UnitAgentTests {
             #expect(back == r)
             #expect(t == 7.5)
         }
-        #expect(try AgentRequest.decode(AgentRequest.localENIs.encoded(timeout: 900)).timeout == 120)
-        #expect(try AgentRequest.decode(AgentRequest.localENIs.encoded(timeout: 0)).timeout == 0.05)
+        #expect(try AgentRequest.decode(AgentRequest.instanceENIs.encoded(timeout: 900)).timeout == 120)
+        #expect(try AgentRequest.decode(AgentRequest.instanceENIs.encoded(timeout: 0)).timeout == 0.05)
     }
 
     @Test("wire: another protocol version, a bad op, a bad address and non-JSON are refused by kind")
     func requestRefusals() throws {
-        #expect(throws: WireError.version(2)) { try AgentRequest.decode(Array(#"{"v":2,"op":"localENIs"}"#.utf8)) }
+        #expect(throws: WireError.version(2)) { try AgentRequest.decode(Array(#"{"v":2,"op":"instanceENIs"}"#.utf8)) }
         #expect(throws: WireError.malformed("unknown op \"rm\"")) { try AgentRequest.decode(Array(#"{"v":1,"op":"rm"}"#.utf8)) }
         #expect(throws: WireError.self) {
             try AgentRequest.decode(Array(#"{"v":1,"op":"unassignIPv4","eni":"eni-1","addresses":["10.0.1.300"]}"#.utf8))
@@ -142,9 +142,9 @@ struct UnitAgentTests {
             .failed(.refused("only root")),
         ]
         for r in replies { #expect(try AgentReply.decode(r.encoded()) == r) }
-        let remote = RemoteENI(id: Self.eni, subnetID: "subnet-1", deviceIndex: nil, tags: ["a": "b"], ipv4: [IPAddress("10.0.1.5")!],
+        let remote = ENIDescription(id: Self.eni, subnetID: "subnet-1", deviceIndex: nil, tags: ["a": "b"], ipv4: [IPAddress("10.0.1.5")!],
                                ipv6: [IPAddress("2600:1f18::5")!], primaryIPv4: nil, prefixes: [IPPrefix("10.0.1.16/28")!], known: false)
-        #expect(try Wire.remoteENIs(.array([Wire.json(remote)])) == [remote])
+        #expect(try Wire.describedENIs(.array([Wire.json(remote)])) == [remote])
     }
 
     // MARK: broker
@@ -245,7 +245,7 @@ struct UnitAgentTests {
         #expect(abs(clock.monotonic() - t0 - 0.4) < 1e-6, "\(clock.monotonic() - t0)")
         // Reads are not paced.
         let t1 = clock.monotonic()
-        for _ in 0..<10 { _ = b.submit(.localENIs, timeout: 10) }
+        for _ in 0..<10 { _ = b.submit(.instanceENIs, timeout: 10) }
         #expect(clock.monotonic() == t1)
 
         reg.throttle = true
@@ -291,7 +291,7 @@ struct UnitAgentTests {
         #expect(stat(socket, &st) == 0 && st.st_mode & 0o777 == 0o600, "mode \(String(st.st_mode & 0o777, radix: 8))")
 
         let g = AgentGateway(socket: socket, timeout: 5)
-        #expect(try g.localENIs() == reg.localENIs())
+        #expect(try g.instanceENIs() == reg.instanceENIs())
         #expect(try g.describe(ids: [Self.eni]) == reg.describe(ids: [Self.eni]))
         #expect(try g.describe(ids: []) == [])
         #expect(try g.subnets(mac: Self.mac) == reg.subnets(mac: Self.mac))
@@ -315,7 +315,7 @@ struct UnitAgentTests {
         let dir = try makeTemp()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect {
-            _ = try AgentGateway(socket: dir + "/none.sock", timeout: 1).localENIs()
+            _ = try AgentGateway(socket: dir + "/none.sock", timeout: 1).instanceENIs()
         } throws: { e in
             guard let u = e as? AgentUnreachable else { return false }
             return u.socket == dir + "/none.sock" && u.description.contains("agent running")
@@ -324,7 +324,7 @@ struct UnitAgentTests {
         let running = try server.start()
         defer { running.stop() }
         let c = try SeqPacketConnection.connect(path: dir + "/a.sock", timeout: 5)
-        #expect(c.send(Array(#"{"v":9,"op":"localENIs"}"#.utf8)) == nil)
+        #expect(c.send(Array(#"{"v":9,"op":"instanceENIs"}"#.utf8)) == nil)
         guard case .success(let bytes?) = c.receive() else { Issue.record("no reply"); return }
         guard case .failed(.refused(let why)) = try AgentReply.decode(bytes) else { Issue.record("not refused"); return }
         #expect(why.contains("protocol version 9"))

@@ -18,13 +18,13 @@ import NodeState
 struct FaultsSecurityTests {
     static let eniID = "eni-0123456789abcdef0"
 
-    /// A FakeRegistry (in memory, Tests/PluginTests/UnitEC2RegistrationTests.swift) holding the multus ENI whose MAC
+    /// A FakeEC2Gateway (in memory, Tests/PluginTests/UnitEC2RegistrationTests.swift) holding the multus ENI whose MAC
     /// is the fixture's `mv0`.
-    static func registry() -> FakeRegistry {
-        let r = FakeRegistry()
-        r.add(RemoteENI(id: "eni-primary", subnetID: "subnet-a", deviceIndex: 0, tags: [:], ipv4: [], ipv6: []),
+    static func gateway() -> FakeEC2Gateway {
+        let r = FakeEC2Gateway()
+        r.add(ENIDescription(id: "eni-primary", subnetID: "subnet-a", deviceIndex: 0, tags: [:], ipv4: [], ipv6: []),
               mac: FaultsNode.eth0MAC)
-        r.add(RemoteENI(id: eniID, subnetID: "subnet-b", deviceIndex: 1,
+        r.add(ENIDescription(id: eniID, subnetID: "subnet-b", deviceIndex: 1,
                         tags: [NodeTags.noManage: "true", NodeTags.cluster: "faults"],
                         ipv4: [], ipv6: []),
               mac: FaultsNode.mv0MAC)
@@ -59,8 +59,8 @@ struct FaultsSecurityTests {
         let conf = f.expand(HostileCases.json(HostileCases.with(HostileCases.hdBase, [
             "eni": ["id": Self.eniID], "clusterName": "faults", "ipam>dataDir": "@DATA@/var/lib/eni-multus",
             "logFile": "@SCRATCH@/logs/plugin.log", "logLevel": "debug"])))
-        nonisolated(unsafe) let reg = Self.registry()
-        let configure: (inout PluginEnvironment) -> Void = { env in env.registryFactory = { _ in reg } }
+        nonisolated(unsafe) let reg = Self.gateway()
+        let configure: (inout PluginEnvironment) -> Void = { env in env.gatewayFactory = { _ in reg } }
         let cniArgs = "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns1;K8S_POD_NAME=p1;K8S_POD_UID=u1"
 
         let add = try Self.withUmask0 {

@@ -11,10 +11,10 @@ import TestSupport
 import NodeState
 @testable import Registration
 
-/// The EC2-native IPAM modes against the in-memory EC2 (`FakeRegistry`: AWS semantics for counts, prefixes,
+/// The EC2-native IPAM modes against the in-memory EC2 (`FakeEC2Gateway`: AWS semantics for counts, prefixes,
 /// limits and "in use"), driving the invocation's IPAM half directly (no links).
 final class IPAMWorld: @unchecked Sendable {
-    let reg: FakeRegistry
+    let reg: FakeEC2Gateway
     let dir: String
     var clock: Double = 1_800_000_000
     var ipam: String
@@ -45,7 +45,7 @@ final class IPAMWorld: @unchecked Sendable {
         var env = PluginEnvironment(variables: vars, stdin: stdin, monotonicNanos: { 0 },
                                     wallClock: { [unowned self] in self.clock }, random: { UInt64.random(in: 0...UInt64.max) })
         let r = reg
-        if aws == nil { env.registryFactory = { _ in r } }
+        if aws == nil { env.gatewayFactory = { _ in r } }
         let json = try JSON.parse(stdin)
         let conf = try NetConf(json: json, command: command)
         return Invocation(env: env, cni: try CNIEnvironment(vars, command: command), conf: conf, version: .v1_1_0,
@@ -93,7 +93,7 @@ final class IPAMWorld: @unchecked Sendable {
         return try inv.ipam().unavailability(inv)
     }
 
-    var multus: RemoteENI { reg.enis["eni-multus"]! }
+    var multus: ENIDescription { reg.enis["eni-multus"]! }
     func ec2Calls(_ body: () throws -> Void) rethrows -> [String] {
         reg.calls = []
         try body()
@@ -236,7 +236,7 @@ struct UnitEC2ModeTests {
         let entry = try #require(try FileIO.read("\(w.dir)/n1/ec2/queue/\(queued[0])").flatMap(RegistrationEntry.init))
         #expect(entry.mac == nil && entry.addresses.count == 1 && entry.notBefore == 0)
         var drained = 0
-        let calls = try w.ec2Calls { drained = try ledger.drain(limit: 16, now: Int64(w.clock), registry: w.reg) }
+        let calls = try w.ec2Calls { drained = try ledger.drain(limit: 16, now: Int64(w.clock), gateway: w.reg) }
         #expect(drained == 1)
         #expect(calls == ["describe", "unassign4"])
         #expect(w.multus.ipv4 == before.ipv4 && w.multus.ipv6 == before.ipv6)
@@ -256,9 +256,9 @@ struct UnitEC2ModeTests {
         let entry = try #require(try FileIO.read("\(w.dir)/n1/ec2/queue/\(name)").flatMap(RegistrationEntry.init))
         #expect(entry.mac == nil && entry.addresses == [IPAddress("10.0.1.100")!] && entry.notBefore > Int64(w.clock))
         // Not before a late call has had the ADD's deadline to land.
-        #expect(try ledger.drain(limit: 16, now: Int64(w.clock), registry: w.reg) == 0)
+        #expect(try ledger.drain(limit: 16, now: Int64(w.clock), gateway: w.reg) == 0)
         w.clock = Double(entry.notBefore)
-        #expect(try ledger.drain(limit: 16, now: Int64(w.clock), registry: w.reg) == 1)
+        #expect(try ledger.drain(limit: 16, now: Int64(w.clock), gateway: w.reg) == 1)
         #expect(w.multus.ipv4 == before.ipv4)
     }
 
@@ -440,9 +440,9 @@ struct UnitReconcileTests {
         try w.add("a")
         try w.add("b")
         try w.del("b")
-        let r0 = try Reconciler(dataDir: w.dir, registry: w.reg, now: Int64(w.clock), graceSeconds: 300).run()
+        let r0 = try Reconciler(dataDir: w.dir, gateway: w.reg, now: Int64(w.clock), graceSeconds: 300).run()
         #expect(r0.enis == 1 && r0.queued == 1 && r0.drained == 0)
-        let r1 = try Reconciler(dataDir: w.dir, registry: w.reg, now: Int64(w.clock) + 30, graceSeconds: 300).run()
+        let r1 = try Reconciler(dataDir: w.dir, gateway: w.reg, now: Int64(w.clock) + 30, graceSeconds: 300).run()
         #expect(r1.drained == 1 && r1.queued == 0)
     }
 }

@@ -12,8 +12,8 @@ import NodeState
 
 /// An in-memory EC2 + IMDS with AWS's semantics where moto has none (reassignment moves an IPv4 address; IPv6
 /// cannot be reassigned; assignment shows in IMDS after a lag), recording every call.
-final class FakeRegistry: ENIRegistry, @unchecked Sendable {
-    var enis: [String: RemoteENI] = [:]
+final class FakeEC2Gateway: EC2Gateway, @unchecked Sendable {
+    var enis: [String: ENIDescription] = [:]
     var macs: [String: MACAddress] = [:]
     var attachedHere: [String] = []
     var calls: [String] = []
@@ -26,7 +26,7 @@ final class FakeRegistry: ENIRegistry, @unchecked Sendable {
 
     struct Throttled: Error {}
 
-    func add(_ e: RemoteENI, mac: String, here: Bool = true) {
+    func add(_ e: ENIDescription, mac: String, here: Bool = true) {
         enis[e.id] = e
         macs[e.id] = MACAddress(mac)!
         if here { attachedHere.append(e.id) }
@@ -37,11 +37,11 @@ final class FakeRegistry: ENIRegistry, @unchecked Sendable {
         if let n = failNext[op], n > 0 { failNext[op] = n - 1; throw Throttled() }
     }
 
-    func localENIs() throws -> [LocalENI] {
+    func instanceENIs() throws -> [InstanceENI] {
         tick += 1
         return attachedHere.compactMap { id in
             guard let e = enis[id] else { return nil }
-            return LocalENI(mac: macs[id]!, id: id, deviceIndex: e.deviceIndex ?? -1, subnetID: e.subnetID)
+            return InstanceENI(mac: macs[id]!, id: id, deviceIndex: e.deviceIndex ?? -1, subnetID: e.subnetID)
         }
     }
     func localAddresses(mac: MACAddress) throws -> [IPAddress] {
@@ -50,11 +50,11 @@ final class FakeRegistry: ENIRegistry, @unchecked Sendable {
         let hidden = Set(pending.filter { $0.eni == id && $0.ready > tick }.map(\.a))
         return ([e.primaryIPv4].compactMap { $0 } + e.ipv4 + e.ipv6).filter { !hidden.contains($0) }
     }
-    func describe(ids: [String]) throws -> [RemoteENI] { try maybeFail("describe"); return ids.compactMap { enis[$0] } }
-    func describe(subnetID: String) throws -> [RemoteENI] {
+    func describe(ids: [String]) throws -> [ENIDescription] { try maybeFail("describe"); return ids.compactMap { enis[$0] } }
+    func describe(subnetID: String) throws -> [ENIDescription] {
         try maybeFail("describeSubnet"); return enis.values.filter { $0.subnetID == subnetID }.sorted { $0.id < $1.id }
     }
-    func describe(tagKey: String, value: String, instanceENIs ids: [String]) throws -> [RemoteENI] {
+    func describe(tagKey: String, value: String, instanceENIs ids: [String]) throws -> [ENIDescription] {
         try maybeFail("describeTag"); return ids.compactMap { enis[$0] }.filter { $0.tags[tagKey] == value }
     }
     /// Subnet CIDRs by subnet id (IMDS `subnet-ipv4-cidr-block` / `subnet-ipv6-cidr-blocks`).
@@ -69,7 +69,7 @@ final class FakeRegistry: ENIRegistry, @unchecked Sendable {
     struct LimitExceeded: Error {}
     struct NoCredentials: Error {}
 
-    private func holder(of a: IPAddress) -> RemoteENI? {
+    private func holder(of a: IPAddress) -> ENIDescription? {
         enis.values.first { $0.primaryIPv4 == a || $0.ipv4.contains(a) || $0.ipv6.contains(a) || $0.prefixes.contains { $0.contains(a) } }
     }
     private func slots(_ eni: String, v4: Bool) -> Int {
@@ -175,20 +175,20 @@ final class FakeRegistry: ENIRegistry, @unchecked Sendable {
 @Suite struct UnitEC2RegistrationTests {
     static let noManage = [NodeTags.noManage: "true"]
 
-    func world() -> FakeRegistry {
-        let r = FakeRegistry()
-        r.add(RemoteENI(id: "eni-primary", subnetID: "subnet-a", deviceIndex: 0, tags: [:], ipv4: [], ipv6: [], primaryIPv4: IPAddress("10.0.0.10")!),
+    func world() -> FakeEC2Gateway {
+        let r = FakeEC2Gateway()
+        r.add(ENIDescription(id: "eni-primary", subnetID: "subnet-a", deviceIndex: 0, tags: [:], ipv4: [], ipv6: [], primaryIPv4: IPAddress("10.0.0.10")!),
               mac: "02:00:00:00:00:10")
-        r.add(RemoteENI(id: "eni-multus", subnetID: "subnet-b", deviceIndex: 1, tags: Self.noManage, ipv4: [IPAddress("10.0.1.11")!], ipv6: [], primaryIPv4: IPAddress("10.0.1.10")!),
+        r.add(ENIDescription(id: "eni-multus", subnetID: "subnet-b", deviceIndex: 1, tags: Self.noManage, ipv4: [IPAddress("10.0.1.11")!], ipv6: [], primaryIPv4: IPAddress("10.0.1.10")!),
               mac: "02:00:00:00:00:11")
-        r.add(RemoteENI(id: "eni-untagged", subnetID: "subnet-c", deviceIndex: 2, tags: ["team": "x"], ipv4: [], ipv6: [], primaryIPv4: IPAddress("10.0.2.10")!),
+        r.add(ENIDescription(id: "eni-untagged", subnetID: "subnet-c", deviceIndex: 2, tags: ["team": "x"], ipv4: [], ipv6: [], primaryIPv4: IPAddress("10.0.2.10")!),
               mac: "02:00:00:00:00:12")
         // Another node's ENIs in subnet-b: one of ours (cluster tag), one foreign.
-        r.add(RemoteENI(id: "eni-other-ours", subnetID: "subnet-b", deviceIndex: 1,
+        r.add(ENIDescription(id: "eni-other-ours", subnetID: "subnet-b", deviceIndex: 1,
                         tags: Self.noManage.merging([NodeTags.cluster: "prod"]) { a, _ in a },
                         ipv4: [IPAddress("10.0.1.20")!, IPAddress("10.0.1.50")!], ipv6: [IPAddress("2600::50")!]),
               mac: "02:00:00:00:00:21", here: false)
-        r.add(RemoteENI(id: "eni-foreign", subnetID: "subnet-b", deviceIndex: 1, tags: [:], ipv4: [IPAddress("10.0.1.30")!], ipv6: []),
+        r.add(ENIDescription(id: "eni-foreign", subnetID: "subnet-b", deviceIndex: 1, tags: [:], ipv4: [IPAddress("10.0.1.30")!], ipv6: []),
               mac: "02:00:00:00:00:31", here: false)
         return r
     }
@@ -213,32 +213,32 @@ final class FakeRegistry: ENIRegistry, @unchecked Sendable {
 
     @Test func selectionByEverySelector() throws {
         let r = world()
-        #expect(try selectENI(cfg(#"{"id":"eni-multus"}"#), registry: r).local.mac == MACAddress("02:00:00:00:00:11"))
-        #expect(try selectENI(cfg(#"{"subnetId":"subnet-b"}"#), registry: r).local.id == "eni-multus")
-        #expect(try selectENI(cfg(#"{"deviceIndex":1}"#), registry: r).local.id == "eni-multus")
-        #expect(try selectENI(cfg(#"{"tag":{"key":"node.k8s.amazonaws.com/no_manage","value":"true"}}"#), registry: r).local.id == "eni-multus")
+        #expect(try selectENI(cfg(#"{"id":"eni-multus"}"#), gateway: r).attached.mac == MACAddress("02:00:00:00:00:11"))
+        #expect(try selectENI(cfg(#"{"subnetId":"subnet-b"}"#), gateway: r).attached.id == "eni-multus")
+        #expect(try selectENI(cfg(#"{"deviceIndex":1}"#), gateway: r).attached.id == "eni-multus")
+        #expect(try selectENI(cfg(#"{"tag":{"key":"node.k8s.amazonaws.com/no_manage","value":"true"}}"#), gateway: r).attached.id == "eni-multus")
     }
 
     @Test func primaryAndUntaggedAreRefusedWithReasons() throws {
         let r = world()
-        #expect { try selectENI(cfg(#"{"id":"eni-primary"}"#), registry: r) } throws: {
+        #expect { try selectENI(cfg(#"{"id":"eni-primary"}"#), gateway: r) } throws: {
             "\($0)".contains("primary ENI")
         }
-        #expect { try selectENI(cfg(#"{"id":"eni-untagged"}"#), registry: r) } throws: {
+        #expect { try selectENI(cfg(#"{"id":"eni-untagged"}"#), gateway: r) } throws: {
             "\($0)".contains("node.k8s.amazonaws.com/no_manage=true") && "\($0)".contains("VPC CNI would adopt it")
         }
-        #expect(try selectENI(cfg(#"{"id":"eni-untagged"}"#, extra: #","requireNoManageTag":false"#), registry: r).local.id == "eni-untagged")
-        #expect { try selectENI(cfg(#"{"id":"eni-elsewhere"}"#), registry: r) } throws: { "\($0)".contains("no ENI of this instance") }
-        #expect { try selectENI(cfg(#"{"id":"eni-other-ours"}"#), registry: r) } throws: { "\($0)".contains("no ENI of this instance") }
+        #expect(try selectENI(cfg(#"{"id":"eni-untagged"}"#, extra: #","requireNoManageTag":false"#), gateway: r).attached.id == "eni-untagged")
+        #expect { try selectENI(cfg(#"{"id":"eni-elsewhere"}"#), gateway: r) } throws: { "\($0)".contains("no ENI of this instance") }
+        #expect { try selectENI(cfg(#"{"id":"eni-other-ours"}"#), gateway: r) } throws: { "\($0)".contains("no ENI of this instance") }
     }
 
     @Test func registerAssignsAndConfirmsThroughIMDS() throws {
         let r = world()
         r.imdsLag = 3
-        let (local, remote) = try selectENI(cfg(#"{"id":"eni-multus"}"#), registry: r)
+        let (local, remote) = try selectENI(cfg(#"{"id":"eni-multus"}"#), gateway: r)
         var pauses = 0
         let added = try register([IPAddress("10.0.1.77")!, IPAddress("2600::77")!], on: remote, mac: local.mac,
-                                 cfg: cfg(#"{"id":"eni-multus"}"#), registry: r) { pauses += 1 }
+                                 cfg: cfg(#"{"id":"eni-multus"}"#), gateway: r) { pauses += 1 }
         #expect(Set(added) == [IPAddress("10.0.1.77")!, IPAddress("2600::77")!])
         #expect(r.enis["eni-multus"]!.ipv4.contains(IPAddress("10.0.1.77")!))
         #expect(r.enis["eni-multus"]!.ipv6 == [IPAddress("2600::77")!])
@@ -248,9 +248,9 @@ final class FakeRegistry: ENIRegistry, @unchecked Sendable {
 
     @Test func alreadyPresentAddressesMakeNoCall() throws {
         let r = world()
-        let (local, remote) = try selectENI(cfg(#"{"id":"eni-multus"}"#), registry: r)
+        let (local, remote) = try selectENI(cfg(#"{"id":"eni-multus"}"#), gateway: r)
         r.calls = []
-        let added = try register([IPAddress("10.0.1.11")!], on: remote, mac: local.mac, cfg: cfg(#"{"id":"eni-multus"}"#), registry: r) {}
+        let added = try register([IPAddress("10.0.1.11")!], on: remote, mac: local.mac, cfg: cfg(#"{"id":"eni-multus"}"#), gateway: r) {}
         #expect(added.isEmpty)
         #expect(r.calls.isEmpty)
     }
@@ -258,9 +258,9 @@ final class FakeRegistry: ENIRegistry, @unchecked Sendable {
     @Test func reassignmentOnlyFromOurClustersENIs() throws {
         let r = world()
         let c = try cfg(#"{"id":"eni-multus"}"#, extra: #","clusterName":"prod""#)
-        let (local, remote) = try selectENI(c, registry: r)
+        let (local, remote) = try selectENI(c, gateway: r)
         // From another node's ENI of our cluster: IPv4 moves with AllowReassignment, IPv6 is unassigned first.
-        _ = try register([IPAddress("10.0.1.20")!, IPAddress("2600::50")!], on: remote, mac: local.mac, cfg: c, registry: r) {}
+        _ = try register([IPAddress("10.0.1.20")!, IPAddress("2600::50")!], on: remote, mac: local.mac, cfg: c, gateway: r) {}
         #expect(r.enis["eni-other-ours"]!.ipv4 == [IPAddress("10.0.1.50")!])
         #expect(r.enis["eni-other-ours"]!.ipv6.isEmpty)
         #expect(r.enis["eni-multus"]!.ipv6 == [IPAddress("2600::50")!])
@@ -268,17 +268,17 @@ final class FakeRegistry: ENIRegistry, @unchecked Sendable {
         #expect(r.calls.filter { $0 != "describe" } == ["assign4", "describeSubnet", "assign4", "assign6", "describeSubnet", "unassign6", "assign6"])
         // From a foreign ENI: refused, naming the holder, nothing changed.
         let before = r.enis
-        #expect { try register([IPAddress("10.0.1.30")!], on: r.enis["eni-multus"]!, mac: local.mac, cfg: c, registry: r) {} } throws: {
+        #expect { try register([IPAddress("10.0.1.30")!], on: r.enis["eni-multus"]!, mac: local.mac, cfg: c, gateway: r) {} } throws: {
             "\($0)".contains("eni-foreign") && "\($0)".contains("allowForeignReassignment")
         }
         #expect(r.enis == before)
         // Without a clusterName nothing elsewhere is ours.
         #expect(throws: RegistrationError.self) {
-            try register([IPAddress("10.0.1.50")!], on: r.enis["eni-multus"]!, mac: local.mac, cfg: cfg(#"{"id":"eni-multus"}"#), registry: r) {}
+            try register([IPAddress("10.0.1.50")!], on: r.enis["eni-multus"]!, mac: local.mac, cfg: cfg(#"{"id":"eni-multus"}"#), gateway: r) {}
         }
         // Unless foreign reassignment is allowed explicitly.
         let loose = try cfg(#"{"id":"eni-multus"}"#, extra: #","allowForeignReassignment":true"#)
-        _ = try register([IPAddress("10.0.1.30")!], on: r.enis["eni-multus"]!, mac: local.mac, cfg: loose, registry: r) {}
+        _ = try register([IPAddress("10.0.1.30")!], on: r.enis["eni-multus"]!, mac: local.mac, cfg: loose, gateway: r) {}
         #expect(r.enis["eni-foreign"]!.ipv4.isEmpty)
     }
 
@@ -289,22 +289,22 @@ final class FakeRegistry: ENIRegistry, @unchecked Sendable {
         let r = world()
         let c = try cfg(#"{"id":"eni-multus"}"#)
         let cache = VerifiedENICache(dir: dir)
-        _ = try selectENI(c, registry: r, cache: cache)
+        _ = try selectENI(c, gateway: r, cache: cache)
         #expect(r.calls == ["describe"])
         for i in 0..<5 {
             r.calls = []
-            let (local, remote) = try selectENI(c, registry: r, cache: cache)
+            let (local, remote) = try selectENI(c, gateway: r, cache: cache)
             #expect(!remote.known)
             let a = IPAddress("10.0.1.\(100 + i)")!
-            _ = try register([a], on: remote, mac: local.mac, cfg: c, registry: r) {}
-            try releaseAddresses([a], from: remote.id, mac: local.mac, keep: [], registry: r)
+            _ = try register([a], on: remote, mac: local.mac, cfg: c, gateway: r) {}
+            try releaseAddresses([a], from: remote.id, mac: local.mac, keep: [], gateway: r)
             #expect(r.calls == ["assign4", "unassign4"])
         }
         // fresh (CHECK) describes again; an ENI that failed verification is never cached.
         r.calls = []
-        #expect(try selectENI(c, registry: r, cache: cache, fresh: true).remote.known)
+        #expect(try selectENI(c, gateway: r, cache: cache, describe: .again).described.known)
         #expect(r.calls == ["describe"])
-        _ = try? selectENI(try cfg(#"{"id":"eni-untagged"}"#), registry: r, cache: cache)
+        _ = try? selectENI(try cfg(#"{"id":"eni-untagged"}"#), gateway: r, cache: cache)
         #expect(!cache.contains("eni-untagged"))
     }
 
@@ -312,11 +312,11 @@ final class FakeRegistry: ENIRegistry, @unchecked Sendable {
     func inUseByOurselves() throws {
         let r = world()
         let c = try cfg(#"{"id":"eni-multus"}"#)
-        let cached = RemoteENI(id: "eni-multus", subnetID: "subnet-b", deviceIndex: 1, tags: Self.noManage, ipv4: [], ipv6: [], known: false)
+        let cached = ENIDescription(id: "eni-multus", subnetID: "subnet-b", deviceIndex: 1, tags: Self.noManage, ipv4: [], ipv6: [], known: false)
         r.enis["eni-multus"]!.ipv4.append(IPAddress("10.0.1.44")!)
         r.inUseOnSameENI = true
         r.calls = []
-        let added = try register([IPAddress("10.0.1.44")!], on: cached, mac: MACAddress("02:00:00:00:00:11")!, cfg: c, registry: r) {}
+        let added = try register([IPAddress("10.0.1.44")!], on: cached, mac: MACAddress("02:00:00:00:00:11")!, cfg: c, gateway: r) {}
         #expect(added.isEmpty, "not ours to undo: it was there before")
         #expect(r.calls == ["assign4", "describeSubnet"])
         #expect(r.enis["eni-multus"]!.ipv4.filter { $0 == IPAddress("10.0.1.44")! }.count == 1)
@@ -326,9 +326,9 @@ final class FakeRegistry: ENIRegistry, @unchecked Sendable {
         let r = world()
         r.imdsLag = 1000
         let c = try cfg(#"{"id":"eni-multus"}"#)
-        let (local, remote) = try selectENI(c, registry: r)
+        let (local, remote) = try selectENI(c, gateway: r)
         #expect(throws: RegistrationError.self) {
-            try register([IPAddress("10.0.1.88")!], on: remote, mac: local.mac, cfg: c, registry: r, confirmAttempts: 3) {}
+            try register([IPAddress("10.0.1.88")!], on: remote, mac: local.mac, cfg: c, gateway: r, confirmAttempts: 3) {}
         }
         #expect(!r.enis["eni-multus"]!.ipv4.contains(IPAddress("10.0.1.88")!))
     }
@@ -336,10 +336,10 @@ final class FakeRegistry: ENIRegistry, @unchecked Sendable {
     @Test func ipv6FailureUndoesTheIPv4Half() throws {
         let r = world()
         let c = try cfg(#"{"id":"eni-multus"}"#)
-        let (local, remote) = try selectENI(c, registry: r)
+        let (local, remote) = try selectENI(c, gateway: r)
         r.failNext["assign6"] = 1
-        #expect(throws: FakeRegistry.Throttled.self) {
-            try register([IPAddress("10.0.1.99")!, IPAddress("2600::99")!], on: remote, mac: local.mac, cfg: c, registry: r) {}
+        #expect(throws: FakeEC2Gateway.Throttled.self) {
+            try register([IPAddress("10.0.1.99")!, IPAddress("2600::99")!], on: remote, mac: local.mac, cfg: c, gateway: r) {}
         }
         #expect(!r.enis["eni-multus"]!.ipv4.contains(IPAddress("10.0.1.99")!))
     }
@@ -349,7 +349,7 @@ final class FakeRegistry: ENIRegistry, @unchecked Sendable {
         r.enis["eni-multus"]!.ipv4 += [IPAddress("10.0.1.60")!, IPAddress("10.0.1.61")!]
         // .62 moved to another node meanwhile; .61 was given to a new pod of this node.
         try releaseAddresses([IPAddress("10.0.1.60")!, IPAddress("10.0.1.61")!, IPAddress("10.0.1.62")!], from: "eni-multus",
-                       keep: [IPAddress("10.0.1.61")!], registry: r)
+                       keep: [IPAddress("10.0.1.61")!], gateway: r)
         #expect(r.enis["eni-multus"]!.ipv4 == [IPAddress("10.0.1.11")!, IPAddress("10.0.1.61")!])
         #expect(r.calls.filter { $0 == "unassign4" }.count == 1)
     }
@@ -371,9 +371,9 @@ final class FakeRegistry: ENIRegistry, @unchecked Sendable {
         try ledger.record(k2, .init(eni: "eni-multus", addresses: [IPAddress("10.0.1.71")!]))
         try ledger.enqueue(.init(eni: "eni-multus", addresses: [IPAddress("10.0.1.71")!]), unique: 2)
         r.failNext["describe"] = 1
-        #expect(try ledger.drain(limit: 4, now: 0, registry: r) == 0)
+        #expect(try ledger.drain(limit: 4, now: 0, gateway: r) == 0)
         #expect(try ledger.queued() == ["1", "2"])
-        #expect(try ledger.drain(limit: 4, now: 0, registry: r) == 2)
+        #expect(try ledger.drain(limit: 4, now: 0, gateway: r) == 2)
         #expect(try ledger.queued().isEmpty)
         #expect(!r.enis["eni-multus"]!.ipv4.contains(IPAddress("10.0.1.70")!))
         #expect(r.enis["eni-multus"]!.ipv4.contains(IPAddress("10.0.1.71")!))

@@ -5,7 +5,7 @@ import CNI
 import JSON
 import NetTypes
 
-/// The IPAM role on an EC2 network (a top-level `eni` block), against the in-memory EC2 (`FakeRegistry`): the whole
+/// The IPAM role on an EC2 network (a top-level `eni` block), against the in-memory EC2 (`FakeEC2Gateway`): the whole
 /// ADD/CHECK/DEL verbs run in-process; in this role they never touch a link.
 @Suite("Unit: the IPAM role with EC2 registration and the EC2 modes")
 struct UnitIPAMRoleEC2Tests {

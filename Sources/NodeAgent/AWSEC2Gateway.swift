@@ -2,11 +2,11 @@ import AgentProtocol
 import AWS
 import NetTypes
 
-/// `ENIRegistry` over the real AWS layer: IMDSv2 for this instance's ENIs, EC2 for their state and assignments.
+/// `EC2Gateway` over the real AWS layer: IMDSv2 for this instance's ENIs, EC2 for their state and assignments.
 /// One transport (one libcurl handle, loaded on first use, its connections kept), one credential chain (cached
 /// until shortly before expiry). The node agent keeps one for its whole life and gives every request its own
 /// deadline (`setDeadline`); a one-shot command (reconcile) makes one with one deadline.
-public final class AWSENIRegistry: ENIRegistry {
+public final class AWSEC2Gateway: EC2Gateway {
     let imds: IMDSClient
     let ec2: EC2Client
     let chain: CredentialChain
@@ -37,19 +37,19 @@ public final class AWSENIRegistry: ENIRegistry {
     /// What IMDS said about each MAC: a MAC is one ENI's for ever, and its device number and subnet stay while it
     /// is attached, so after the first read only the list of MACs is fetched (a detached and re-attached ENI is
     /// read again: its MAC left the list in between, or its interface id no longer matches).
-    private var seenMACs: [String: LocalENI] = [:]
+    private var seenMACs: [String: InstanceENI] = [:]
     private var subnetsByMAC: [MACAddress: (read: Double, cidrs: [IPPrefix])] = [:]
     private let clock = SystemClock()
 
-    public func localENIs() throws -> [LocalENI] {
+    public func instanceENIs() throws -> [InstanceENI] {
         let macs = try imds.macs()
         seenMACs = seenMACs.filter { macs.contains($0.key) }
-        return try macs.compactMap { mac -> LocalENI? in
+        return try macs.compactMap { mac -> InstanceENI? in
             if let known = seenMACs[mac] { return known }
             let base = "network/interfaces/macs/\(mac)/"
             guard let parsed = MACAddress(mac), let id = try imds.metadata(base + "interface-id"),
                   let dev = try imds.metadata(base + "device-number").flatMap({ Int($0) }) else { return nil }
-            let e = LocalENI(mac: parsed, id: id, deviceIndex: dev, subnetID: try imds.metadata(base + "subnet-id") ?? "")
+            let e = InstanceENI(mac: parsed, id: id, deviceIndex: dev, subnetID: try imds.metadata(base + "subnet-id") ?? "")
             seenMACs[mac] = e
             return e
         }
@@ -59,24 +59,24 @@ public final class AWSENIRegistry: ENIRegistry {
         (try imds.localIPv4s(mac: mac.description) + imds.ipv6s(mac: mac.description)).compactMap { IPAddress($0) }
     }
 
-    static func remote(_ n: NetworkInterface) -> RemoteENI {
-        RemoteENI(id: n.id, subnetID: n.subnetID ?? "", deviceIndex: n.attachment?.deviceIndex, tags: n.tags,
+    static func described(_ n: NetworkInterface) -> ENIDescription {
+        ENIDescription(id: n.id, subnetID: n.subnetID ?? "", deviceIndex: n.attachment?.deviceIndex, tags: n.tags,
                   ipv4: n.secondaryIPv4s.compactMap { IPAddress($0) },
                   ipv6: n.ipv6Addresses.compactMap { IPAddress($0) },
                   primaryIPv4: n.primaryIPv4.flatMap { IPAddress($0) },
                   prefixes: (n.ipv4Prefixes + n.ipv6Prefixes).compactMap { IPPrefix($0) })
     }
 
-    public func describe(ids: [String]) throws -> [RemoteENI] {
+    public func describe(ids: [String]) throws -> [ENIDescription] {
         guard !ids.isEmpty else { return [] }
-        return try ec2.describeNetworkInterfaces(ids: ids).map(Self.remote)
+        return try ec2.describeNetworkInterfaces(ids: ids).map(Self.described)
     }
 
-    public func describe(subnetID: String) throws -> [RemoteENI] {
-        try ec2.describeNetworkInterfaces(filters: [EC2Filter("subnet-id", [subnetID])]).map(Self.remote)
+    public func describe(subnetID: String) throws -> [ENIDescription] {
+        try ec2.describeNetworkInterfaces(filters: [EC2Filter("subnet-id", [subnetID])]).map(Self.described)
     }
 
-    public func describe(tagKey: String, value: String, instanceENIs ids: [String]) throws -> [RemoteENI] {
+    public func describe(tagKey: String, value: String, instanceENIs ids: [String]) throws -> [ENIDescription] {
         try describe(ids: ids).filter { $0.tags[tagKey] == value }
     }
 
