@@ -78,10 +78,13 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         // Test tiers are named by the first word of each top-level suite: Unit…, Host…, Kernel…, Peer….
         .testTarget(name: "GlibcCompatTests", dependencies: ["CGlibcCompat"]),
+        .testTarget(name: "NetTypesTests", dependencies: ["NetTypes"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON", "TestSupport"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetTypes", "TestSupport"]),
         .testTarget(name: "CNITests", dependencies: ["CNI", "JSON", "NetTypes", "Platform", "TestSupport"]),
         .testTarget(name: "AWSTests", dependencies: ["AWS", "JSON", "TestSupport"]),
+        // The EC2 emulator's own tests, beside it (ec2env.py is what they test, not a resource of theirs).
+        .testTarget(name: "EmulatorTests", dependencies: ["TestSupport"], path: "Tests/Emulators", exclude: ["ec2env.py", "README.md"]),
         .testTarget(name: "IPAMTests", dependencies: ["IPAM", "NodeState", "Platform", "CNI", "JSON", "NetTypes", "TestSupport"]),
         .testTarget(
             name: "PluginTests",

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Fleet simulation (issue 13, item 7): N simulated nodes, each with its own node agent, churning pods
+# Fleet simulation: N simulated nodes, each with its own node agent, churning pods
 # concurrently against ONE EC2 emulator that throttles like AWS (token buckets per action shared by the whole
 # account: Assign/Unassign 100 tokens refilled at 5/s; DescribeNetworkInterfaces 100 @ 20/s filtered, 50 @ 10/s
 # not). One command, as root:

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The benchmark of issue 6: eni-multus against Debian's reference CNI plugins (containernetworking-plugins),
+# The benchmark of eni-multus against Debian's reference CNI plugins (containernetworking-plugins),
 # side by side in the same run, alternating. One command, as root, from a clean clone:
 #
 #     bash bench/run.sh            # about 8 minutes on the 2-core dev machine, build included

@@ -20,7 +20,7 @@
 # --disable-local-rpath: SwiftPM's default RUNPATH $ORIGIN makes ld.so probe ~36 paths under the binary's own
 # directory (glibc-hwcaps/x86-64-v4, tls/haswell, ...) for libmnl.so.0 on every exec before it reads ld.so.cache
 # (VERSION: 125 -> 84 syscalls), and would load a libmnl.so.0 dropped next to the plugin in /opt/cni/bin.
-# Not used, and why: -static-executable (fastest; issue 17 measures it now that the plugin dlopens nothing);
+# Not used, and why: -static-executable (fastest, now that the plugin dlopens nothing; but Debian ships no libmnl.a and its source package is not reachable from the build machines: bench/RESULTS.md);
 # -z pack-relative-relocs (needs glibc >= 2.36 at run time; AL2023 has 2.34).
 #
 # libstdc++: the Swift runtime's link file asks for -lstdc++, which the linker resolves to the first libstdc++.so or

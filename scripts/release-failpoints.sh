@@ -1,5 +1,5 @@
 #!/bin/bash
-# Failpoints (ENI_MULTUS_FAILPOINT, issue 7) and mutants (ENI_MULTUS_MUTANT, issue 18: deliberate bugs the
+# Failpoints (ENI_MULTUS_FAILPOINT) and mutants (ENI_MULTUS_MUTANT, deliberate bugs the
 # campaigns' companion tests switch on) exist only in debug builds. This builds the release binary the way it is
 # shipped (scripts/build-release.sh) and shows, with IPAM-role invocations (no netns, no network, no root needed):
 # - the debug binary is killed (SIGKILL, status 137) at `add.ipam.after-record`, the release binary ignores the

@@ -7,7 +7,7 @@ import NetTypes
 import NodeState
 import Registration
 
-// Registration of pod addresses on the selected secondary ENI (issue: EC2 registration).
+// Registration of pod addresses on the selected secondary ENI.
 // The plugin-side logic only: it talks to EC2 and IMDS through `EC2Gateway`, which the AWS layer implements and
 // tests replace with an in-memory model.
 

@@ -64,7 +64,7 @@ extension PluginEnvironment {
 // MARK: - failpoints (tests only)
 
 extension PluginEnvironment {
-    /// The variable that names the failpoint to fire (issue 7, crash safety).
+    /// The variable that names the failpoint to fire (crash safety).
     public static let failpointVariable = "ENI_MULTUS_FAILPOINT"
 
     /// A crash point for the fault campaign: when `ENI_MULTUS_FAILPOINT` (read from `variables`, never getenv)
@@ -84,7 +84,7 @@ extension PluginEnvironment {
 // MARK: - mutants (tests of the tests only)
 
 extension PluginEnvironment {
-    /// The variable that names a deliberate bug to switch on (issue 18): the campaigns' companion tests run the
+    /// The variable that names a deliberate bug to switch on: the campaigns' companion tests run the
     /// debug binary with it to show that each tightened net catches the bug it guards.
     public static let mutantVariable = "ENI_MULTUS_MUTANT"
 

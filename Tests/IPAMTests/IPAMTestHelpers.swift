@@ -161,7 +161,7 @@ func assignable(_ r: IPRange) -> [IPAddress] {
 /// Other processes running IPAM code. The test target cannot exec Swift code of its own and fork() of the
 /// multi-threaded test process can deadlock the child on a runtime lock held by another thread (seen here: 2 of
 /// 10 forked children hung once in ~6 runs). So a worker is a fresh copy of the test binary (/proc/self/exe)
-/// run with `--testing-library swift-testing --filter UnitIPAMWorkerEntry/worker`: that test is a no-op unless
+/// run with `--testing-library swift-testing --filter UnitIPAMMultiProcessWorker/worker`: that test is a no-op unless
 /// EMT_IPAM_WORKER_MODE is set, and then it runs `IPAMWorker.run` (below) and writes its report to
 /// EMT_IPAM_WORKER_OUT. Workers block on fd 3 (the read end of a "start" pipe) until the parent closes the write
 /// end, so they all start together and really contend for the flock.
@@ -199,7 +199,7 @@ func runWorkers(_ specs: [WorkerSpec], timeout: Double = 120) -> [WorkerResult] 
             "EMT_IPAM_WORKER_OUT": "\(outDir)/\(i)", "PATH": "/usr/bin:/bin",
         ]
         if let l = s.fileSizeLimit { env["EMT_IPAM_WORKER_FSIZE"] = "\(l)" }
-        let argv = [exe, "--testing-library", "swift-testing", "--filter", "UnitIPAMWorkerEntry/worker"]
+        let argv = [exe, "--testing-library", "swift-testing", "--filter", "UnitIPAMMultiProcessWorker/worker"]
         var fa = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&fa)
         posix_spawn_file_actions_adddup2(&fa, start[0], 3)

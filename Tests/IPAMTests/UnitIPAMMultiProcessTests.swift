@@ -1,7 +1,7 @@
 // Several processes allocating from one store at the same time.
 //
 // Each worker is a separate process: a re-execution of this test binary that runs only
-// `UnitIPAMWorkerEntry/worker`, which calls `IPAMWorker.run` (see IPAMTestHelpers.swift for why not fork()).
+// `UnitIPAMMultiProcessWorker/worker`, which calls `IPAMWorker.run` (see IPAMTestHelpers.swift for why not fork()).
 // All workers are released together; afterwards the parent checks every report and the store's invariants.
 
 #if canImport(Glibc)
@@ -16,7 +16,7 @@ import CNI
 import NetTypes
 
 /// The entry point of worker processes. A no-op (passing) test in a normal run.
-@Suite struct UnitIPAMWorkerEntry {
+@Suite struct UnitIPAMMultiProcessWorker {
     @Test func worker() {
         let env = ProcessInfo.processInfo.environment
         guard env["EMT_IPAM_WORKER_MODE"] != nil, let out = env["EMT_IPAM_WORKER_OUT"] else { return }

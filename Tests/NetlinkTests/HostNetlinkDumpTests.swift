@@ -4,6 +4,7 @@ import NetTypes
 import Testing
 
 import Netlink
+import TestSupport
 
 /// A stop flag shared with the background modifier thread, and what the modifier did.
 private final class StopFlag: @unchecked Sendable {
@@ -22,7 +23,7 @@ private final class StopFlag: @unchecked Sendable {
     var errorList: [String] { lock.withLock { errors } }
 }
 
-@Suite("HostNetlinkDumps: large and concurrently changing dumps", .serialized, .enabled(if: isRoot))
+@Suite("HostNetlinkDumps: large and concurrently changing dumps", .serialized, .tier())
 struct HostNetlinkDumpTests {
     /// What one run of the concurrent-dump check found: problems (empty when it holds), the modifier's changes
     /// during the dumps, and how many dumps the kernel interrupted (NLM_F_DUMP_INTR) and the socket repeated.
@@ -94,7 +95,7 @@ struct HostNetlinkDumpTests {
               + " \(run.interrupted) interrupted dumps repeated")
     }
 
-    /// Test of the test (issue 18): with a modifier whose every change fails, the check reports it.
+    /// Test of the test: with a modifier whose every change fails, the check reports it.
     @Test("the concurrent-dump check fails when the other thread changes nothing")
     func concurrentCheckNoticesAnIdleModifier() throws {
         let run = try Self.concurrentDumps(breakModifier: true)

@@ -3,8 +3,9 @@ import NetTypes
 import Testing
 
 @testable import Netlink
+import TestSupport
 
-@Suite("HostNetlinkNamespaces: NetNS open, create, compare, run", .serialized, .enabled(if: isRoot))
+@Suite("HostNetlinkNamespaces: NetNS open, create, compare, run", .serialized, .tier())
 struct HostNetlinkNamespaceTests {
     @Test("anonymous namespace differs from the current one; run switches and switches back")
     func anonymous() throws {
@@ -51,7 +52,7 @@ struct HostNetlinkNamespaceTests {
     }
 }
 
-@Suite("HostNetlinkLinks: get, dump, set, move, delete on veth", .serialized, .enabled(if: isRoot))
+@Suite("HostNetlinkLinks: get, dump, set, move, delete on veth", .serialized, .tier())
 struct HostNetlinkLinkTests {
     @Test("get by name and index; veth kind and peer; missing is nil")
     func get() throws {
@@ -182,7 +183,7 @@ struct HostNetlinkLinkTests {
     }
 }
 
-@Suite("HostNetlinkAddresses: IPv4 and IPv6 add, list, delete", .serialized, .enabled(if: isRoot))
+@Suite("HostNetlinkAddresses: IPv4 and IPv6 add, list, delete", .serialized, .tier())
 struct HostNetlinkAddressTests {
     @Test("IPv4 add, list, duplicate, delete")
     func v4() throws {
@@ -223,7 +224,7 @@ struct HostNetlinkAddressTests {
     }
 }
 
-@Suite("HostNetlinkRoutes: add, list, delete", .serialized, .enabled(if: isRoot))
+@Suite("HostNetlinkRoutes: add, list, delete", .serialized, .tier())
 struct HostNetlinkRouteTests {
     @Test("IPv4 routes: via gateway, default with metric, other table, metrics and source, connected")
     func v4() throws {
@@ -311,7 +312,7 @@ struct HostNetlinkRouteTests {
     }
 }
 
-@Suite("HostNetlinkSysctl: /proc/sys/net follows the opening thread's namespace", .serialized, .enabled(if: isRoot))
+@Suite("HostNetlinkSysctl: /proc/sys/net follows the opening thread's namespace", .serialized, .tier())
 struct HostNetlinkSysctlTests {
     @Test("write and read inside a namespace without touching the host")
     func perNamespace() throws {
@@ -335,7 +336,7 @@ struct HostNetlinkSysctlTests {
     }
 }
 
-@Suite("HostNetlinkAnnounce: GARP and unsolicited NA seen on the veth peer", .serialized, .enabled(if: isRoot))
+@Suite("HostNetlinkAnnounce: GARP and unsolicited NA seen on the veth peer", .serialized, .tier())
 struct HostNetlinkAnnounceTests {
     @Test("gratuitous ARP")
     func garp() throws {

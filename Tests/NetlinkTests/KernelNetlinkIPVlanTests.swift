@@ -3,24 +3,9 @@ import NetTypes
 import Testing
 
 import Netlink
+import TestSupport
 
-/// Whether this kernel can create ipvlan links: tried once on a veth in a scratch namespace.
-/// EOPNOTSUPP ("Unknown device type") means no ipvlan module.
-enum IPVlanProbe {
-    static let available: Bool = {
-        guard isRoot else { return false }
-        do {
-            return try withVethNamespace { _, socket, a, _ in
-                try socket.createIPVlan(name: "nlt-probe", parentIndex: a.index, mode: .l2, flag: .bridge, mtu: nil, namespaceFD: nil)
-                return true
-            }
-        } catch {
-            return false
-        }
-    }()
-}
-
-@Suite("KernelNetlinkIPVlan: createIPVlan on a kernel with ipvlan", .serialized, .enabled(if: IPVlanProbe.available))
+@Suite("KernelNetlinkIPVlan: createIPVlan on a kernel with ipvlan", .serialized, .tier())
 struct KernelNetlinkIPVlanTests {
     @Test("every mode and flag round-trips through the kernel", arguments: IPVlanMode.allCases, IPVlanFlag.allCases)
     func modes(mode: IPVlanMode, flag: IPVlanFlag) throws {

@@ -7,7 +7,7 @@ import TestSupport
 /// `eni-multus-node` against moto + the IMDSv2 emulator + the fault proxy (all on 127.0.0.1), in-process, in the
 /// test's own netns. The hot-plug is simulated: when moto says an ENI is attached to the node, a veth carrying
 /// that ENI's MAC appears (down), and the real netlink/sysctl path finds it by MAC, brings it up and sets rp_filter.
-@Suite(.tier(.host), .serialized, .enabled(if: EC2Emulator.isAvailable || Capabilities.isCI))
+@Suite(.tier(), .serialized, .enabled(if: EC2Emulator.isAvailable || Capabilities.isCI))
 struct HostNodeAgentEC2Tests {
     static let emulator = Result { try EC2Emulator() }
 }
@@ -368,7 +368,7 @@ extension HostNodeAgentEC2Tests {
     }
 }
 
-/// `attach --adopt` (issue 15, item 2): the seed template's ENI (attached here, no_manage, none of our tags) is tagged
+/// `attach --adopt`: the seed template's ENI (attached here, no_manage, none of our tags) is tagged
 /// for this cluster and node instead of a second ENI being created; without the flag attach refuses next to it.
 extension HostNodeAgentEC2Tests {
     static let noManage = "node.k8s.amazonaws.com/no_manage"

@@ -54,7 +54,7 @@ struct UnitMetricsTests {
         return out
     }
 
-    /// Test of the test (issue 18): the HELP/TYPE check fails on a rendering that drops one TYPE line, or types a
+    /// Test of the test: the HELP/TYPE check fails on a rendering that drops one TYPE line, or types a
     /// counter as a gauge.
     @Test("the HELP/TYPE check notices a missing TYPE line and a wrong type")
     func helpTypeCheckNoticesBrokenText() {

@@ -8,7 +8,7 @@ import NodeAgent
 import TestSupport
 
 extension FaultsCampaignTests {
-    /// Issue 13, item 5: the node agent killed (SIGKILL, `ENI_MULTUS_FAILPOINT` in the agent's environment, debug
+    /// the node agent killed (SIGKILL, `ENI_MULTUS_FAILPOINT` in the agent's environment, debug
     /// builds) just before and just after the EC2 call of an ADD's mutation, in every registering IPAM mode. The ADD
     /// must fail with code 11 (try again later) and leave nothing in the pod; then, with the agent restarted, the
     /// runtime's DEL and a GC must leave no link, no reservation and no EC2 assignment the store does not own

@@ -10,7 +10,7 @@ import NetTypes
 import Netlink
 import TestSupport
 
-/// Issue 7, items 1–3 of the campaign that runs the **built binary** (`pluginBinary`, a debug build: failpoints
+/// failpoints
 /// are compiled in): crash safety at every failpoint (`Crash`), 64 parallel ADDs and DELs per IPAM mode
 /// (`Concurrency`) and EC2 faults through the emulator's fault proxy (`EC2Faults`), each with its own emulator.
 /// Crash and Concurrency run side by side (one churns network namespaces, the other waits on a Python emulator);
@@ -22,7 +22,7 @@ import TestSupport
 /// it), a pod netns, and — on EC2 networks — the node agent (`eni-multus-node agent`, in the root netns beside the
 /// emulator) whose socket the plugin is given. The plugin is spawned inside the node netns, as Multus runs it on a node; its link
 /// mode is host-device (the host kernel has no ipvlan; `KernelCrashTests` runs the ipvlan crash cases in user-mode Linux).
-@Suite(.tier(.faults), .enabled(if: EC2Emulator.isAvailable || Capabilities.isCI))
+@Suite(.tier(), .enabled(if: EC2Emulator.isAvailable || Capabilities.isCI))
 struct FaultsCampaignTests {}
 
 /// Crash and Concurrency hold the gate shared, EC2Faults exclusively.
@@ -68,7 +68,7 @@ enum CampaignMode: String, Sendable, CaseIterable, CustomStringConvertible {
 
     static let network = "campaign"
 
-    /// The reconcile grace of every campaign config (`reconcileGraceSeconds`, issue 18): non-zero, so a GC never
+    /// The reconcile grace of every campaign config (`reconcileGraceSeconds`): non-zero, so a GC never
     /// unassigns what no record owns and cannot hide a leak from the checks after it. Only where the design hands a
     /// leftover to the reconcile (an ADD killed between its EC2 call and its record, a prefix forgotten but not
     /// returned) does a campaign run one more GC with `reconcile: true` (grace 0), after checking that the leftover
@@ -314,7 +314,7 @@ final class CampaignNode: @unchecked Sendable {
 
     func allLeaks() -> [String] { kernelLeaks() + stateLeaks() + ec2Leaks() }
 
-    // MARK: the EC2 invariant (issue 18)
+    // MARK: the EC2 invariant
 
     /// What the state directory accounts for on our ENI: the addresses of ledger entries and of queued releases,
     /// and the held prefixes (normalised through `IPAddress`/`IPPrefix`).

@@ -10,7 +10,7 @@ import NetTypes
 import TestSupport
 
 extension FaultsCampaignTests {
-    /// Issue 7 item 3: 64 ADDs at once on one network (64 processes of the binary, distinct containers), then 64
+    /// 64 ADDs at once on one network (64 processes of the binary, distinct containers), then 64
     /// DELs at once, for each IPAM mode. Every address is unique, the store is consistent (records ↔ address
     /// files ↔ ledger), EC2's state equals the store, and nothing is left after the DELs.
     ///
@@ -64,7 +64,7 @@ extension FaultsCampaignTests {
             for p in problems.prefix(20) { Issue.record(Comment(rawValue: p)) }
         }
 
-        /// Tests of the tests (issue 18): the concurrency campaign's EC2 invariant, checked after the parallel DELs
+        /// Tests of the tests: the concurrency campaign's EC2 invariant, checked after the parallel DELs
         /// and before any GC (then again after a GC with the campaign's non-zero grace), catches a DEL that forgets
         /// its ledger entry without queueing the release while EC2 refuses it (`ENI_MULTUS_MUTANT=del.skip-queue`,
         /// `ec2` mode, every unassign answered with HTTP 500 during the DELs) and a DEL that drops an empty prefix
@@ -153,7 +153,7 @@ extension FaultsCampaignTests {
                 let calls = try e.counts()["AssignPrivateIpAddresses"] ?? 0
                 try e.clearFaults()
                 assignLine = "; \(calls) AssignPrivateIpAddresses calls for the \(n) ADDs (EC2 latency 150 ms)"
-                // Issue 13: 64 concurrent ADDs on one ENI in per-IP mode make at most 8 Assign calls.
+                // 64 concurrent ADDs on one ENI in per-IP mode make at most 8 Assign calls.
                 if mode == .rangesENI && calls > n / 8 {
                     problems.append("\(calls) AssignPrivateIpAddresses calls for \(n) concurrent ADDs on one ENI (at most \(n / 8))")
                 }

@@ -28,7 +28,7 @@ struct CrashCase: Sendable, CustomStringConvertible {
 }
 
 extension FaultsCampaignTests {
-    /// Issue 7 item 2: the process is killed (SIGKILL, `ENI_MULTUS_FAILPOINT`) at each failpoint of ADD and DEL;
+    /// the process is killed (SIGKILL, `ENI_MULTUS_FAILPOINT`) at each failpoint of ADD and DEL;
     /// then the runtime's follow-up DEL (and, where the design says so, GC) must leave no link in either netns
     /// (the device back in the node netns under its name), no state file but cooling records, no EC2
     /// assignment, no queued release, and the next ADD of the same pod must succeed. DEL killed at a point is
@@ -144,7 +144,7 @@ extension FaultsCampaignTests {
             for p in problems { Issue.record(Comment(rawValue: p)) }
         }
 
-        /// Tests of the tests (issue 18): the crash campaign's EC2 invariant (what EC2 holds ⊆ ledger ∪ queue ∪
+        /// Tests of the tests: the crash campaign's EC2 invariant (what EC2 holds ⊆ ledger ∪ queue ∪
         /// held prefixes, checked before any GC, and GC's reconcile grace non-zero) catches a DEL that forgets its
         /// ledger entry without queueing the release (`ENI_MULTUS_MUTANT=del.skip-queue`, ec2+cooldown) and a DEL that
         /// drops an empty prefix from the held list without returning it (`del.prefix.skip-return`). Two runs each.
@@ -338,19 +338,5 @@ extension FaultsCampaignTests {
             if !l.isEmpty { problem(runs, "at the end: \(l.joined(separator: "; "))") }
             tally.add(c, runs: done, execs: execs, leaks: leaks, seconds: Date().timeIntervalSince(started))
         }
-    }
-}
-
-/// The ipvlan crash cases (`FaultsCampaignTests.Crash.ipvlanCases`), on a kernel with ipvlan: inside user-mode Linux.
-/// The same checks as the faults tier's: after the kill and the runtime's DEL, nothing is left in either netns or
-/// the state directory, and the next ADD succeeds.
-@Suite(.tier(.kernel), .serialized)
-struct KernelCrashTests {
-    @Test("SIGKILL at every ipvlan failpoint of ADD and DEL, then the runtime's DEL: nothing leaks, the next ADD succeeds")
-    func killAtEveryIPVlanPoint() {
-        let cases = FaultsCampaignTests.Crash.ipvlanCases
-        let problems = FaultsCampaignTests.Crash.campaign(cases, worlds: [], label: "kernel/crash (ipvlan)",
-                                                          minimumPoints: Set(cases.map(\.point)).count)
-        for p in problems { Issue.record(Comment(rawValue: p)) }
     }
 }

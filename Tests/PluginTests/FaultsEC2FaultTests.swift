@@ -57,7 +57,7 @@ struct EC2FaultKind: Sendable, CustomStringConvertible {
 }
 
 extension FaultsCampaignTests {
-    /// Issue 7 item 4: EC2 trouble through the emulator's fault proxy, table-driven over fault kinds × IPAM modes
+    /// EC2 trouble through the emulator's fault proxy, table-driven over fault kinds × IPAM modes
     /// that talk to EC2. Per row, with the fault on: pod B's ADD either succeeds within its deadline or fails
     /// with code 11 and a full rollback (no link, no record); pod A's DEL (its ADD ran before the fault) and pod
     /// B's DEL always exit 0 within DEL's EC2 budget. Right after the DELs, under the fault, and again once it
@@ -82,7 +82,7 @@ extension FaultsCampaignTests {
             for p in problems { Issue.record(Comment(rawValue: p)) }
         }
 
-        /// Tests of the tests (issue 18): the fault table's EC2 invariant (what EC2 holds ⊆ ledger ∪ queue ∪ held
+        /// Tests of the tests: the fault table's EC2 invariant (what EC2 holds ⊆ ledger ∪ queue ∪ held
         /// prefixes, checked right after the DELs under the fault, again once it cleared, and after a GC with the
         /// campaign's non-zero grace) catches a DEL that neither releases nor queues while EC2 fails
         /// (`ENI_MULTUS_MUTANT=del.skip-queue`, `ec2` mode, HTTP 500 on every call) and a prefix dropped from the

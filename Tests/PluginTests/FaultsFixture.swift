@@ -9,7 +9,7 @@ import ENIMultusCore
 import Netlink
 import TestSupport
 
-/// One simulated node for a fault case (issue 7): a fresh node netns with a primary interface carrying the
+/// One simulated node for a fault case: a fresh node netns with a primary interface carrying the
 /// default route, an "ENI" stand-in and a macvlan on it, a fresh pod netns, and a scratch tree holding the state
 /// directory (`dataDir`), a fake sysfs, an empty CNI_PATH, a regular file and a directory.
 ///

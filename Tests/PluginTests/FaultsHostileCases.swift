@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// One hostile or broken input (issue 7, item 4): what is fed to the plugin, the exact CNI code expected and the
+/// One hostile or broken input: what is fed to the plugin, the exact CNI code expected and the
 /// substrings the error message must contain (naming the field or value at fault). Code 0 means the verb must
 /// succeed quietly (DEL is idempotent and tolerant).
 struct HostileCase: Sendable, CustomTestStringConvertible {

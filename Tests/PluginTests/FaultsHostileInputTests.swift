@@ -33,13 +33,13 @@ final class FaultsTally: Sendable {
     }
 }
 
-/// Issue 7, item 4: hostile and broken input, table-driven (`HostileCases.all`). Each case runs the plugin core
+/// hostile and broken input, table-driven (`HostileCases.all`). Each case runs the plugin core
 /// in-process inside a fresh simulated node (`FaultsNode`) and must
 /// - fail with exactly the expected CNI code (or, for the few DEL cases with code 0, succeed quietly),
 /// - name the fault in its message (every `says` substring),
 /// - keep its output short (a 10 MB input is never echoed back), and
 /// - leave the node netns, the pod netns and the whole scratch tree (state directory included) byte-identical.
-@Suite(.tier(.faults))
+@Suite(.tier())
 struct FaultsHostileInputTests {
     static let cases = HostileCases.all
 

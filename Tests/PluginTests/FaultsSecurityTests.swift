@@ -12,9 +12,9 @@ import Netlink
 import TestSupport
 import NodeState
 
-/// Issue 7, item 6: state and log files are root-only, credentials never reach any output, and the IAM policy
+/// state and log files are root-only, credentials never reach any output, and the IAM policy
 /// lets nothing modify an ENI without our tags.
-@Suite(.tier(.faults), .serialized)
+@Suite(.tier(), .serialized)
 struct FaultsSecurityTests {
     static let eniID = "eni-0123456789abcdef0"
 
@@ -215,7 +215,7 @@ struct FaultsSecurityTests {
     }
 }
 
-/// The IAM rules of issue 7, item 6, over a policy's statements.
+/// The IAM rules the node role must follow, over a policy's statements.
 enum IAMPolicyCheck {
     /// ENI actions that change an ENI or its addresses.
     static let mutating = [

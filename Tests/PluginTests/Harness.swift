@@ -164,7 +164,7 @@ struct NodeFixture {
 
 /// A packet capture (`ip netns exec … tcpdump -l …`) that is ready when `start` returns: tcpdump prints
 /// "listening on …" to stderr once its socket is bound, and `start` waits for that line instead of sleeping and
-/// hoping (issue 18). stdout is collected for `finish`.
+/// hoping. stdout is collected for `finish`.
 final class TcpdumpCapture: @unchecked Sendable {
     let process = Process()
     private let out = Pipe()

@@ -13,7 +13,7 @@ let straceBinary = "/usr/bin/strace"
 /// prefixes) is on disk before the verb returns — a renamed file fsync'ed before its rename, a file created in place
 /// fsync'ed, and its directory fsync'ed after the change — while hints (the cursor, cooldown marks, caches) are never
 /// synced. The fsync counts per verb are pinned: they are the policy's cost.
-@Suite(.tier(.host), .serialized, .enabled(if: FileManager.default.isExecutableFile(atPath: straceBinary) || Capabilities.isCI))
+@Suite(.tier(), .serialized, .enabled(if: FileManager.default.isExecutableFile(atPath: straceBinary) || Capabilities.isCI))
 struct HostDurabilityTests {
     static let strace = straceBinary
     static let emulator = Result { try EC2Emulator() }

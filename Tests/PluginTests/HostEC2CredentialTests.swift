@@ -13,7 +13,7 @@ import TestSupport
 /// environment it uses, stopped at its end, so no test sees credentials another cached) with exactly the
 /// environment built here: every credential variable of the other sources removed from `emu.environment` (which
 /// sets the static test keys), plus the test's own. The plugin gets only the agent's socket.
-@Suite(.tier(.host), .serialized, .enabled(if: EC2Emulator.isAvailable || Capabilities.isCI))
+@Suite(.tier(), .serialized, .enabled(if: EC2Emulator.isAvailable || Capabilities.isCI))
 struct HostEC2CredentialTests {
     static let emulator = Result { try EC2Emulator() }
 

@@ -11,7 +11,7 @@ import NodeState
 /// The EC2-native IPAM modes against moto + the IMDSv2 emulator (its address model: subnet-wide free-address
 /// choice, "in use" errors, /28 and /80 prefixes, per-ENI limits), through the real AWS layer. Only the IPAM half
 /// of ADD/DEL runs (links are covered by the registration tests); EC2 calls are counted at the fault proxy.
-@Suite(.tier(.host), .serialized, .enabled(if: EC2Emulator.isAvailable || Capabilities.isCI))
+@Suite(.tier(), .serialized, .enabled(if: EC2Emulator.isAvailable || Capabilities.isCI))
 struct HostEC2IPAMTests {
     static let emulator = Result { try EC2Emulator() }
 

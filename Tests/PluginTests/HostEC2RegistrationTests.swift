@@ -10,7 +10,7 @@ import TestSupport
 /// EC2 registration end to end against moto + the IMDSv2 emulator + the fault proxy (all on 127.0.0.1).
 /// The plugin runs in-process in the test's own netns (where the emulator's loopback is); a veth whose MAC is the
 /// moto ENI's MAC stands in for the ENI, moved in as a host device.
-@Suite(.tier(.host), .serialized, .enabled(if: EC2Emulator.isAvailable || Capabilities.isCI))
+@Suite(.tier(), .serialized, .enabled(if: EC2Emulator.isAvailable || Capabilities.isCI))
 struct HostEC2RegistrationTests {
     static let emulator = Result { try EC2Emulator() }
 }
@@ -234,36 +234,5 @@ extension HostEC2RegistrationTests {
         for text in outputs.flatMap({ [$0.stdout, $0.stderr] }) + [logText] {
             #expect(!text.contains(secret) && !text.contains(token))
         }
-    }
-}
-
-/// ipvlan + EC2 end to end inside the UML kernel (the emulator runs there too, on UML's loopback).
-@Suite(.tier(.kernel), .serialized, .enabled(if: EC2Emulator.isAvailable || Capabilities.isCI))
-struct KernelEC2IPVlanTests {
-    static let emulator = Result { try EC2Emulator() }
-
-    @Test(arguments: ["l2", "l3"])
-    func ipvlanOnTheSelectedENIRegistersAndReleases(mode: String) throws {
-        var w = try EC2World(Self.emulator)
-        w.link = "ipvlan"
-        defer { w.close() }
-        let conf = w.conf(#"{"subnetId":"\#(w.subnet)"}"#, extra: #","mode":"\#(mode)""#)
-        let add = try w.run("ADD", conf)
-        #expect(add.exitCode == 0, "\(add.stdout)")
-        let r = try JSON.parse(add.stdout)
-        let v4 = try #require(r["ips"]?[0]?["address"]?.stringValue)
-        let v6 = try #require(r["ips"]?[1]?["address"]?.stringValue)
-        // In the pod: an ipvlan slave of the veth that carries the ENI's MAC, with both addresses.
-        let link = try #require(linkInfo(w.pod, "net1"))
-        #expect((link["linkinfo"] as? [String: Any])?["info_kind"] as? String == "ipvlan")
-        #expect(addresses(w.pod, "net1") == [v4, v6].sorted())
-        // On the ENI, in EC2.
-        let onENI = try w.addresses(of: w.eni)
-        #expect(onENI.contains(String(v4.split(separator: "/")[0])) && onENI.contains(String(v6.split(separator: "/")[0])))
-        let del = try w.run("DEL", conf)
-        #expect(del.exitCode == 0, "\(del.stdout)")
-        #expect(linkInfo(w.pod, "net1") == nil)
-        let after = try w.addresses(of: w.eni)
-        #expect(!after.contains(String(v4.split(separator: "/")[0])) && !after.contains(String(v6.split(separator: "/")[0])))
     }
 }

@@ -6,7 +6,7 @@ import JSON
 import TestSupport
 
 /// host-device on the host kernel: a veth end (or a macvlan) in a simulated node netns stands in for the ENI.
-@Suite(.tier(.host), .serialized)
+@Suite(.tier(), .serialized)
 struct HostHostDeviceTests {
     static func conf(_ extra: String = "", device: String, version: String = "1.1.0", ipam: String? = nil) -> String {
         let ipamJSON = ipam ?? #"{"type":"eni-multus","subnet":"10.77.0.0/24","routes":[{"dst":"10.78.0.0/16"}]}"#

@@ -10,7 +10,7 @@ import TestSupport
 /// moved the device and then refused the rename (it sits in the pod under its own name) or the alias (renamed, no
 /// alias), or done everything. Whatever step failed, it must come home under its name, without alias; a device of
 /// the pod that only shares a name with it stays where it is.
-@Suite(.tier(.host), .serialized)
+@Suite(.tier(), .serialized)
 struct HostHostDeviceUndoTests {
     @Test(arguments: [(false, false), (true, false), (true, true)])
     func deviceLeftInThePodByAFailedMoveComesHome(renamed: Bool, aliased: Bool) throws {

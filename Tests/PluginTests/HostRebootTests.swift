@@ -10,7 +10,7 @@ import TestSupport
 /// sandboxes (the old records still there) and GC with the runtime's new valid list. Afterwards the old attachments are gone
 /// from the store and from EC2, the new ones pass CHECK and hold their addresses in EC2, and their DELs leave
 /// nothing.
-@Suite(.tier(.host), .serialized, .enabled(if: EC2Emulator.isAvailable || Capabilities.isCI))
+@Suite(.tier(), .serialized, .enabled(if: EC2Emulator.isAvailable || Capabilities.isCI))
 struct HostRebootTests {
     static let emulator = Result { try EC2Emulator() }
 

@@ -1,5 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import Testing
+@testable import ENIMultusCore
 import JSON
 import TestSupport
 
@@ -7,7 +11,7 @@ import TestSupport
 /// through the node agent (`eni-multus-node agent`, started beside the emulator), for every IPAM mode that
 /// registers. The ipvlan slave is created on the node link that carries the ENI's MAC (found through IMDS), the
 /// pod's addresses land on the ENI in EC2, CHECK passes, and DEL leaves nothing: no link, no state, no assignment.
-@Suite(.tier(.kernel), .serialized)
+@Suite(.tier(), .serialized)
 struct KernelEC2Tests {
     static let emulator = Result { try EC2Emulator(timeout: 180) }
 
@@ -53,5 +57,36 @@ struct KernelEC2Tests {
         #expect(del.status == 0, "\(del)")
         #expect(node.links(in: node.pod).isEmpty)
         #expect(node.allLeaks().isEmpty, "\(node.allLeaks())")
+    }
+}
+
+/// ipvlan + EC2 end to end inside the UML kernel (the emulator runs there too, on UML's loopback).
+@Suite(.tier(), .serialized, .enabled(if: EC2Emulator.isAvailable || Capabilities.isCI))
+struct KernelEC2IPVlanTests {
+    static let emulator = Result { try EC2Emulator() }
+
+    @Test(arguments: ["l2", "l3"])
+    func ipvlanOnTheSelectedENIRegistersAndReleases(mode: String) throws {
+        var w = try EC2World(Self.emulator)
+        w.link = "ipvlan"
+        defer { w.close() }
+        let conf = w.conf(#"{"subnetId":"\#(w.subnet)"}"#, extra: #","mode":"\#(mode)""#)
+        let add = try w.run("ADD", conf)
+        #expect(add.exitCode == 0, "\(add.stdout)")
+        let r = try JSON.parse(add.stdout)
+        let v4 = try #require(r["ips"]?[0]?["address"]?.stringValue)
+        let v6 = try #require(r["ips"]?[1]?["address"]?.stringValue)
+        // In the pod: an ipvlan slave of the veth that carries the ENI's MAC, with both addresses.
+        let link = try #require(linkInfo(w.pod, "net1"))
+        #expect((link["linkinfo"] as? [String: Any])?["info_kind"] as? String == "ipvlan")
+        #expect(addresses(w.pod, "net1") == [v4, v6].sorted())
+        // On the ENI, in EC2.
+        let onENI = try w.addresses(of: w.eni)
+        #expect(onENI.contains(String(v4.split(separator: "/")[0])) && onENI.contains(String(v6.split(separator: "/")[0])))
+        let del = try w.run("DEL", conf)
+        #expect(del.exitCode == 0, "\(del.stdout)")
+        #expect(linkInfo(w.pod, "net1") == nil)
+        let after = try w.addresses(of: w.eni)
+        #expect(!after.contains(String(v4.split(separator: "/")[0])) && !after.contains(String(v6.split(separator: "/")[0])))
     }
 }

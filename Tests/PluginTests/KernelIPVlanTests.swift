@@ -6,7 +6,7 @@ import JSON
 import TestSupport
 
 /// ipvlan needs a kernel with the driver: these run inside user-mode Linux (scripts/uml/run.sh).
-@Suite(.tier(.kernel), .serialized)
+@Suite(.tier(), .serialized)
 struct KernelIPVlanTests {
     static func conf(mode: String = "l2", version: String = "1.1.0", master: String = #""master":"eni0""#,
                      ipam: String? = nil, extra: String = "") -> String {
@@ -157,41 +157,5 @@ struct KernelIPVlanTests {
         #expect(add.exitCode == 0)
         let text = capture.finish(timeout: 15)
         #expect(text.contains("who-has 10.66.0.2 tell 10.66.0.2"), "\(text)")
-    }
-}
-
-/// host-device with a real NIC (UML's eth0): when the pod netns is destroyed the kernel returns the device to the
-/// root netns, possibly under another name; DEL must find it by alias and restore it.
-@Suite(.tier(.kernel, also: [.nic]), .serialized)
-struct KernelHostDeviceNICTests {
-    @Test func delAfterNetnsDeletionRestoresTheRealNIC() throws {
-        let nic = try #require(Capabilities.nic)
-        let h = try PluginHarness(node: nil)
-        defer { h.cleanup() }
-        let pod = try TestNetns(prefix: "emtpod")
-        let mac = try #require(linkInfo(nil, nic)?["address"] as? String)
-        let conf = #"{"cniVersion":"1.0.0","name":"nicnet","type":"eni-multus","link":"host-device","device":"\#(nic)","ipam":{"type":"eni-multus","subnet":"10.55.0.0/24"}}"#
-        let add = try h.run("ADD", conf: conf, netns: pod.path, ifname: "net1")
-        #expect(add.exitCode == 0, "\(add.stdout)")
-        #expect(linkInfo(pod, "net1")?["address"] as? String == mac)
-        let podPath = pod.path
-        pod.delete()
-        // The kernel hands the NIC back to the root netns asynchronously, under the name it had in the pod.
-        var back: [String: Any]?
-        for _ in 0..<50 {
-            back = ((try? ipJSON(netns: nil as String?, ["link", "show"])) ?? []).first { ($0["address"] as? String) == mac }
-            if back != nil { break }
-            Thread.sleep(forTimeInterval: 0.1)
-        }
-        let returned = try #require(back)
-        #expect(returned["ifname"] as? String != nic)
-        #expect(returned["ifalias"] as? String == nic)
-
-        let del = try h.run("DEL", conf: conf, netns: podPath, ifname: "net1")
-        #expect(del.exitCode == 0, "\(del.stdout)")
-        let restored = try #require(linkInfo(nil, nic))
-        #expect(restored["address"] as? String == mac)
-        #expect(restored["ifalias"] == nil || restored["ifalias"] as? String == "")
-        #expect(h.stateFiles().isEmpty)
     }
 }

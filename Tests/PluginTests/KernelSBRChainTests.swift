@@ -8,7 +8,7 @@ import TestSupport
 /// interface into a table of its own, with an `ip rule` from the pod's address: replies from the secondary address
 /// leave through the ENI whatever the pod's default route (eth0, the VPC CNI's) says. Inside user-mode Linux: ipvlan.
 /// The example is cni-conf/ipvlan-sbr-chain.yaml.
-@Suite(.tier(.kernel), .serialized)
+@Suite(.tier(), .serialized)
 struct KernelSBRChainTests {
     static let sbr = "/usr/lib/cni/sbr"
 

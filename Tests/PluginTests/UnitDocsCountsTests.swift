@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import ENIMultusCore
 
-/// Numbers Tests/README.md states about the tests come from the code (issue 18): a count that drifts fails here.
+/// Numbers Tests/README.md states about the tests come from the code: a count that drifts fails here.
 @Suite struct UnitDocsCountsTests {
     static func readme() throws -> String {
         var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()

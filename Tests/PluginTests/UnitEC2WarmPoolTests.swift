@@ -7,7 +7,7 @@ import IPAM
 import JSON
 import NetTypes
 
-/// Mode ec2's warm pool (issue 13): addresses assigned to the ENI ahead of need and owned by no attachment, so that
+/// Mode ec2's warm pool: addresses assigned to the ENI ahead of need and owned by no attachment, so that
 /// steady-state ADDs make no EC2 call (`ipam.warmAddresses`, `ipam.minimumAddresses`, as the VPC CNI's
 /// WARM_IP_TARGET / MINIMUM_IP_TARGET). Against the in-memory EC2.
 @Suite("Unit: IPAM mode ec2, warm pool")

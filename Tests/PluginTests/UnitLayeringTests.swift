@@ -5,7 +5,7 @@ import TestSupport
 /// The module layering README's Layout table states, checked against the package itself (`swift package
 /// dump-package`): every module is in the table once, each depends only on modules of lower layers, the plugin
 /// links no AWS code and the node binary not the plugin's core.
-@Suite(.tier(.unit))
+@Suite(.tier())
 struct UnitLayeringTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path

@@ -192,7 +192,7 @@ public enum Capabilities {
     /// For `.enabled(if:)`: true when the tier can run here, and also true when
     /// it must run (CI with ENI_MULTUS_TIER naming it), so that it runs and
     /// fails instead of skipping.  Pair with `require` inside the test, or use
-    /// the `.tier(_:)` trait, which does both.
+    /// the `.tier()` trait, which does both.
     public static func enabled(_ tier: Tier, also: [Requirement] = []) -> Bool {
         missing(tier, also: also).isEmpty || mustRun(tier)
     }
@@ -202,7 +202,7 @@ public enum Capabilities {
         enabled(tier, also: also)
     }
 
-    /// The condition behind the `.tier(_:)` trait: true if everything is
+    /// The condition behind the `.tier()` trait: true if everything is
     /// there; false (skip) if something is missing and the tier may skip;
     /// throws `MissingCapabilityError` (the test fails) if something is missing
     /// and the tier must run.

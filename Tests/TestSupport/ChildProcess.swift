@@ -1,4 +1,4 @@
-// Running the plugin binary the way a runtime does, with what the fault campaign (issue 7) needs beyond
+// Running the plugin binary the way a runtime does, with what the fault campaign needs beyond
 // `Shell.run`: how it ended (a failpoint's SIGKILL), its wall time, and a child spawned from the calling thread, so
 // a caller that has switched its thread into a network namespace (`NetNS.run`) starts the plugin inside that
 // namespace.

@@ -10,7 +10,7 @@ import TestSupport
 
 /// A fake delegated IPAM plugin in its own CNI_PATH directory: logs "VERB containerID ifname" per call to `calls`,
 /// answers ADD with `result`, everything else with success.
-struct ReviewFakeIPAM {
+struct FakeDelegatedIPAM {
     let dir: String
     var calls: [String] {
         ((try? String(contentsOfFile: "\(dir)/calls", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
@@ -35,10 +35,10 @@ struct ReviewFakeIPAM {
     func cleanup() { _ = Shell.run(["rm", "-rf", dir]) }
 }
 
-/// Review additions on the host kernel: delegated IPAM through ADD/CHECK/DEL and rollback, GC of host-device
+/// The verbs with options on the host kernel: delegated IPAM through ADD/CHECK/DEL and rollback, GC of host-device
 /// records, runtimeConfig.deviceID precedence, host-device MTU, the binary's range-exhausted error.
-@Suite(.tier(.host), .serialized)
-struct HostReviewTests {
+@Suite(.tier(), .serialized)
+struct HostVerbOptionsTests {
     typealias Fixture = NodeFixture
 
     static func hd(_ extra: String = "", version: String = "1.1.0", ipam: String) -> String {
@@ -49,7 +49,7 @@ struct HostReviewTests {
         let f = try Fixture()
         defer { f.close() }
         // Good result: ADD, CHECK, DEL each reach the delegate with the same stdin.
-        let good = try ReviewFakeIPAM(result: #"{"cniVersion":"1.0.0","ips":[{"address":"10.81.0.5/24","gateway":"10.81.0.1"}],"routes":[{"dst":"10.82.0.0/16"}]}"#)
+        let good = try FakeDelegatedIPAM(result: #"{"cniVersion":"1.0.0","ips":[{"address":"10.81.0.5/24","gateway":"10.81.0.1"}],"routes":[{"dst":"10.82.0.0/16"}]}"#)
         defer { good.cleanup() }
         let conf = Self.hd(version: "1.0.0", ipam: #"{"type":"revipam","x":1}"#)
         let add = try f.h.run("ADD", conf: conf, netns: f.pod.path, cniPath: "/nonexistent:\(good.dir)")
@@ -65,7 +65,7 @@ struct HostReviewTests {
         #expect(try String(contentsOfFile: "\(good.dir)/stdin.ADD", encoding: .utf8) == conf)
 
         // A result whose route cannot be installed: everything is undone, including the delegate's reservation.
-        let bad = try ReviewFakeIPAM(result: #"{"cniVersion":"1.0.0","ips":[{"address":"10.81.0.6/24","gateway":"10.81.0.1"}],"routes":[{"dst":"10.82.0.0/16","gw":"10.99.0.1"}]}"#)
+        let bad = try FakeDelegatedIPAM(result: #"{"cniVersion":"1.0.0","ips":[{"address":"10.81.0.6/24","gateway":"10.81.0.1"}],"routes":[{"dst":"10.82.0.0/16","gw":"10.99.0.1"}]}"#)
         defer { bad.cleanup() }
         try f.node.ip("link", "set", "eni0", "down")
         let nodeBefore = try f.node.snapshot(), podBefore = try f.pod.snapshot()

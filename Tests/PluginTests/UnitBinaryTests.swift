@@ -12,9 +12,9 @@ import NodeState
 
 private typealias K = UnitProtocolKit
 
-/// Review: the *built binary* (not the in-process core) answers every error path with exit 1, a CNI error object on
+/// The *built binary* (not the in-process core) answers every error path with exit 1, a CNI error object on
 /// stdout (cniVersion, code, msg, optional details; nothing else) and one line on stderr.
-@Suite(.serialized) struct UnitReviewBinaryErrorTests {
+@Suite(.serialized) struct UnitBinaryErrorTests {
     struct Case: CustomTestStringConvertible, Sendable {
         let label: String
         let command: String?
@@ -137,9 +137,9 @@ private typealias K = UnitProtocolKit
     }
 }
 
-/// Review: the plugin never echoes whole configs. A secret-looking value in fields the plugin does not own (top
+/// The plugin never echoes whole configs. A secret-looking value in fields the plugin does not own (top
 /// level, ipam, runtimeConfig, args) must not appear on stdout, stderr or in the log, whatever the outcome.
-@Suite(.serialized) struct UnitReviewSecretTests {
+@Suite(.serialized) struct UnitBinarySecretTests {
     static let secret = "AKIAREVIEWSECRET0123-wJalrXUtnFEMI/K7MDENG"
     static var secretFields: String {
         #""awsSecretAccessKey":"\#(secret)","kubeconfig":{"token":"\#(secret)"},"runtimeConfig":{"ips":[],"credentials":"\#(secret)"},"args":{"cni":{"ips":[],"password":"\#(secret)"},"k8s":{"token":"\#(secret)"}}"#

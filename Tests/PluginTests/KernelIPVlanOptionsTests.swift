@@ -7,10 +7,10 @@ import JSON
 import TestSupport
 import NodeState
 
-/// Review additions for ipvlan (inside user-mode Linux): flags and MTU actually applied, CHECK noticing removed
+/// ipvlan options (inside user-mode Linux): flags and MTU actually applied, CHECK noticing removed
 /// addresses and routes, the temporary-name path, delegated IPAM rollback.
-@Suite(.tier(.kernel), .serialized)
-struct KernelReviewIPVlanTests {
+@Suite(.tier(), .serialized)
+struct KernelIPVlanOptionsTests {
     static func conf(_ extra: String = "", version: String = "1.1.0",
                      ipam: String = #"{"type":"eni-multus","subnet":"10.66.0.0/24","routes":[{"dst":"10.67.0.0/16"}]}"#) -> String {
         #"{"cniVersion":"\#(version)","name":"revipv","type":"eni-multus","master":"eni0","ipam":\#(ipam)\#(extra)}"#
@@ -144,7 +144,7 @@ struct KernelReviewIPVlanTests {
     @Test func delegatedIPAMDelRunsOnRollback() throws {
         let f = try Fixture()
         defer { f.close() }
-        let fake = try ReviewFakeIPAM(result: #"{"cniVersion":"1.0.0","ips":[{"address":"10.66.0.9/24","gateway":"10.66.0.1"}],"routes":[{"dst":"10.67.0.0/16","gw":"10.99.0.1"}]}"#)
+        let fake = try FakeDelegatedIPAM(result: #"{"cniVersion":"1.0.0","ips":[{"address":"10.66.0.9/24","gateway":"10.66.0.1"}],"routes":[{"dst":"10.67.0.0/16","gw":"10.99.0.1"}]}"#)
         defer { fake.cleanup() }
         let podBefore = try f.pod.snapshot(), nodeBefore = try f.node.snapshot()
         let add = try f.h.run("ADD", conf: Self.conf(version: "1.0.0", ipam: #"{"type":"revipam"}"#), netns: f.pod.path,
@@ -189,50 +189,5 @@ struct KernelReviewIPVlanTests {
         let a = try announcements(f, announce: true, count: 4)
         #expect(a.garps >= 2, "kernel + plugin GARPs expected:\n\(a.text)")
         #expect(a.nas >= 2, "kernel + plugin NAs expected:\n\(a.text)")
-    }
-}
-
-/// Review additions with a real NIC (UML's eth0): GC brings home a NIC whose pod netns died; kernelpath selects it.
-@Suite(.tier(.kernel, also: [.nic]), .serialized)
-struct KernelReviewNICTests {
-    @Test func gcRestoresANICReturnedByTheKernel() throws {
-        let nic = try #require(Capabilities.nic)
-        let h = try PluginHarness(node: nil)
-        defer { h.cleanup() }
-        let pod = try TestNetns(prefix: "emtpod")
-        let mac = try #require(linkInfo(nil, nic)?["address"] as? String)
-        let conf = #"{"cniVersion":"1.1.0","name":"revnic","type":"eni-multus","link":"host-device","device":"\#(nic)","ipam":{"type":"eni-multus","subnet":"10.56.0.0/24"}}"#
-        let add = try h.run("ADD", conf: conf, containerID: "gc1", netns: pod.path, ifname: "net1")
-        #expect(add.exitCode == 0, "\(add.stdout)")
-        pod.delete()
-        let back = waitUntil(timeout: 5) {
-            ((try? ipJSON(netns: nil as String?, ["link", "show"])) ?? []).contains { ($0["address"] as? String) == mac }
-        }
-        #expect(back)
-        let gcConf = #"{"cniVersion":"1.1.0","name":"revnic","type":"eni-multus","link":"host-device","device":"\#(nic)","ipam":{"type":"eni-multus","subnet":"10.56.0.0/24"},"cni.dev/valid-attachments":[]}"#
-        let gc = try h.run("GC", conf: gcConf, netns: "")
-        #expect(gc.exitCode == 0, "\(gc.stdout)")
-        let restored = try #require(linkInfo(nil, nic), "GC must restore \(nic)")
-        #expect(restored["address"] as? String == mac)
-        #expect(restored["ifalias"] == nil || restored["ifalias"] as? String == "")
-        #expect(h.stateFiles().isEmpty)
-    }
-
-    @Test func kernelpathSelectsTheNIC() throws {
-        let nic = try #require(Capabilities.nic)
-        let h = try PluginHarness(node: nil)
-        defer { h.cleanup() }
-        let pod = try TestNetns(prefix: "emtpod")
-        defer { pod.delete() }
-        // /sys/class/net/<nic> -> ../../devices/<bus path>/net/<nic>: the kernelpath is the device directory.
-        let real = try #require(URL(fileURLWithPath: "/sys/class/net/\(nic)").resolvingSymlinksInPath().path as String?)
-        let devicePath = ((real as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
-        try #require(devicePath.hasPrefix("/sys/devices/"), "\(real)")
-        let conf = #"{"cniVersion":"1.0.0","name":"revnic","type":"eni-multus","link":"host-device","kernelpath":"\#(devicePath)"}"#
-        let add = try h.run("ADD", conf: conf, netns: pod.path)
-        #expect(add.exitCode == 0, "\(add.stdout)")
-        #expect(linkInfo(pod, "net1")?["ifalias"] as? String == nic)
-        #expect(try h.run("DEL", conf: conf, netns: pod.path).exitCode == 0)
-        #expect(linkInfo(nil, nic) != nil)
     }
 }

@@ -1,0 +1,45 @@
+import Foundation
+import Testing
+import Platform
+import AgentProtocol
+@testable import ENIMultusCore
+import CNI
+import IPAM
+import JSON
+import NetTypes
+import TestSupport
+import NodeState
+@testable import Registration
+
+@Suite("Unit: GC and node reconcile")
+struct UnitReconcileTests {
+    @Test("GC frees leaked reservations; reconcile unassigns unowned addresses after the grace period; valid ones stay")
+    func leaksAndOrphans() throws {
+        let w = IPAMWorld(#""mode":"ec2","cooldownSeconds":0,"reconcileGraceSeconds":60"#)
+        let keep = try w.add("live")[0].address
+        let leaked = try w.add("gone")[0].address
+        // An orphan: on our ENI, owned by no record (a crash between EC2's answer and the ledger write).
+        let orphan = try w.reg.assign(count: 1, v4: true, to: "eni-multus")[0]
+        try w.gc(valid: ["live"])
+        #expect(!w.multus.ipv4.contains(leaked), "the leaked reservation's address was released")
+        #expect(w.multus.ipv4.contains(orphan), "orphans wait for the grace period")
+        #expect(w.multus.ipv4.contains(keep))
+        w.clock += 60
+        try w.gc(valid: ["live"])
+        #expect(!w.multus.ipv4.contains(orphan))
+        #expect(w.multus.ipv4.contains(keep))
+        #expect(w.multus.primaryIPv4 == IPAddress("10.0.1.10")!)
+    }
+
+    @Test("reconcile reports and drains queues of every network on the node")
+    func reportAndDrain() throws {
+        let w = IPAMWorld(#""mode":"ec2","cooldownSeconds":30"#)
+        try w.add("a")
+        try w.add("b")
+        try w.del("b")
+        let r0 = try Reconciler(dataDir: w.dir, gateway: w.reg, now: Int64(w.clock), graceSeconds: 300).run()
+        #expect(r0.enis == 1 && r0.queued == 1 && r0.drained == 0)
+        let r1 = try Reconciler(dataDir: w.dir, gateway: w.reg, now: Int64(w.clock) + 30, graceSeconds: 300).run()
+        #expect(r1.drained == 1 && r1.queued == 0)
+    }
+}
