@@ -75,7 +75,7 @@ let package = Package(
             dependencies: ["NodeAgent", "NodeState", "Platform", "Registration", "CGlibcCompat", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Shared by the test targets: capability probes, netns/veth fixtures, process helpers.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Platform"], path: "Tests/TestSupport"),
         // Test tiers are named by the first word of each top-level suite: Unit…, Host…, Kernel…, Peer….
         .testTarget(name: "GlibcCompatTests", dependencies: ["CGlibcCompat"]),
         .testTarget(name: "NetTypesTests", dependencies: ["NetTypes"]),

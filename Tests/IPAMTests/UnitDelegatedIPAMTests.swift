@@ -1,4 +1,4 @@
-// DelegatedIPAM (another IPAM plugin found in CNI_PATH and exec'd) and ProcessRunner, with small /bin/sh plugins.
+// DelegatedIPAM (another IPAM plugin found in CNI_PATH and exec'd) and Subprocess, with small /bin/sh plugins.
 
 #if canImport(Glibc)
 import Glibc
@@ -51,7 +51,7 @@ final class DeadlineBox<T>: @unchecked Sendable {
 
 @Suite(.serialized) struct UnitDelegatedIPAMTests {
     init() {
-        // ProcessRunner saves and restores the SIGPIPE disposition around each run; with several runs in one
+        // Subprocess saves and restores the SIGPIPE disposition around each run; with several runs in one
         // (multi-threaded) test process a restore could re-enable SIGPIPE while another run is writing.
         signal(SIGPIPE, SIG_IGN)
     }
@@ -243,7 +243,7 @@ final class DeadlineBox<T>: @unchecked Sendable {
         }
     }
 
-    // MARK: ProcessRunner
+    // MARK: Subprocess
 
     /// Runs `body` on its own thread; if it has not finished after `seconds`, SIGKILLs the child whose pid the
     /// script wrote to `pidFile` (a process this test started) so the blocked run can return, and reports nil.
@@ -265,9 +265,9 @@ final class DeadlineBox<T>: @unchecked Sendable {
         try withTempDir("deleg") { (d: String) throws in
             let script = writeScript(d, "big", "echo $$ > \"$OUT_DIR/pid\"\nexec /usr/bin/head -c 1048576 /dev/urandom\n")
             let r = withDeadline(60, pidFile: d + "/pid") {
-                try? ProcessRunner.run(script, arguments: [], environment: ["OUT_DIR": d], stdin: [])
+                try? Subprocess.run([script], environment: ["OUT_DIR": d], stdin: [])
             }
-            guard let out = r ?? nil else { Issue.record("ProcessRunner did not return (deadlock)"); return }
+            guard let out = r ?? nil else { Issue.record("Subprocess did not return (deadlock)"); return }
             #expect(out.status == 0)
             #expect(out.stdout.count == 1 << 20)
         }
@@ -278,26 +278,26 @@ final class DeadlineBox<T>: @unchecked Sendable {
             let script = writeScript(d, "sink", "echo $$ > \"$OUT_DIR/pid\"\n/bin/cat > \"$OUT_DIR/in\"\necho done\n")
             let input = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) }
             let r = withDeadline(60, pidFile: d + "/pid") {
-                try? ProcessRunner.run(script, arguments: [], environment: ["OUT_DIR": d], stdin: input)
+                try? Subprocess.run([script], environment: ["OUT_DIR": d], stdin: input)
             }
-            guard let out = r ?? nil else { Issue.record("ProcessRunner did not return (deadlock)"); return }
+            guard let out = r ?? nil else { Issue.record("Subprocess did not return (deadlock)"); return }
             #expect(out.status == 0)
             #expect(out.stdout == Array("done\n".utf8))
             #expect(FileManager.default.contents(atPath: d + "/in").map { [UInt8]($0) } == input)
         }
     }
 
-    /// BUG (see report): the child echoes stdin to stdout. ProcessRunner's stdin pipe is blocking, so its
+    /// BUG (see report): the child echoes stdin to stdout. Subprocess's stdin pipe is blocking, so its
     /// write(1 MB) blocks once the pipe is full while the child blocks writing its stdout, which nobody reads.
     @Test func largeStdinAndLargeStdoutTogetherDoNotDeadlock() throws {
         try withTempDir("deleg") { (d: String) throws in
             let script = writeScript(d, "echo", "echo $$ > \"$OUT_DIR/pid\"\nexec /bin/cat\n")
             let input = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
             let r = withDeadline(15, pidFile: d + "/pid") {
-                try? ProcessRunner.run(script, arguments: [], environment: ["OUT_DIR": d], stdin: input)
+                try? Subprocess.run([script], environment: ["OUT_DIR": d], stdin: input)
             }
             guard let out = r ?? nil else {
-                Issue.record("ProcessRunner deadlocked with 1 MB in and 1 MB out (child killed after 15 s)"); return
+                Issue.record("Subprocess deadlocked with 1 MB in and 1 MB out (child killed after 15 s)"); return
             }
             #expect(out.status == 0)
             #expect(out.stdout == input)
@@ -309,9 +309,9 @@ final class DeadlineBox<T>: @unchecked Sendable {
             let script = writeScript(d, "deaf", "echo $$ > \"$OUT_DIR/pid\"\necho ignored\nexit 4\n")
             let input = [UInt8](repeating: 65, count: 1 << 20)
             let r = withDeadline(60, pidFile: d + "/pid") {
-                try? ProcessRunner.run(script, arguments: [], environment: ["OUT_DIR": d], stdin: input)
+                try? Subprocess.run([script], environment: ["OUT_DIR": d], stdin: input)
             }
-            guard let out = r ?? nil else { Issue.record("ProcessRunner did not return"); return }
+            guard let out = r ?? nil else { Issue.record("Subprocess did not return"); return }
             #expect(out.status == 4)
             #expect(out.stdout == Array("ignored\n".utf8))
         }
@@ -320,7 +320,7 @@ final class DeadlineBox<T>: @unchecked Sendable {
     @Test func stderrIsCapturedSeparately() throws {
         try withTempDir("deleg") { (d: String) throws in
             let script = writeScript(d, "both", "echo out; echo err >&2; exit 2\n")
-            let out = try ProcessRunner.run(script, arguments: [], environment: [:], stdin: [])
+            let out = try Subprocess.run([script], environment: [:], stdin: [])
             #expect(out.status == 2)
             #expect(out.stdout == Array("out\n".utf8))
             #expect(out.stderr == Array("err\n".utf8))
@@ -329,7 +329,7 @@ final class DeadlineBox<T>: @unchecked Sendable {
 
     @Test func spawnFailureIsAnErrno() {
         do {
-            _ = try ProcessRunner.run("/nonexistent/emt-plugin", arguments: [], environment: [:], stdin: [])
+            _ = try Subprocess.run(["/nonexistent/emt-plugin"], environment: [:], stdin: [])
             Issue.record("spawning a missing file succeeded")
         } catch {
             #expect(error.code == ENOENT)
