@@ -183,10 +183,7 @@ struct Invocation {
 
     private func addSelected() throws -> CNIResult {
         let ipam = try ipam()
-        switch conf.link {
-        case .ipvlan: return try IPVlanDriver(inv: self, ipam: ipam).add()
-        case .hostDevice: return try HostDeviceDriver(inv: self, ipam: ipam).add()
-        }
+        return try conf.link.driver.add(self, ipam: ipam)
     }
 
     /// DEL is best effort and idempotent: addresses are released first and always (also when the netns is gone),
@@ -207,11 +204,7 @@ struct Invocation {
             log.write(.info, "IPAM not usable on DEL: \(error)")
         }
         do {
-            switch (conf.role, conf.link) {
-            case (.ipam, _): break  // the calling plugin removes its interface
-            case (.plugin, .ipvlan): try IPVlanDriver.del(self)
-            case (.plugin, .hostDevice): try HostDeviceDriver.del(self)
-            }
+            if conf.role == .plugin { try conf.link.driver.del(self) }  // else the calling plugin removes its interface
         } catch {
             log.write(.error, "interface cleanup failed: \(error)")
             first = first ?? error
@@ -274,11 +267,7 @@ struct Invocation {
         let prev = try CNIResult.decode(prevJSON)
         let ipam = try ipam()
         let inv = try withSelectedENI(describe: .again)
-        switch (conf.role, conf.link) {
-        case (.ipam, _): break  // the interface is the calling plugin's to check
-        case (.plugin, .ipvlan): try IPVlanDriver.check(inv, prev: prev)
-        case (.plugin, .hostDevice): try HostDeviceDriver.check(inv, prev: prev)
-        }
+        if conf.role == .plugin { try conf.link.driver.check(inv, prev: prev) }  // else the calling plugin's to check
         try ipam.check(inv, prev: prev)
         if let r = inv.registration, ipam.mode != .prefix {
             // The addresses are still registered on the ENI, as the ledger says.
@@ -309,15 +298,7 @@ struct Invocation {
             throw CNIError(.notAvailable, "IPAM cannot tell whether it can allocate: \(cniError(for: error).msg)")
         }
         guard conf.role == .plugin else { return }  // the calling plugin answers for its link
-        let host = try HostNamespace()
-        switch conf.link {
-        case .ipvlan:
-            do { _ = try IPVlanDriver.findMaster(inv.conf, host) } catch {
-                throw CNIError(.notAvailable, "ipvlan master unavailable: \(error)")
-            }
-        case .hostDevice:
-            break  // the device is in some pod's netns while in use: its absence here says nothing
-        }
+        try conf.link.driver.status(inv, host: try HostNamespace())
     }
 
     func gc() throws {
@@ -350,9 +331,7 @@ struct Invocation {
             } catch { errors.append(error) }
         }
         errors += ipam.gc(self, valid: valid)
-        if conf.role == .plugin && conf.link == .hostDevice {
-            errors += HostDeviceDriver.gc(self, valid: valid)
-        }
+        if conf.role == .plugin { errors += conf.link.driver.gc(self, valid: valid) }
         for e in errors { log.write(.error, "GC: \(e)") }
         if let e = errors.first {
             throw CNIError(.ioFailure, "GC finished with \(errors.count) error(s); first: \(e)")

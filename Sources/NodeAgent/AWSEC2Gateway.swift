@@ -23,15 +23,11 @@ public final class AWSEC2Gateway: EC2Gateway {
         let transport = CurlTransport()
         let clock = SystemClock()
         let random = SystemRandom()
-        let deadline = Deadline(seconds: timeoutSeconds, clock: clock)
-        imds = IMDSClient.fromEnvironment(environment, transport: transport, clock: clock, deadline: deadline)
-        let region = try EC2Client.resolveRegion(environment: environment, imds: imds)
-        chain = CredentialChain(environment: environment, transport: transport, clock: clock, random: random,
-                                    deadline: deadline, imds: imds, region: region)
-        ec2 = EC2Client(region: region, endpoint: EC2Client.resolveEndpoint(environment: environment, region: region),
-                        transport: transport, credentials: { [chain] () throws(AWSError) -> AWSCredentials in try chain.credentials() },
-                        clock: clock, random: random, retryPolicy: RetryPolicy.resolve(environment: environment),
-                        deadline: deadline)
+        let c = try AWSClients(environment: environment, deadline: Deadline(seconds: timeoutSeconds, clock: clock),
+                               transport: transport, clock: clock, random: random)
+        imds = c.imds
+        chain = c.credentials
+        ec2 = c.ec2
     }
 
     /// What IMDS said about each MAC: a MAC is one ENI's for ever, and its device number and subnet stay while it

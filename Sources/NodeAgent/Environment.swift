@@ -28,8 +28,7 @@ public struct NodePaths: Sendable, Equatable {
     public var statePath: String { host(stateDir) + "/enis" }
 }
 
-/// The EC2 and IMDS clients of one command: one transport, one deadline, one credential chain (the AWS layer's,
-/// exactly as the plugin builds them).
+/// The EC2 and IMDS clients of one command (`AWSClients`: one transport, one deadline, one credential chain).
 public final class AWSSession {
     public let imds: IMDSClient
     public let ec2: EC2Client
@@ -37,19 +36,12 @@ public final class AWSSession {
     public init(environment: [String: String], timeoutSeconds: Double, clock: any AWSClock,
                 transport: any HTTPTransport, random: any AWSRandom = SystemRandom()) throws(NodeError)
     {
-        let deadline = Deadline(seconds: timeoutSeconds, clock: clock)
-        let imds = IMDSClient.fromEnvironment(environment, transport: transport, clock: clock, deadline: deadline)
-        self.imds = imds
-        let region = try aws("resolve the region") { () throws(AWSError) in
-            try EC2Client.resolveRegion(environment: environment, imds: imds)
+        let c = try aws("resolve the region") { () throws(AWSError) in
+            try AWSClients(environment: environment, deadline: Deadline(seconds: timeoutSeconds, clock: clock),
+                           transport: transport, clock: clock, random: random)
         }
-        let chain = CredentialChain(environment: environment, transport: transport, clock: clock, random: random,
-                                    deadline: deadline, imds: imds, region: region)
-        ec2 = EC2Client(region: region, endpoint: EC2Client.resolveEndpoint(environment: environment, region: region),
-                        transport: transport,
-                        credentials: { () throws(AWSError) -> AWSCredentials in try chain.credentials() },
-                        clock: clock, random: random, retryPolicy: RetryPolicy.resolve(environment: environment),
-                        deadline: deadline)
+        imds = c.imds
+        ec2 = c.ec2
     }
 }
 

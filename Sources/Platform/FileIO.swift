@@ -175,6 +175,20 @@ public enum FileIO {
         return true
     }
 
+    /// Removes the temporary files of `writeAtomically` in `dir` last modified more than `age` seconds before `now`
+    /// (wall clock): what a writer killed, or a power cut, left before its rename. Old enough that no writer is
+    /// still between its create and its rename. Returns how many went.
+    @discardableResult
+    public static func removeStaleTemporaries(in dir: String, olderThan age: Int64, now: Int64) -> Int {
+        var n = 0
+        for name in (try? list(dir, includeHidden: true)) ?? [] where isTemporaryName(name) {
+            var st = stat()
+            guard lstat(dir + "/" + name, &st) == 0, now - Int64(st.st_mtim.tv_sec) > age else { continue }
+            if unlink(dir + "/" + name) == 0 { n += 1 }
+        }
+        return n
+    }
+
     /// The permission bits of `path` (following symlinks), nil when it does not exist.
     public static func mode(_ path: String) -> mode_t? {
         var st = stat()

@@ -20,6 +20,8 @@ public struct ReconcileReport: Sendable, Equatable, CustomStringConvertible {
     /// Queued releases completed by this pass, and those still queued.
     public var drained = 0
     public var queued = 0
+    /// Temporary files older than ten minutes removed (left by a killed writer or a power cut).
+    public var temporariesRemoved = 0
     public var errors: [String] = []
 
     public var description: String {
@@ -120,6 +122,14 @@ public struct Reconciler {
             }
         }
         try saveSeen(stillSeen)
+        // Temporary files a killed writer or a power cut left before their rename, in every state directory.
+        let layout = NodeStateLayout(dataDir: dataDir)
+        var dirs = [dataDir, layout.verifiedENIs]
+        for net in try FileIO.list(dataDir) {
+            let s = layout.network(net)
+            dirs += [s.root, s.attachments, s.cooling, s.links, s.ec2, s.ledger, s.queue, s.warm]
+        }
+        for d in dirs { report.temporariesRemoved += FileIO.removeStaleTemporaries(in: d, olderThan: 600, now: now) }
         for ledger in ledgers {
             do { report.drained += try ledger.drain(limit: 256, now: now, gateway: gateway) } catch {
                 report.errors.append("draining \(ledger.queueDir): \(error)")

@@ -42,4 +42,25 @@ struct UnitReconcileTests {
         let r1 = try Reconciler(dataDir: w.dir, gateway: w.reg, now: Int64(w.clock) + 30, graceSeconds: 300).run()
         #expect(r1.drained == 1 && r1.queued == 0)
     }
+
+    @Test("reconcile removes temporary files older than ten minutes (a killed writer's, a power cut's), not newer ones")
+    func staleTemporaries() throws {
+        let w = IPAMWorld(#""mode":"ec2","cooldownSeconds":0"#)
+        try w.add("a")
+        let state = NodeStateLayout(dataDir: w.dir).network("n1")
+        let now = Int64(w.clock)
+        var paths: [String: Int64] = [:]   // path -> age in seconds
+        for (dir, age) in [(state.ledger, 601), (state.warm, 3600), (NodeStateLayout(dataDir: w.dir).verifiedENIs, 900), (state.ledger, 30)] {
+            try FileIO.makeDirectories(dir)
+            let p = "\(dir)/.x\(age).tmp.\(age)"
+            try FileIO.writeAtomically(p, [], .hint)
+            var times = [timeval(tv_sec: Int(now - Int64(age)), tv_usec: 0), timeval(tv_sec: Int(now - Int64(age)), tv_usec: 0)]
+            #expect(utimes(p, &times) == 0)
+            paths[p] = Int64(age)
+        }
+        let r = try Reconciler(dataDir: w.dir, gateway: w.reg, now: now, graceSeconds: 300).run()
+        #expect(r.temporariesRemoved == 3)
+        for (p, age) in paths { #expect(FileIO.exists(p) == (age < 600), "\(p)") }
+        #expect(try RegistrationStore(state).entry(AttachmentKey(containerID: "a", ifname: "net1")) != nil)
+    }
 }
