@@ -13,8 +13,9 @@ The cycle:
   1. fsck.ext4 -p /dev/ubdb (-y when -p gives up), mount it at the plugin's dataDir (default options:
      data=ordered, commit=5), note zero-length state files;
   2. recovery for the previous cut: the runtime's view comes from the journal (valid = ADD returned success and
-     no DEL started); DEL every stale attachment, GC with the valid list, then the agent's reconcile (agent started
-     with --reconcile-interval 1 --grace-seconds 2) until two passes after the grace;
+     no DEL started); DEL every stale attachment, GC with the valid list, then the agent's reconcile (a fresh
+     agent with --reconcile-interval 1 --grace-seconds 1: its second pass is past the grace of what its first saw)
+     for three passes;
   3. checks: every valid attachment intact (record present, CHECK with its prevResult passes, its addresses on
      the ENI in EC2), no address recorded for two attachments, no two attachments holding one address in the
      journal's history (each holds its ADD's addresses from its ADD's success to its DEL's start), EC2 holds
@@ -39,7 +40,7 @@ import urllib.request
 DATA = "/var/lib/cni/eni-multus"
 NET = "pc"
 SOCK = "/run/eni-multus/agent.sock"
-GRACE = 2
+GRACE = 1
 WARM = 2
 
 ap = argparse.ArgumentParser()
@@ -275,18 +276,16 @@ class Agent:
             f.seek(self.start_offset)
             return [l.decode(errors="replace") for l in f.read().splitlines() if b"reconcile:" in l]
 
-    def wait_reconciled(self, since):
-        """Wait until two reconcile passes have been logged after since + GRACE (the grace has passed for
-        everything seen unowned by a pass after `since`); return the last pass line."""
-        while time.time() < since + GRACE + 0.5:
-            time.sleep(0.2)
-        n0 = len(self.passes())
+    def wait_reconciled(self):
+        """A reconciling agent's first pass runs at its start and records what it finds unowned; every later pass
+        starts at least --reconcile-interval (1 s, >= GRACE) after the one before, so the second releases what the
+        first saw.  Wait for three passes (a margin), return their lines (None after 60 s)."""
         deadline = time.time() + 60
-        while len(self.passes()) < n0 + 2:
-            if time.time() > deadline:
+        while len(self.passes()) < 3:
+            if time.time() > deadline or self.p.poll() is not None:
                 return None
-            time.sleep(0.2)
-        return self.passes()[-1]
+            time.sleep(0.1)
+        return self.passes()
 
     def stop(self):
         self.p.kill()
@@ -494,7 +493,7 @@ def recovery_and_checks(att):
     # The previous storm's history: two attachments holding one address at once.
     for d in journal_duplicates(att, A.cut - 1):
         violation("duplicate", "journal: " + d)
-    agent = Agent(reconcile=True) if M else None
+    agent = Agent(reconcile=False) if M else None
     try:
         # Recovery: DEL what the runtime still has to clean up, then GC with its valid list.
         for cid in stale:
@@ -504,13 +503,11 @@ def recovery_and_checks(att):
         rc, out, err = do_gc(valid, "recovery")
         if rc != 0:
             violation("blocking", "GC with %d valid: %s" % (len(valid), brief(rc, out, err)))
-        gc_end = time.time()
+        # Then the agent's reconcile, from a fresh agent whose first pass starts after the GC.
         if agent:
-            last = agent.wait_reconciled(gc_end)
-            if last is None:
-                violation("blocking", "the agent's reconcile logged no pass within 60 s")
-            elif "errors=0" not in last:
-                violation("blocking", "reconcile: " + last.strip()[:300])
+            agent.stop()
+            agent = Agent(reconcile=True)
+            reconcile_passes(agent, "after recovery")
         # Checks.
         st = Store()
         lost = {}  # cid -> what is wrong with it (one violation per attachment)
@@ -597,15 +594,18 @@ def storm(valid):
                 violation("blocking", "storm %s %s: %s" % (op, cid or "", brief(rc, out, err)))
 
     threads = [threading.Thread(target=worker, args=(w,), daemon=True) for w in range(A.workers)]
-    # The marker tells the host the storm has started; it cuts the power 0.3-5 s later.
-    with open(os.path.join(A.dir, "storm"), "w") as f:
-        f.write("%f\n" % time.time())
+    seq0 = J.seq
     for t in threads:
         t.start()
+    # The marker tells the host the storm has begun (its first verb is in the journal); the host cuts the power
+    # 0.3-5 s later.
+    while J.seq == seq0:
+        time.sleep(0.005)
+    with open(os.path.join(A.dir, "storm"), "w") as f:
+        f.write("%f\n" % time.time())
     deadline = time.time() + 120
     while time.time() < deadline:
         time.sleep(1)
-        result("storm", verbs=verbs[0])  # the last one before the cut is what counts
     log("storm: no power cut within 120 s")
     if agent:
         agent.stop()
@@ -613,19 +613,30 @@ def storm(valid):
 
 # ---------------------------------------------------------------------------------------------------- drain
 
+def reconcile_passes(agent, when):
+    lines = agent.wait_reconciled()
+    if lines is None:
+        violation("blocking", "%s: the agent's reconcile logged no three passes within 60 s" % when)
+    else:
+        bad = [l.strip() for l in lines if "errors=0" not in l]
+        if bad:
+            violation("blocking", "%s: reconcile: %s" % (when, bad[0][:300]))
+
+
 def drain(valid):
-    for cid in valid:
-        rc, out, err = do_del(cid, "drain")
-        if rc != 0:
-            violation("blocking", "drain: DEL %s: %s" % (cid, brief(rc, out, err)))
-    agent = Agent(reconcile=True) if M else None
+    agent = Agent(reconcile=False) if M else None
     try:
+        for cid in valid:
+            rc, out, err = do_del(cid, "drain")
+            if rc != 0:
+                violation("blocking", "drain: DEL %s: %s" % (cid, brief(rc, out, err)))
         rc, out, err = do_gc([], "drain")
         if rc != 0:
             violation("blocking", "drain: GC with an empty list: %s" % brief(rc, out, err))
         if agent:
-            if agent.wait_reconciled(time.time()) is None:
-                violation("blocking", "drain: the agent's reconcile logged no pass within 60 s")
+            agent.stop()
+            agent = Agent(reconcile=True)
+            reconcile_passes(agent, "drain")
         st = Store()
         left = {a: o for a, o in st.owners.items()}
         if left or st.ledger or st.queued:

@@ -73,16 +73,23 @@ def summary(results_path, modes):
     empty_files = sum(e.get("empty_files", 0) for e in cycles)
     # From the journals: storm verbs that completed, and verbs in flight when the power went (started, never ended).
     storm_verbs = inflight = 0
+    survived = set()  # attachments valid at one boot at least (ADD ok, no DEL started before the cut)
     for m in modes:
         path = os.path.join(os.path.dirname(results_path), m.replace("+", "_"), "journal.jsonl")
         if not os.path.exists(path):
             continue
-        open_ = {}
+        open_, adds = {}, {}
         for line in open(path, errors="replace"):
             try:
                 e = json.loads(line)
             except ValueError:
                 continue
+            if e.get("op") == "ADD" and e.get("ev") == "end" and e.get("rc") == 0:
+                adds[e["id"]] = e["cut"]
+            elif e.get("op") == "DEL" and e.get("ev") == "start" and e.get("id") in adds:
+                if e["cut"] > adds[e["id"]]:
+                    survived.add((m, e["id"]))
+                adds.pop(e["id"])
             if e.get("ph") != "storm" or e.get("op") not in ("ADD", "DEL", "GC"):
                 continue
             key = (e["op"], e.get("id") or e["cut"])
@@ -92,6 +99,8 @@ def summary(results_path, modes):
                 open_.pop(key, None)
                 storm_verbs += 1
         inflight += len(open_)
+        last_cut = max((e.get("cut", 0) for e in cycles if e.get("mode") == m), default=0)
+        survived.update((m, c) for c, k in adds.items() if k < last_cut)
     counts = {c: sum(1 for v in viol if v.get("class") == c) for c in classes}
     by = {}
     for v in viol:
@@ -102,12 +111,15 @@ def summary(results_path, modes):
             print("    cut %s: %s" % (v.get("cut"), v.get("detail", "")[:400]))
         if len(vs) > 6:
             print("    ... %d more" % (len(vs) - 6))
+    for e in cycles:
+        if e.get("fsck_rc", 0):
+            print("  fsck [%s] cut %s: status %s: %s" % (e["mode"], e["cut"], e["fsck_rc"], e.get("fsck_out", "")[-300:]))
     unfinished = [m for m in modes if m not in drained]
     total = sum(cuts.values())
-    print("power-cut campaign: %d cuts (%s), %d checks of valid attachments, %d lost, %d leaks, %d duplicates,"
+    print("power-cut campaign: %d cuts (%s), %d valid attachments checked (%d checks), %d lost, %d leaks, %d duplicates,"
           " %d blocking records, fsck repairs %d (journal replays %d), %d zero-length state files at boot (summed over boots),"
           " %d storm verbs completed, %d in flight at the cuts%s" % (
-              total, ", ".join("%s %d" % (m, cuts.get(m, 0)) for m in modes), valid_checked, counts["lost"],
+              total, ", ".join("%s %d" % (m, cuts.get(m, 0)) for m in modes), len(survived), valid_checked, counts["lost"],
               counts["leak"], counts["duplicate"], counts["blocking"], fsck_repairs, replays, empty_files,
               storm_verbs, inflight, "; not drained: " + " ".join(unfinished) if unfinished else ""))
     return 1 if viol or unfinished else 0
