@@ -185,7 +185,7 @@ cycle() {
 			status=cut
 			# The journal must hold this storm's first verbs (written through hostfs before the cut): if not, what
 			# the guest wrote to the host did not survive and the runtime's view is wrong.
-			if ! grep -F '"ph": "storm"' "$d/journal.jsonl" 2>/dev/null | grep -qF "\"cut\": $cut,"; then
+			if ! grep -qE "^\\{\"cut\": $cut, .*\"ph\": \"storm\"" "$d/journal.jsonl" 2>/dev/null; then
 				status="cut, but the journal holds no verb of its storm"
 			fi
 			break
