@@ -212,7 +212,7 @@ cycle() {
 	else
 		echo "  $m cut $cut: did not run as planned (status: $status, $secs s):" >&2
 		tail -n 30 "$uw/stdout" "$uw/stderr" >&2
-		[ "$status" = died ] || [ "$status" = timeout ] && tail -n 30 "$uw/console.log" >&2
+		if [ "$status" = died ] || [ "$status" = timeout ]; then tail -n 30 "$uw/console.log" >&2; fi
 		failures=$((failures + 1))
 	fi
 	grep -h VIOLATION "$uw/stdout" | head -5 | sed 's/^/    /' || true
