@@ -1,5 +1,5 @@
 #!/bin/bash
-# The power-cut campaign (issue 16, item 2): ADD/DEL/GC storms of the plugin's IPAM role inside user-mode Linux,
+# The power-cut campaign: ADD/DEL/GC storms of the plugin's IPAM role inside user-mode Linux,
 # with the state directory on ext4 on a UML block device, and the power cut at random instants.
 #
 #   ENI_MULTUS_POWERCUT_RUNS=N bash scripts/powercut.sh [--plugin BIN] [--node BIN] [--runs N] [--seed S]
