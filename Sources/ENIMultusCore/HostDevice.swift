@@ -101,23 +101,17 @@ struct HostDeviceDriver {
         guard case .link(let dev, let pci) = selection else {
             // DPDK: the application drives the device; reserve and report addresses, move nothing.
             guard case .dpdk(let pci) = selection else { fatalError() }
-            let undo = UndoStack()
-            do {
+            return try UndoStack.run(failed: { inv.log.write(.error, $0) }) { undo in
                 var result = try inv.acquireAddresses(ipam, interface: 0, undo: undo)
                 result.interfaces = [CNIResult.Interface(name: ifname, sandbox: inv.cni.netns, pciID: pci)]
-                undo.commit()
                 return result
-            } catch {
-                undo.rollback()
-                throw error
             }
         }
         if !inv.conf.allowPrimary, try host.primaryIndices().contains(dev.index) {
             throw CoreError.primaryRefused(field: "device", name: dev.name)
         }
 
-        let undo = UndoStack()
-        do {
+        return try UndoStack.run(failed: { inv.log.write(.error, $0) }) { undo in
             var result = try inv.acquireAddresses(ipam, interface: 0, undo: undo)
             let recordPath = Self.recordPath(inv, ipam, inv.key)
             let record = Record(name: dev.name, mac: dev.hardwareAddress)
@@ -151,12 +145,7 @@ struct HostDeviceDriver {
                 name: ifname, mac: final?.hardwareAddress?.description, sandbox: inv.cni.netns,
                 mtu: final.map { Int($0.mtu) }, pciID: pci)]
             inv.env.failpoint("add.before-result")
-            undo.commit()
             return result
-        } catch {
-            undo.rollback()
-            for f in undo.failures { inv.log.write(.error, f) }
-            throw error
         }
     }
 

@@ -89,8 +89,7 @@ struct IPVlanDriver {
             throw CoreError.ifnameExists(name: ifname, netns: inv.cni.netns)
         }
 
-        let undo = UndoStack()
-        do {
+        return try UndoStack.run(failed: { inv.log.write(.error, $0) }) { undo in
             var result = try inv.acquireAddresses(ipam, interface: 0, undo: undo)
 
             let tmpName = Self.temporaryName(inv.key)
@@ -133,12 +132,7 @@ struct IPVlanDriver {
                 name: ifname, mac: final?.hardwareAddress?.description, sandbox: inv.cni.netns,
                 mtu: final.map { Int($0.mtu) })]
             inv.env.failpoint("add.before-result")
-            undo.commit()
             return result
-        } catch {
-            undo.rollback()
-            for f in undo.failures { inv.log.write(.error, f) }
-            throw error
         }
     }
 

@@ -169,15 +169,9 @@ struct Invocation {
     private func addAsIPAM() throws -> CNIResult {
         let ipam = try ipam()
         let inv = try withSelectedENI(drainQueue: true)
-        let undo = UndoStack()
-        do {
+        return try UndoStack.run(failed: { log.write(.error, $0) }) { undo in
             let result = try inv.acquireAddresses(ipam, interface: nil, undo: undo)
-            undo.commit()
             return result
-        } catch {
-            undo.rollback()
-            for f in undo.failures { log.write(.error, f) }
-            throw error
         }
     }
 

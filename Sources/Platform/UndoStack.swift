@@ -24,6 +24,21 @@ public final class UndoStack {
         }
     }
 
+    /// Runs `body` with a fresh stack: committed when it returns, rolled back (every undo; each failure handed to
+    /// `failed`, e.g. the log) when it throws.
+    public static func run<R>(failed: (String) -> Void = { _ in }, _ body: (UndoStack) throws -> R) throws -> R {
+        let undo = UndoStack()
+        do {
+            let r = try body(undo)
+            undo.commit()
+            return r
+        } catch {
+            undo.rollback()
+            for f in undo.failures { failed(f) }
+            throw error
+        }
+    }
+
     /// The operation succeeded: forget the undos.
     public func commit() { steps.removeAll() }
 
