@@ -32,7 +32,7 @@ struct HostDeviceDriver {
     }
 
     static func select(_ inv: Invocation, _ host: HostNamespace) throws -> Selection {
-        let conf = inv.conf, sys = inv.env.paths.sys
+        let sel = inv.link, sys = inv.env.paths.sys
         func netName(under dir: String, what: String) throws -> String {
             let names = (try? FileIO.list(dir + "/net")) ?? []
             guard names.count == 1 else {
@@ -48,28 +48,28 @@ struct HostDeviceDriver {
             }
             return l
         }
-        if let pci = conf.runtimeDeviceID ?? conf.pciBusID {
-            let field = conf.runtimeDeviceID != nil ? "runtimeConfig.deviceID" : "pciBusID"
+        if let pci = sel.pciID {
+            let field = sel.pciField
             let dir = "\(sys)/bus/pci/devices/\(pci)"
             guard FileIO.exists(dir) else { throw CoreError.deviceNotFound("\(field) \(pci): no such PCI device") }
             if let driver = readLinkBase("\(dir)/driver"), dpdkDrivers.contains(driver) { return .dpdk(pciID: pci) }
             return .link(try byName(try netName(under: dir, what: "\(field) \(pci)"), field), pciID: pci)
         }
-        if let kp = conf.kernelpath {
+        if let kp = sel.kernelpath {
             let l = try byName(try netName(under: kp, what: "kernelpath \(kp)"), "kernelpath")
             return .link(l, pciID: pciID(of: l.name, sys: sys))
         }
-        if let d = conf.device {
+        if let d = sel.name {
             let l = try byName(d, "device")
             return .link(l, pciID: pciID(of: l.name, sys: sys))
         }
-        if let mac = conf.hwaddr {
+        if let mac = sel.mac {
             let matches = try host.sock.links().filter { $0.hardwareAddress == mac && !IPVlanDriver.slaveKinds.contains($0.kind ?? "") }
             guard let l = matches.first else {
-                throw CoreError.deviceNotFound("no interface with hwaddr \(mac) in the node's network namespace")
+                throw CoreError.deviceNotFound("no interface with \(sel.macField) \(mac) in the node's network namespace")
             }
             guard matches.count == 1 else {
-                throw CoreError.ambiguous("hwaddr \(mac) matches several interfaces: \(matches.map(\.name).joined(separator: ", "))")
+                throw CoreError.ambiguous("\(sel.macField) \(mac) matches several interfaces: \(matches.map(\.name).joined(separator: ", "))")
             }
             return .link(l, pciID: pciID(of: l.name, sys: sys))
         }

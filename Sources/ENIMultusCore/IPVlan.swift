@@ -19,28 +19,28 @@ struct IPVlanDriver {
     /// Kinds that share their parent's MAC and therefore cannot be the master chosen by `masterMAC`.
     static let slaveKinds: Set<String> = ["ipvlan", "ipvtap"]
 
-    static func findMaster(_ conf: NetConf, _ host: HostNamespace) throws -> Link {
+    static func findMaster(_ sel: LinkSelector, _ host: HostNamespace) throws -> Link {
         var byName: Link?
-        if let name = conf.master {
+        if let name = sel.name {
             guard let l = try CoreError.step("look up master \"\(name)\"", { try host.sock.link(named: name) }) else {
                 throw CoreError.masterNotFound("master \"\(name)\" does not exist in the node's network namespace")
             }
             byName = l
         }
-        if let mac = conf.masterMAC {
+        if let mac = sel.mac {
             let matches = try CoreError.step("list links", { try host.sock.links() })
                 .filter { $0.hardwareAddress == mac && !slaveKinds.contains($0.kind ?? "") }
             if let n = byName {
                 guard matches.contains(where: { $0.index == n.index }) else {
-                    throw CoreError.ambiguous("master \"\(n.name)\" has hardware address \(n.hardwareAddress.map { "\($0)" } ?? "none"), not masterMAC \(mac)")
+                    throw CoreError.ambiguous("master \"\(n.name)\" has hardware address \(n.hardwareAddress.map { "\($0)" } ?? "none"), not \(sel.macField) \(mac)")
                 }
                 return n
             }
             guard let first = matches.first else {
-                throw CoreError.masterNotFound("no interface with masterMAC \(mac) in the node's network namespace")
+                throw CoreError.masterNotFound("no interface with \(sel.macField) \(mac) in the node's network namespace")
             }
             guard matches.count == 1 else {
-                throw CoreError.ambiguous("masterMAC \(mac) matches several interfaces: \(matches.map(\.name).joined(separator: ", "))")
+                throw CoreError.ambiguous("\(sel.macField) \(mac) matches several interfaces: \(matches.map(\.name).joined(separator: ", "))")
             }
             return first
         }
@@ -80,7 +80,7 @@ struct IPVlanDriver {
     func add() throws -> CNIResult {
         let conf = inv.conf, ifname = inv.cni.ifname
         let host = try HostNamespace()
-        let master = try Self.findMaster(conf, host)
+        let master = try Self.findMaster(inv.link, host)
         if !conf.allowPrimary, try host.primaryIndices().contains(master.index) {
             throw CoreError.primaryRefused(field: "master", name: master.name)
         }
@@ -161,7 +161,7 @@ struct IPVlanDriver {
             throw CoreError.checkFailed("\(link.name) is in ipvlan mode \(m), the config says \(inv.conf.mode.rawValue)")
         }
         let host = try HostNamespace()
-        let master = try findMaster(inv.conf, host)
+        let master = try findMaster(inv.link, host)
         if let a = link.hardwareAddress, let b = master.hardwareAddress, a != b {
             throw CoreError.checkFailed("\(link.name) has hardware address \(a), master \(master.name) has \(b)")
         }

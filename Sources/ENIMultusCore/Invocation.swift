@@ -15,7 +15,7 @@ import Registration
 struct Invocation {
     let env: PluginEnvironment
     let cni: CNIEnvironment
-    var conf: NetConf
+    let conf: NetConf
     let version: CNIVersion
     let log: EventLog
     /// The network's IPAM, decoded once (DEL tolerates an unusable IPAM section; the other verbs do not).
@@ -24,6 +24,8 @@ struct Invocation {
     let ec2Config: Result<EC2NetworkConfig?, any Error>
     /// Set on ADD once the ENI is selected: where the addresses get registered.
     var registration: Registration?
+    /// The node link the verb takes: the config's, or the selected ENI's (`withSelectedENI`).
+    var link: LinkSelector
 
     struct Registration {
         var config: EC2NetworkConfig
@@ -38,6 +40,7 @@ struct Invocation {
         self.conf = conf
         self.version = version
         self.log = log
+        link = LinkSelector(conf: conf)
         addressManager = Result {
             try AddressManager(conf: conf, cni: cni, defaultDataDir: env.paths.dataDir, wallClock: env.wallClock,
                                failpoint: { [env] in env.failpoint($0) })
@@ -152,13 +155,7 @@ struct Invocation {
             }
             let (local, remote) = try selectENI(ec2, gateway: reg, cache: nodeRecords.verifiedENIs, describe: describe)
             inv.registration = Registration(config: ec2, gateway: reg, attached: local, described: remote)
-            inv.conf.master = nil
-            inv.conf.masterMAC = local.mac
-            inv.conf.device = nil
-            inv.conf.kernelpath = nil
-            inv.conf.pciBusID = nil
-            inv.conf.runtimeDeviceID = nil
-            inv.conf.hwaddr = local.mac
+            inv.link = LinkSelector(eniMAC: local.mac, link: conf.link)
         }
         return inv
     }

@@ -1,5 +1,6 @@
 import CNI
 import Netlink
+import NetTypes
 import NodeState
 
 /// What one kind of link does in each verb of the plugin role (in the IPAM role the calling plugin owns the link).
@@ -31,7 +32,7 @@ extension IPVlanDriver: LinkDriver {
     /// An ipvlan link dies with its pod netns: nothing outlives an attachment.
     static func gc(_ inv: Invocation, valid: Set<AttachmentKey>) -> [any Error] { [] }
     static func status(_ inv: Invocation, host: HostNamespace) throws {
-        do { _ = try findMaster(inv.conf, host) } catch {
+        do { _ = try findMaster(inv.link, host) } catch {
             throw CNIError(.notAvailable, "ipvlan master unavailable: \(error)")
         }
     }
@@ -41,4 +42,42 @@ extension HostDeviceDriver: LinkDriver {
     static func add(_ inv: Invocation, ipam: AddressManager) throws -> CNIResult { try Self(inv: inv, ipam: ipam).add() }
     /// The device is in some pod's netns while in use: its absence from the node says nothing.
     static func status(_ inv: Invocation, host: HostNamespace) throws {}
+}
+
+/// Which node link an ADD takes, decided once and stated explicitly: what the config names (`master`/`masterMAC`
+/// for ipvlan; `device`, `hwaddr`, `kernelpath`, `pciBusID`, `runtimeConfig.deviceID` for host-device), or on an
+/// EC2 network the link that carries the selected ENI's MAC, whatever the config's own fields say.
+struct LinkSelector: Equatable {
+    /// `master` / `device`.
+    var name: String?
+    /// `masterMAC` / `hwaddr`, or the ENI's MAC.
+    var mac: MACAddress?
+    var kernelpath: String?
+    /// `runtimeConfig.deviceID`, else `pciBusID`, and which of the two said it.
+    var pciID: String?
+    var pciField = "pciBusID"
+    /// The config field a MAC came from, for messages.
+    var macField: String
+
+    init(conf: NetConf) {
+        switch conf.link {
+        case .ipvlan:
+            name = conf.master
+            mac = conf.masterMAC
+            macField = "masterMAC"
+        case .hostDevice:
+            name = conf.device
+            mac = conf.hwaddr
+            macField = "hwaddr"
+            kernelpath = conf.kernelpath
+            pciID = conf.runtimeDeviceID ?? conf.pciBusID
+            if conf.runtimeDeviceID != nil { pciField = "runtimeConfig.deviceID" }
+        }
+    }
+
+    /// The link that carries an ENI: by its MAC only.
+    init(eniMAC: MACAddress, link: LinkKind) {
+        mac = eniMAC
+        macField = "the ENI's MAC"
+    }
 }
