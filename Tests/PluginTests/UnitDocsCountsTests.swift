@@ -35,4 +35,26 @@ import ENIMultusCore
         #expect(Self.statedFailpoints(stale) != Failpoints.all.count)
         #expect(Self.statedFailpoints("no such sentence") == nil)
     }
+
+    /// Every `failpoint("…")` in Sources/ names a point of `Failpoints.all`, and every listed point is reached by one:
+    /// the list the crash campaign iterates and the docs count is the code's own, with no typo and no dead entry.
+    @Test("the failpoint list is exactly the failpoints in the code")
+    func failpointListMatchesTheSources() throws {
+        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while dir.path != "/" && !FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) {
+            dir = dir.deletingLastPathComponent()
+        }
+        let sources = dir.appendingPathComponent("Sources").path
+        var called = Set<String>()
+        for f in try #require(FileManager.default.enumerator(atPath: sources)).compactMap({ $0 as? String }) where f.hasSuffix(".swift") {
+            let text = try String(contentsOfFile: sources + "/" + f, encoding: .utf8)
+            var rest = Substring(text)
+            while let r = rest.range(of: #"failpoint\("[a-z0-9.-]+"\)"#, options: .regularExpression) {
+                called.insert(String(rest[r].dropFirst("failpoint(\"".count).dropLast(2)))
+                rest = rest[r.upperBound...]
+            }
+        }
+        #expect(called.count >= 25, "\(called.sorted())")
+        #expect(called == Set(Failpoints.all), "in the code, not listed: \(called.subtracting(Failpoints.all).sorted()); listed, not in the code: \(Set(Failpoints.all).subtracting(called).sorted())")
+    }
 }
