@@ -3,6 +3,7 @@ import Testing
 import CNI
 import IPAM
 import JSON
+import ENIMultusCore
 
 /// Every example in cni-conf/ parses and validates: the NAD's `spec.config`, or a .conflist's plugins.
 @Suite struct UnitConfExamplesTests {

@@ -1,6 +1,7 @@
 import JSON
 import NetTypes
 import Platform
+import CNI
 
 /// Which kind of interface the plugin gives the pod.
 public enum LinkKind: String, Sendable {

@@ -1,9 +1,10 @@
 import CNI
+import ENIMultusCore
 import JSON
 import NetTypes
 import Testing
 
-@Suite struct UnitCNINetConfTests {
+@Suite struct UnitNetConfTests {
     // MARK: basics
 
     @Test("a minimal ipvlan config decodes with the defaults")
