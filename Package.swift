@@ -59,9 +59,13 @@ let package = Package(
         // network, releasing addresses from an ENI, the verified-ENI and instance-limit caches, and the node-local
         // reconcile. Used by the plugin (DEL, GC) and the node agent (reconcile).
         .target(name: "Registration", dependencies: ["AgentProtocol", "NetTypes", "NodeState", "Platform"], swiftSettings: pluginModule),
+        // Addresses on the ENI, plugin side: the network's `eni` block, ENI selection, per-IP registration and the
+        // EC2-native IPAM modes (`ec2` with its warm pool, `prefix`), over a context the plugin's verb provides.
+        .target(name: "ENIAddressing", dependencies: ["AgentProtocol", "CNI", "IPAM", "JSON", "NetTypes", "NodeState", "Platform", "Registration"],
+                swiftSettings: pluginModule),
         // The plugin: verbs, ipvlan and host-device drivers, undo stack, logging, error mapping. It reaches EC2 only
         // through the node agent, so it links no AWS, HTTP, TLS or XML code.
-        .target(name: "ENIMultusCore", dependencies: ["CNI", "IPAM", "Netlink", "NetTypes", "JSON", "AgentProtocol", "NodeState", "Platform", "Registration"],
+        .target(name: "ENIMultusCore", dependencies: ["CNI", "ENIAddressing", "IPAM", "Netlink", "NetTypes", "JSON", "AgentProtocol", "NodeState", "Platform", "Registration"],
                 swiftSettings: pluginModule),
         // Binds the live environment (env, stdin, stdout) to ENIMultusCore.
         .executableTarget(name: "eni-multus", dependencies: ["ENIMultusCore", "Platform", "CGlibcCompat"], swiftSettings: pluginModule),
@@ -88,11 +92,11 @@ let package = Package(
         .testTarget(name: "IPAMTests", dependencies: ["IPAM", "NodeState", "Platform", "CNI", "JSON", "NetTypes", "TestSupport"]),
         .testTarget(
             name: "PluginTests",
-            dependencies: ["ENIMultusCore", "AgentProtocol", "NodeAgent", "NodeState", "Platform", "Registration", "CNI", "IPAM", "Netlink", "NetTypes", "JSON", "TestSupport"]
+            dependencies: ["ENIMultusCore", "ENIAddressing", "AgentProtocol", "NodeAgent", "NodeState", "Platform", "Registration", "CNI", "IPAM", "Netlink", "NetTypes", "JSON", "TestSupport"]
         ),
         .testTarget(
             name: "NodeAgentTests",
-            dependencies: ["NodeAgent", "ENIMultusCore", "AgentProtocol", "NodeState", "Platform", "Registration", "CNI", "IPAM", "AWS", "Netlink", "NetTypes", "JSON", "TestSupport"]
+            dependencies: ["NodeAgent", "ENIMultusCore", "ENIAddressing", "AgentProtocol", "NodeState", "Platform", "Registration", "CNI", "IPAM", "AWS", "Netlink", "NetTypes", "JSON", "TestSupport"]
         ),
     ]
 )

@@ -10,6 +10,7 @@ import IPAM
 import JSON
 import NetTypes
 import NodeState
+import ENIAddressing
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzConfig(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {

@@ -4,6 +4,7 @@ import IPAM
 import JSON
 import NetTypes
 import NodeState
+import ENIAddressing
 
 /// Which IPAM serves this network: none, the built-in `eni-multus` ranges, or another plugin from CNI_PATH.
 enum AddressManager {
@@ -24,7 +25,7 @@ enum AddressManager {
         if type == Self.builtinType {
             let config = try IPAMConfig(ipam, defaultDataDir: defaultDataDir)
             let now: @Sendable () -> Int64 = { Int64(wallClock()) }
-            if config.mode != .ranges, conf.raw["eni"] == nil { throw CoreError.ec2ModeNeedsENI(config.mode.rawValue) }
+            if config.mode != .ranges, conf.raw["eni"] == nil { throw RegistrationError.needsENI(mode: config.mode.rawValue) }
             switch config.mode {
             case .ranges: self = .ranges(RangeAllocator(config: config, network: conf.name, now: now, failpoint: failpoint))
             case .ec2: self = .ec2(EC2ModeIPAM(config: config, network: conf.name))

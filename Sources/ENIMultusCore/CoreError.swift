@@ -3,6 +3,7 @@ import AgentProtocol
 import CNI
 import IPAM
 import Netlink
+import ENIAddressing
 
 /// Errors of the plugin core (link selection, the interface drivers, CHECK).
 public enum CoreError: Error, CustomStringConvertible {
@@ -20,7 +21,6 @@ public enum CoreError: Error, CustomStringConvertible {
     case unsupported(String)
     case io(String)
     /// IPAM mode ec2/prefix on a network without an `eni` block.
-    case ec2ModeNeedsENI(String)
 
     public var description: String {
         switch self {
@@ -36,8 +36,6 @@ public enum CoreError: Error, CustomStringConvertible {
         case .prevResultRequired(let v): return "\(v) requires prevResult in the network config"
         case .unsupported(let s): return s
         case .io(let s): return s
-        case .ec2ModeNeedsENI(let m):
-            return "ipam mode \"\(m)\" takes its addresses from EC2 and needs an \"eni\" block selecting the ENI (e.g. \"eni\": {\"subnetId\": \"subnet-…\"})"
         }
     }
 }
@@ -59,7 +57,6 @@ func cniError(for error: any Error) -> CNIError {
         case .prevResultRequired: return CNIError(.invalidConfig, e.description)
         case .unsupported: return CNIError(.unsupportedField, e.description)
         case .io: return CNIError(.ioFailure, e.description)
-        case .ec2ModeNeedsENI: return CNIError(.invalidConfig, e.description)
         }
     case let e as FileError:
         return CNIError(.ioFailure, e.description)
@@ -77,7 +74,7 @@ func cniError(for error: any Error) -> CNIError {
         }
     case let e as RegistrationError:
         switch e {
-        case .noENI, .refused: return CNIError(.invalidConfig, e.description)
+        case .noENI, .refused, .needsENI: return CNIError(.invalidConfig, e.description)
         case .foreignHolder: return CNIError(.ipamConflict, e.description)
         case .notConfirmed: return CNIError(.tryAgainLater, e.description)
         case .eniFull: return CNIError(.ipamExhausted, e.description)

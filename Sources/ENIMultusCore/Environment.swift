@@ -4,6 +4,7 @@ import Glibc
 import AgentProtocol
 import CNI
 import NodeState
+import ENIAddressing
 
 /// Everything the plugin takes from the outside world, injected so the whole protocol runs in-process in tests.
 /// `main.swift` binds the live values; tests bind their own.
@@ -99,17 +100,6 @@ extension PluginEnvironment {
         return false
         #endif
     }
-}
-
-/// The deliberate bugs `ENI_MULTUS_MUTANT` can switch on in a debug build, each caught by a campaign net.
-public enum Mutants {
-    /// DEL's EC2 half neither releases nor queues: the deferred (`cooldownSeconds` > 0) path forgets the ledger
-    /// entry without queueing the release, and so does the path where EC2 cannot be reached (all IPAM modes with
-    /// an EC2 ledger). The addresses stay on the ENI with no record.
-    public static let delSkipsQueue = "del.skip-queue"
-    /// Prefix mode: an empty prefix is dropped from the held list but never returned to EC2 (no unassign, no log).
-    public static let prefixSkipsReturn = "del.prefix.skip-return"
-    public static let all = [delSkipsQueue, prefixSkipsReturn]
 }
 
 /// Every failpoint in the core (Tests/README.md), in the order an ADD or DEL reaches them.

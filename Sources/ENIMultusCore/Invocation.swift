@@ -10,6 +10,7 @@ import NetTypes
 import Netlink
 import NodeState
 import Registration
+import ENIAddressing
 
 /// One ADD/DEL/CHECK/STATUS/GC with its decoded inputs.
 struct Invocation {
@@ -23,16 +24,9 @@ struct Invocation {
     /// The `eni` block (nil: no EC2 registration on this network).
     let ec2Config: Result<EC2NetworkConfig?, any Error>
     /// Set on ADD once the ENI is selected: where the addresses get registered.
-    var registration: Registration?
+    var registration: SelectedENI?
     /// The node link the verb takes: the config's, or the selected ENI's (`withSelectedENI`).
     var link: LinkSelector
-
-    struct Registration {
-        var config: EC2NetworkConfig
-        var gateway: EC2Gateway
-        var attached: InstanceENI
-        var described: ENIDescription
-    }
 
     init(env: PluginEnvironment, cni: CNIEnvironment, conf: NetConf, version: CNIVersion, log: EventLog) {
         self.env = env
@@ -102,26 +96,9 @@ struct Invocation {
         return result
     }
 
-    /// The rollback of an assignment: unassigned at once or, when EC2 cannot take it now, queued (the ledger entry
-    /// goes with the rollback, so nothing else would remember it). The queued entry carries no MAC: the drain asks
-    /// EC2, since IMDS may not yet show an assignment this recent.
-    func pushUnassign(_ a: [IPAddress], _ r: Registration, _ ledger: RegistrationStore, _ undo: UndoStack) {
-        undo.push("unassign \(a.map(\.description).joined(separator: ", ")) from \(r.described.id)") {
-            do {
-                try r.gateway.unassign(a, from: r.described.id)
-            } catch {
-                try ledger.enqueue(.init(eni: r.described.id, addresses: a), unique: self.env.random())
-            }
-        }
-    }
 
     var now: Int64 { Int64(env.wallClock()) }
 
-    /// The cooldown is a preference: when nothing else was free, ADD took this cooling address (every built-in mode).
-    func logCoolingReuse(_ address: IPAddress, until: Int64) {
-        let left = until == .max ? "an unreadable cooldown record" : "\(max(0, until - now)) s of cooldown left"
-        log.write(.info, "no free address but \(address), released recently (\(left)): reused it")
-    }
 
     /// Node-level records (verified ENIs, instance limits) beside the IPAM store.
     var nodeRecords: NodeRecords { NodeRecords(dataDir: (try? ipam())?.dataDir ?? env.paths.dataDir) }
@@ -154,7 +131,7 @@ struct Invocation {
                 _ = try? ledger.drain(limit: 64, now: now, gateway: reg, keepWarm: (try? self.ipam())?.keepWarm ?? 0)
             }
             let (local, remote) = try selectENI(ec2, gateway: reg, cache: nodeRecords.verifiedENIs, describe: describe)
-            inv.registration = Registration(config: ec2, gateway: reg, attached: local, described: remote)
+            inv.registration = SelectedENI(config: ec2, gateway: reg, attached: local, described: remote)
             inv.link = LinkSelector(eniMAC: local.mac, link: conf.link)
         }
         return inv
@@ -392,4 +369,12 @@ func configureInterface(_ pod: PodNamespace, index: Int32, name: String, result:
             log.write(.info, "announcing \(ip.address.address) on \(name) failed: \(error)")
         }
     }
+}
+
+extension Invocation: EC2IPAMContext {
+    var requestedIPs: [RequestedIP] { conf.requestedIPs(cniArgs: cni.args) }
+    func failpoint(_ name: String) { env.failpoint(name) }
+    func mutant(_ name: String) -> Bool { env.mutant(name) }
+    func random() -> UInt64 { env.random() }
+    func info(_ message: String) { log.write(.info, message) }
 }

@@ -4,6 +4,7 @@ import CNI
 import IPAM
 @testable import ENIMultusCore
 import JSON
+@testable import ENIAddressing
 
 /// The cni-conf examples with an `eni` block (EC2 registration) parse through the plugin's own EC2 config parser
 /// (UnitConfExamplesTests checks the rest of every example).

@@ -8,6 +8,7 @@ import ENIMultusCore
 import JSON
 import NetTypes
 import TestSupport
+@testable import ENIAddressing
 
 extension FaultsCampaignTests {
     /// 64 ADDs at once on one network (64 processes of the binary, distinct containers), then 64

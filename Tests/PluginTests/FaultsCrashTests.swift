@@ -6,6 +6,7 @@ import Synchronization
 import Testing
 import ENIMultusCore
 import TestSupport
+@testable import ENIAddressing
 
 /// One crash case: a failpoint (`Failpoints.all`) reached by ADD or DEL on a network of one IPAM mode.
 struct CrashCase: Sendable, CustomStringConvertible {

@@ -6,6 +6,7 @@ import Testing
 import ENIMultusCore
 import JSON
 import TestSupport
+@testable import ENIAddressing
 
 /// One kind of EC2 trouble, installed as fault-proxy rules (`EC2Emulator.fault`).
 struct EC2FaultKind: Sendable, CustomStringConvertible {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ENIMultusCore
+@testable import ENIAddressing
 
 /// Numbers Tests/README.md states about the tests come from the code: a count that drifts fails here.
 @Suite struct UnitDocsCountsTests {

@@ -9,6 +9,7 @@ import JSON
 import NetTypes
 import NodeState
 @testable import Registration
+@testable import ENIAddressing
 
 /// An in-memory EC2 + IMDS with AWS's semantics where moto has none (reassignment moves an IPv4 address; IPv6
 /// cannot be reassigned; assignment shows in IMDS after a lag), recording every call.

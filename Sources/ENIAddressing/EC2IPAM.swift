@@ -13,24 +13,24 @@ import Registration
 // network's `eni` block selects. Both keep their records beside the ranges store, under `<dataDir>/<network>/`.
 
 /// The ENI's subnet of each family (IMDS) and the gateway a pod address gets in it.
-struct ENISubnets {
-    var v4: IPPrefix?
-    var v6: IPPrefix?
+public struct ENISubnets {
+    public var v4: IPPrefix?
+    public var v6: IPPrefix?
 
-    init(_ gateway: EC2Gateway, mac: MACAddress) throws {
+    public init(_ gateway: EC2Gateway, mac: MACAddress) throws {
         let all = try gateway.subnets(mac: mac)
         v4 = all.first { $0.address.isV4 }
         v6 = all.first { !$0.address.isV4 }
     }
 
-    func subnet(v4 want: Bool, eni: String) throws -> IPPrefix {
+    public func subnet(v4 want: Bool, eni: String) throws -> IPPrefix {
         guard let s = want ? v4 : v6 else {
             throw RegistrationError.refused("the subnet of \(eni) has no \(want ? "IPv4" : "IPv6") CIDR block (instance metadata), so it cannot serve ipam.families \(want ? "ipv4" : "ipv6")")
         }
         return s
     }
 
-    static func gateway(_ subnet: IPPrefix, _ config: IPAMConfig) -> IPAddress {
+    public static func gateway(_ subnet: IPPrefix, _ config: IPAMConfig) -> IPAddress {
         (subnet.address.isV4 ? config.gateway : config.gateway6) ?? subnet.networkAddress.next()
     }
 }
@@ -38,7 +38,7 @@ struct ENISubnets {
 /// Address slots of the family in use on the selected ENI (addresses, the primary included, plus prefixes: each
 /// prefix takes one slot of the instance type's per-ENI limit), and that limit. IMDS only, plus the node's cached
 /// `DescribeInstanceTypes`.
-func addressSlots(_ r: Invocation.Registration, _ fam: IPAMConfig.Family, dataDir: String) throws
+public func addressSlots(_ r: SelectedENI, _ fam: IPAMConfig.Family, dataDir: String) throws
     -> (used: Int, cap: Int, instanceType: String) {
     let limits = try NodeRecords(dataDir: dataDir).limits(r.gateway)
     let used = try r.gateway.localAddresses(mac: r.attached.mac).filter { $0.isV4 == fam.isV4 }.count
@@ -47,8 +47,8 @@ func addressSlots(_ r: Invocation.Registration, _ fam: IPAMConfig.Family, dataDi
 }
 
 extension IPAMConfig.Family {
-    var isV4: Bool { self == .ipv4 }
-    var label: String { isV4 ? "IPv4" : "IPv6" }
+    public var isV4: Bool { self == .ipv4 }
+    public var label: String { isV4 ? "IPv4" : "IPv6" }
 }
 
 // MARK: - mode "ec2"
@@ -58,12 +58,14 @@ extension IPAMConfig.Family {
 /// written before EC2 is asked (so DEL after a crash finds it) and completed with the addresses EC2 chose.
 /// DEL queues the release until the cooldown has passed (the address stays on our ENI meanwhile, so EC2 cannot
 /// hand it to another pod); later invocations, GC and the node agent's reconcile drain the queue in batches.
-struct EC2ModeIPAM {
-    let config: IPAMConfig
-    let network: String
+public struct EC2ModeIPAM {
+    public let config: IPAMConfig
+    public let network: String
 
-    func add(_ inv: Invocation, interface: Int?, undo: UndoStack) throws -> CNIResult {
-        guard let r = inv.registration else { throw CoreError.ec2ModeNeedsENI(config.mode.rawValue) }
+    public init(config: IPAMConfig, network: String) { self.config = config; self.network = network }
+
+    public func add(_ inv: some EC2IPAMContext, interface: Int?, undo: UndoStack) throws -> CNIResult {
+        guard let r = inv.registration else { throw RegistrationError.needsENI(mode: config.mode.rawValue) }
         let ledger = RegistrationStore(NodeStateLayout(dataDir: config.dataDir).network(network))
         let key = inv.key
         try ledger.locked {
@@ -73,11 +75,11 @@ struct EC2ModeIPAM {
             }
             try ledger.record(key, .init(eni: r.described.id, addresses: [], pod: inv.podIdentity, mac: r.attached.mac))
         }
-        inv.env.failpoint("add.ec2.after-ledger-open")
+        inv.failpoint("add.ec2.after-ledger-open")
         undo.push("forget the ledger entry") { try ledger.forget(key) }
 
         let subnets = try ENISubnets(r.gateway, mac: r.attached.mac)
-        let requested = inv.conf.requestedIPs(cniArgs: inv.cni.args)
+        let requested = inv.requestedIPs
         for q in requested where !config.families.contains(where: { $0.isV4 == q.address.isV4 }) {
             throw IPAMError.requestedOutOfRange(address: q.description)
         }
@@ -100,7 +102,7 @@ struct EC2ModeIPAM {
                                               pod: inv.podIdentity, now: inv.now,
                                               onENI: Set(try r.gateway.localAddresses(mac: r.attached.mac))) {
                 // The warm pool (or an address whose cooldown is over), shown on the ENI by IMDS: no EC2 call.
-                inv.env.failpoint("add.ec2.after-warm-take")
+                inv.failpoint("add.ec2.after-warm-take")
                 undo.push("return \(warm) to the warm pool") {
                     try ledger.locked { try ledger.addWarm([warm], eni: r.described.id, mac: r.attached.mac) }
                 }
@@ -114,7 +116,7 @@ struct EC2ModeIPAM {
                         // The ENI may have room for this ADD but not for the pool.
                         got = try r.gateway.assign(count: 1, v4: fam.isV4, to: r.described.id)
                     }
-                    inv.env.failpoint("add.ec2.after-assign")
+                    inv.failpoint("add.ec2.after-assign")
                     inv.pushUnassign([got[0]], r, ledger, undo)
                     if got.count > 1 {
                         // Concurrent ADDs may all have refilled: the pool keeps what it still lacks, the rest is
@@ -125,7 +127,7 @@ struct EC2ModeIPAM {
                             try ledger.addWarm(keep, eni: r.described.id, mac: r.attached.mac)
                             let excess = Array(got.dropFirst(1 + keep.count))
                             if !excess.isEmpty {
-                                try ledger.enqueue(.init(eni: r.described.id, addresses: excess, mac: r.attached.mac), unique: inv.env.random())
+                                try ledger.enqueue(.init(eni: r.described.id, addresses: excess, mac: r.attached.mac), unique: inv.random())
                             }
                         }
                     }
@@ -150,7 +152,7 @@ struct EC2ModeIPAM {
         }
         let all = ips.map(\.address.address)
         try ledger.locked { try ledger.record(key, .init(eni: r.described.id, addresses: all, pod: inv.podIdentity, mac: r.attached.mac)) }
-        inv.env.failpoint("add.ec2.after-ledger-complete")
+        inv.failpoint("add.ec2.after-ledger-complete")
         if !assigned.isEmpty {
             try confirmVisible(Set(assigned), mac: r.attached.mac, eni: r.described.id, gateway: r.gateway, attempts: 50,
                                pause: { usleep(100_000) })
@@ -159,11 +161,11 @@ struct EC2ModeIPAM {
     }
 
     /// Whether the network keeps a warm pool (`warmAddresses` or `minimumAddresses`).
-    var poolEnabled: Bool { config.warmAddresses > 0 || config.minimumAddresses > 0 }
+    public var poolEnabled: Bool { config.warmAddresses > 0 || config.minimumAddresses > 0 }
 
     /// Warm addresses of the family the ENI should hold once `adding` more attachments hold one: `warmAddresses`,
     /// or what `minimumAddresses` still asks beyond the live ones, less what the pool already has.
-    func warmTarget(v4: Bool, eni: String, _ ledger: RegistrationStore, adding: Int) throws -> Int {
+    public func warmTarget(v4: Bool, eni: String, _ ledger: RegistrationStore, adding: Int) throws -> Int {
         var live = adding
         for name in try FileIO.list(ledger.ledgerDir) {
             guard let e = try FileIO.read("\(ledger.ledgerDir)/\(name)").flatMap(RegistrationEntry.init), e.eni == eni else { continue }
@@ -177,7 +179,7 @@ struct EC2ModeIPAM {
     /// still queued), among those IMDS shows on the ENI (`onENI`), recorded for `key` and taken out of the pool or
     /// queue under the ledger's lock. An address a live entry already holds (a crash between the two writes) is
     /// never handed out; one IMDS does not show (a refill still landing, or gone) is left for later.
-    func takeWarm(v4: Bool, _ r: Invocation.Registration, _ ledger: RegistrationStore, key: AttachmentKey,
+    public func takeWarm(v4: Bool, _ r: SelectedENI, _ ledger: RegistrationStore, key: AttachmentKey,
                   holding: [IPAddress], pod: String, now: Int64, onENI: Set<IPAddress>) throws -> IPAddress? {
         try ledger.locked { () throws -> IPAddress? in
             let live = try ledger.liveAddresses()
@@ -202,7 +204,7 @@ struct EC2ModeIPAM {
     /// live attachment), recorded for `key` and taken out of the queue in one step under the ledger's lock, so a
     /// drain running at the same time either released it before (then it is no longer queued) or sees it live.
     /// Returns it and the end of its cooldown; nil when there is none.
-    func reclaimCooling(v4: Bool, _ r: Invocation.Registration, _ ledger: RegistrationStore, key: AttachmentKey,
+    public func reclaimCooling(v4: Bool, _ r: SelectedENI, _ ledger: RegistrationStore, key: AttachmentKey,
                         holding: [IPAddress], pod: String) throws -> (IPAddress, Int64)? {
         let onENI = Set(try r.gateway.localAddresses(mac: r.attached.mac))
         return try ledger.locked { () throws -> (IPAddress, Int64)? in
@@ -217,7 +219,7 @@ struct EC2ModeIPAM {
         }
     }
 
-    func check(_ inv: Invocation, prev: CNIResult) throws {
+    public func check(_ inv: some EC2IPAMContext, prev: CNIResult) throws {
         let ledger = RegistrationStore(NodeStateLayout(dataDir: config.dataDir).network(network))
         guard let e = try ledger.entry(inv.key), !e.addresses.isEmpty else {
             throw IPAMError.checkFailed("no EC2 address is recorded for \(inv.key) in network \(network)")
@@ -230,7 +232,7 @@ struct EC2ModeIPAM {
 
     /// STATUS: the ENI has no free address slot for a family we need, and no address of it is cooling down on the
     /// ENI (ADD would take that one back).
-    func unavailability(_ inv: Invocation) throws -> String? {
+    public func unavailability(_ inv: some EC2IPAMContext) throws -> String? {
         guard let r = inv.registration else { return nil }
         let ledger = RegistrationStore(NodeStateLayout(dataDir: config.dataDir).network(network))
         for fam in config.families {
@@ -255,33 +257,38 @@ struct EC2ModeIPAM {
 ///
 /// `<dataDir>/<network>/ec2/prefixes` lists the held prefixes (`p=<cidr> eni=<id> empty=<since>`), written right
 /// after EC2 assigned them; every change happens under `ec2/prefix.lock`, taken before the ranges store's lock.
-struct PrefixPool {
-    let config: IPAMConfig
-    let network: String
-    let now: @Sendable () -> Int64
-    var failpoint: @Sendable (String) -> Void = { _ in }
+public struct PrefixPool {
+    public let config: IPAMConfig
+    public let network: String
+    public let now: @Sendable () -> Int64
+    public var failpoint: @Sendable (String) -> Void = { _ in }
 
-    typealias Held = HeldPrefix
+    public init(config: IPAMConfig, network: String, now: @escaping @Sendable () -> Int64,
+                failpoint: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.config = config; self.network = network; self.now = now; self.failpoint = failpoint
+    }
 
-    var state: NetworkState { NodeStateLayout(dataDir: config.dataDir).network(network) }
-    var root: String { state.root }
-    var statePath: String { state.prefixes }
+    public typealias Held = HeldPrefix
 
-    func withLock<R>(_ body: () throws -> R) throws -> R {
+    public var state: NetworkState { NodeStateLayout(dataDir: config.dataDir).network(network) }
+    public var root: String { state.root }
+    public var statePath: String { state.prefixes }
+
+    public func withLock<R>(_ body: () throws -> R) throws -> R {
         try FileIO.makeDirectories(state.ec2)
         let lock = try DirectoryLock(path: state.prefixLock)
         defer { lock.hold() }
         return try body()
     }
 
-    func load() throws -> [Held] { HeldPrefix.decode(try FileIO.read(statePath) ?? []) }
+    public func load() throws -> [Held] { HeldPrefix.decode(try FileIO.read(statePath) ?? []) }
 
-    func save(_ held: [Held]) throws {
+    public func save(_ held: [Held]) throws {
         try FileIO.writeAtomically(statePath, HeldPrefix.encode(held), .durable)
     }
 
     /// The ranges allocator over the prefixes held on `eni` (no ranges: enough for release and GC).
-    func allocator(_ held: [Held], eni: String?, subnets: ENISubnets?) throws -> RangeAllocator {
+    public func allocator(_ held: [Held], eni: String?, subnets: ENISubnets?) throws -> RangeAllocator {
         var sets: [RangeSet] = []
         if let eni, let subnets {
             for fam in config.families {
@@ -298,8 +305,8 @@ struct PrefixPool {
                               network: network, now: now, failpoint: failpoint)
     }
 
-    func add(_ inv: Invocation, interface: Int?) throws -> CNIResult {
-        guard let r = inv.registration else { throw CoreError.ec2ModeNeedsENI(config.mode.rawValue) }
+    public func add(_ inv: some EC2IPAMContext, interface: Int?) throws -> CNIResult {
+        guard let r = inv.registration else { throw RegistrationError.needsENI(mode: config.mode.rawValue) }
         return try withLock {
             var held = try load()
             let subnets = try ENISubnets(r.gateway, mac: r.attached.mac)
@@ -309,7 +316,7 @@ struct PrefixPool {
                     try grow(&held, fam, count: 1, r)
                 }
             }
-            let requested = inv.conf.requestedIPs(cniArgs: inv.cni.args)
+            let requested = inv.requestedIPs
             // A free address of a held prefix; else another prefix from EC2; only when EC2 gives none (the ENI is
             // full, or EC2 fails now) a cooling address: the cooldown is a preference, never a cause of failure.
             var got: [CNIResult.IPConfig]?
@@ -341,7 +348,7 @@ struct PrefixPool {
                 if free < config.warmAddresses {
                     let n = (config.warmAddresses - free + 15) / 16
                     do { try grow(&held, .ipv4, count: n, r) } catch {
-                        inv.log.write(.info, "warm pool top-up of \(n) prefix(es) failed: \(error)")
+                        inv.info("warm pool top-up of \(n) prefix(es) failed: \(error)")
                     }
                 }
             }
@@ -350,7 +357,7 @@ struct PrefixPool {
     }
 
     /// Asks EC2 for `count` prefixes of the family on the ENI (fewer if the ENI's limit is near), records them.
-    func grow(_ held: inout [Held], _ fam: IPAMConfig.Family, count: Int, _ r: Invocation.Registration) throws {
+    public func grow(_ held: inout [Held], _ fam: IPAMConfig.Family, count: Int, _ r: SelectedENI) throws {
         let (used, cap, type) = try addressSlots(r, fam, dataDir: config.dataDir)
         let n = min(count, cap - used)
         guard n > 0 else {
@@ -365,19 +372,19 @@ struct PrefixPool {
     }
 
     /// Addresses reserved, per the ranges store.
-    func reservedAddresses() throws -> [IPAddress] {
+    public func reservedAddresses() throws -> [IPAddress] {
         try FileIO.list(allocator([], eni: nil, subnets: nil).root + "/ips").compactMap { IPAddress($0) }
     }
 
     /// Addresses reserved or cooling, per the ranges store (what the warm minimum and the return of empty prefixes
     /// count as held).
-    func usedAddresses() throws -> [IPAddress] {
+    public func usedAddresses() throws -> [IPAddress] {
         try reservedAddresses() + allocator([], eni: nil, subnets: nil).coolingAddresses()
     }
 
     /// Free addresses in the family's prefixes held on `eni`, given the store's `used` addresses (read once by the
     /// caller: `usedAddresses()` lists directories).
-    func freeAddresses(_ held: [Held], eni: String, v4: Bool, used: [IPAddress]) -> Int {
+    public func freeAddresses(_ held: [Held], eni: String, v4: Bool, used: [IPAddress]) -> Int {
         let mine = held.filter { $0.eni == eni && $0.prefix.address.isV4 == v4 }
         let used = used.filter { a in mine.contains { $0.prefix.contains(a) } }.count
         let cap = mine.reduce(0) { acc, h in
@@ -387,7 +394,7 @@ struct PrefixPool {
         return cap - used
     }
 
-    func release(_ inv: Invocation, cooldown: Cooldown = .apply) throws {
+    public func release(_ inv: some EC2IPAMContext, cooldown: Cooldown = .apply) throws {
         guard FileIO.exists(root) else { return }
         try withLock { try allocator([], eni: nil, subnets: nil).release(inv.key, cooldown: cooldown) }
         failpoint("del.prefix.after-release")
@@ -396,7 +403,7 @@ struct PrefixPool {
 
     /// Marks prefixes that hold nothing (cooling addresses count as held) and returns to EC2 those empty for
     /// `prefixReleaseSeconds`, keeping the warm minimum. EC2 is reached only when one is due.
-    func returnEmpty(_ inv: Invocation) throws {
+    public func returnEmpty(_ inv: some EC2IPAMContext) throws {
         try withLock {
             var held = try load()
             guard !held.isEmpty else { return }
@@ -426,13 +433,13 @@ struct PrefixPool {
                 held.removeAll { due.contains($0) }
                 try save(held)
                 failpoint("del.prefix.after-forget")
-                for eni in Set(due.map(\.eni)).sorted() where !inv.env.mutant(Mutants.prefixSkipsReturn) {
+                for eni in Set(due.map(\.eni)).sorted() where !inv.mutant(Mutants.prefixSkipsReturn) {
                     let these = due.filter { $0.eni == eni }
                     do {
                         try reg.unassign(prefixes: these.map(\.prefix), from: eni)
                         failpoint("del.prefix.after-return")
                     } catch {
-                        inv.log.write(.info, "returning prefixes \(these.map(\.prefix.description)) to EC2 failed (the reconcile returns them): \(error)")
+                        inv.info("returning prefixes \(these.map(\.prefix.description)) to EC2 failed (the reconcile returns them): \(error)")
                     }
                 }
             }
@@ -440,14 +447,14 @@ struct PrefixPool {
         }
     }
 
-    func check(_ inv: Invocation, prev: CNIResult) throws {
-        guard let r = inv.registration else { throw CoreError.ec2ModeNeedsENI(config.mode.rawValue) }
+    public func check(_ inv: some EC2IPAMContext, prev: CNIResult) throws {
+        guard let r = inv.registration else { throw RegistrationError.needsENI(mode: config.mode.rawValue) }
         let held = try load()
         try allocator(held, eni: r.described.id, subnets: try ENISubnets(r.gateway, mac: r.attached.mac))
             .check(inv.key, expected: prev.ips.map(\.address.address))
     }
 
-    func gc(_ inv: Invocation, valid: Set<AttachmentKey>) -> [any Error] {
+    public func gc(_ inv: some EC2IPAMContext, valid: Set<AttachmentKey>) -> [any Error] {
         var errors: [any Error] = []
         do {
             try withLock { errors += try allocator([], eni: nil, subnets: nil).collectGarbage(valid: valid) as [any Error] }
@@ -458,7 +465,7 @@ struct PrefixPool {
 
     /// STATUS: every address of the held prefixes is reserved (cooling ones count as free: ADD reuses them when
     /// nothing else is free) and the ENI has no slot for another prefix.
-    func unavailability(_ inv: Invocation) throws -> String? {
+    public func unavailability(_ inv: some EC2IPAMContext) throws -> String? {
         guard let r = inv.registration else { return nil }
         let held = try load()
         let used = try reservedAddresses()

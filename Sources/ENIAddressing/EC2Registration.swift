@@ -12,25 +12,25 @@ import Registration
 // tests replace with an in-memory model.
 
 /// `"eni": {…}` and the options around it.
-struct EC2NetworkConfig: Equatable {
-    enum Selector: Equatable {
+public struct EC2NetworkConfig: Equatable {
+    public enum Selector: Equatable {
         case id(String)
         case subnetID(String)
         case deviceIndex(Int)
         case tag(key: String, value: String)
     }
 
-    var selector: Selector
-    var requireNoManageTag: Bool
+    public var selector: Selector
+    public var requireNoManageTag: Bool
     /// The cluster whose ownership tag makes another ENI's address ours to take back (`clusterName`).
-    var clusterName: String?
-    var allowForeignReassignment: Bool
-    var timeoutSeconds: Double
+    public var clusterName: String?
+    public var allowForeignReassignment: Bool
+    public var timeoutSeconds: Double
     /// The node agent's socket (`agentSocket`); nil: `ENI_MULTUS_AGENT_SOCKET` or the default.
-    var agentSocket: String? = nil
+    public var agentSocket: String? = nil
 
     /// Nil when the config has no `eni` block (no EC2 registration).
-    static func parse(_ raw: JSONObject) throws(CNIError) -> EC2NetworkConfig? {
+    public static func parse(_ raw: JSONObject) throws(CNIError) -> EC2NetworkConfig? {
         let r = ConfigReader(raw, path: "")
         guard let eni = try r.object("eni") else { return nil }
         var found: [Selector] = []
@@ -69,16 +69,20 @@ struct EC2NetworkConfig: Equatable {
     }
 }
 
-enum RegistrationError: Error, CustomStringConvertible {
+public enum RegistrationError: Error, CustomStringConvertible {
     case noENI(String)
     case refused(String)
     case foreignHolder(address: IPAddress, eni: String)
     case notConfirmed(address: IPAddress, eni: String)
     case eniFull(String)
+    /// An `ec2` or `prefix` IPAM mode on a network without an `eni` block.
+    case needsENI(mode: String)
 
-    var description: String {
+    public var description: String {
         switch self {
         case .noENI(let s), .refused(let s), .eniFull(let s): return s
+        case .needsENI(let m):
+            return "ipam mode \"\(m)\" takes its addresses from EC2 and needs an \"eni\" block selecting the ENI (e.g. \"eni\": {\"subnetId\": \"subnet-…\"})"
         case .foreignHolder(let a, let e):
             return "\(a) is assigned to \(e), which does not carry this cluster's ownership tag; refusing to take it (set \"allowForeignReassignment\": true to override)"
         case .notConfirmed(let a, let e): return "\(a) did not appear on \(e) in instance metadata in time"
@@ -88,11 +92,11 @@ enum RegistrationError: Error, CustomStringConvertible {
 
 /// Whether ENI selection may trust the verified-ENI cache (`.cached`, every ADD and DEL) or describes the ENI
 /// again (`.again`, CHECK).
-enum ENIDescribe { case cached, again }
+public enum ENIDescribe { case cached, again }
 
 /// Chooses the ENI a network config names, refusing the primary ENI and unmanaged-tag violations. With a cache,
 /// an ENI already verified is not described again (`fresh` forces the Describe, e.g. for CHECK).
-func selectENI(_ cfg: EC2NetworkConfig, gateway: EC2Gateway, cache: VerifiedENICache? = nil,
+public func selectENI(_ cfg: EC2NetworkConfig, gateway: EC2Gateway, cache: VerifiedENICache? = nil,
                describe: ENIDescribe = .cached) throws -> (attached: InstanceENI, described: ENIDescription) {
     let locals = try gateway.instanceENIs()
     var candidates: [InstanceENI]
@@ -144,7 +148,7 @@ private func resolveHolders(_ addresses: [IPAddress], eni: ENIDescription, cfg: 
 }
 
 /// Waits (bounded) until IMDS shows `wanted` on the ENI's MAC: assignment is asynchronous.
-func confirmVisible(_ wanted: Set<IPAddress>, mac: MACAddress, eni: String, gateway: EC2Gateway,
+public func confirmVisible(_ wanted: Set<IPAddress>, mac: MACAddress, eni: String, gateway: EC2Gateway,
                     attempts: Int, pause: () -> Void) throws {
     for attempt in 0..<attempts {
         if wanted.isSubset(of: Set(try gateway.localAddresses(mac: mac))) { return }
@@ -156,7 +160,7 @@ func confirmVisible(_ wanted: Set<IPAddress>, mac: MACAddress, eni: String, gate
 /// Assigns `addresses` to `eni` with the ownership guard, then waits until IMDS shows them on the ENI's MAC.
 /// Returns what it changed (for the undo). One EC2 call in the common case: the addresses are assigned first,
 /// and only when EC2 answers that one is in use does it look (one Describe of the subnet) at who holds it.
-func register(_ addresses: [IPAddress], on eni: ENIDescription, mac: MACAddress, cfg: EC2NetworkConfig,
+public func register(_ addresses: [IPAddress], on eni: ENIDescription, mac: MACAddress, cfg: EC2NetworkConfig,
               gateway: EC2Gateway, confirmAttempts: Int = 50, pause: () -> Void) throws -> [IPAddress] {
     var v4 = addresses.filter(\.isV4).filter { !eni.ipv4.contains($0) }
     var v6 = addresses.filter { !$0.isV4 }.filter { !eni.ipv6.contains($0) }
