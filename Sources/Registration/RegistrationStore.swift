@@ -67,9 +67,9 @@ public struct RegistrationStore {
     public func forget(_ key: AttachmentKey) throws { try FileIO.remove("\(ledgerDir)/\(key.fileName)", .durable) }
 
     /// Every address a live attachment holds (scanned only when the queue has work).
-    public func liveAddresses() throws -> Set<IPAddress> {
+    public func liveAddresses(excluding key: AttachmentKey? = nil) throws -> Set<IPAddress> {
         var out = Set<IPAddress>()
-        for name in try FileIO.list(ledgerDir) {
+        for name in try FileIO.list(ledgerDir) where name != key?.fileName {
             if let e = try FileIO.read("\(ledgerDir)/\(name)").flatMap(Entry.init) { out.formUnion(e.addresses) }
         }
         return out
@@ -196,7 +196,8 @@ public struct RegistrationStore {
     }
 
     /// Ends an attachment's registration, the one way DEL and GC both do it: with a cooldown (`deferSeconds` > 0)
-    /// the release is queued until then; otherwise the addresses are released now, or queued when EC2 (or the
+    /// the release is queued until then (the drain keeps what a live entry holds again); otherwise the addresses
+    /// are released now — except any another attachment's entry or the warm pool holds — or queued when EC2 (or the
     /// agent) cannot take them; then the ledger entry goes. Queued first, forgotten after, each step durable: at any
     /// instant some record owns what EC2 holds. `queue: false` is the mutant build's DEL that loses the release.
     public func release(_ key: AttachmentKey, _ entry: Entry, deferSeconds: Int64, now: Int64,
@@ -210,7 +211,11 @@ public struct RegistrationStore {
         } else {
             do {
                 let reg = try gateway()
-                try releaseAddresses(entry.addresses, from: entry.eni, mac: entry.mac, keep: [], gateway: reg)
+                // Never what another attachment's entry or the warm pool holds: a stale entry (a DEL killed, or a
+                // power cut, after its unassign but before its forget) can list an address EC2 has since given to
+                // a new attachment of this node; releasing it again would take that pod's address away.
+                let keep = try liveAddresses(excluding: key).union(warm(eni: entry.eni).map(\.address))
+                try releaseAddresses(entry.addresses, from: entry.eni, mac: entry.mac, keep: keep, gateway: reg)
                 step(.released(gateway: reg))
             } catch {
                 if queue { try enqueue(entry, unique: unique()) }

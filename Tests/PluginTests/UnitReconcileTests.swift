@@ -63,4 +63,22 @@ struct UnitReconcileTests {
         for (p, age) in paths { #expect(FileIO.exists(p) == (age < 600), "\(p)") }
         #expect(try RegistrationStore(state).entry(AttachmentKey(containerID: "a", ifname: "net1")) != nil)
     }
+
+    /// What the power-cut campaign found: a DEL that died (or lost power) after its unassign and before its forget
+    /// leaves an entry listing an address EC2 may since have given to a new attachment of this node. The stale
+    /// entry's DEL or GC must not take that address away again.
+    @Test("a stale ledger entry never releases an address a live attachment holds (GC, then DEL)", arguments: ["gc", "del"])
+    func staleEntryKeepsTheLiveAttachmentsAddress(verb: String) throws {
+        let w = IPAMWorld(#""mode":"ec2","cooldownSeconds":0"#)
+        let a = try w.add("live")[0].address
+        let store = RegistrationStore(NetworkState(root: "\(w.dir)/n1"))
+        let live = try #require(try store.entry(AttachmentKey(containerID: "live", ifname: "net1")))
+        try store.record(AttachmentKey(containerID: "stale", ifname: "net1"), .init(eni: live.eni, addresses: [a], mac: live.mac))
+        if verb == "gc" { try w.gc(valid: ["live"]) } else { try w.del("stale") }
+        #expect(w.multus.ipv4.contains(a), "the live attachment's \(a) was unassigned")
+        #expect(try store.entry(AttachmentKey(containerID: "stale", ifname: "net1")) == nil)
+        #expect(try store.entry(AttachmentKey(containerID: "live", ifname: "net1"))?.addresses == [a])
+        try w.del("live")
+        #expect(!w.multus.ipv4.contains(a), "the live attachment's own DEL releases it")
+    }
 }
