@@ -96,9 +96,7 @@ struct Invocation {
         return result
     }
 
-
     var now: Int64 { Int64(env.wallClock()) }
-
 
     /// Node-level records (verified ENIs, instance limits) beside the IPAM store.
     var nodeRecords: NodeRecords { NodeRecords(dataDir: (try? ipam())?.dataDir ?? env.paths.dataDir) }

@@ -6,7 +6,6 @@ import NetTypes
 import NodeState
 import Platform
 
-
 /// What one reconcile pass found and did.
 public struct ReconcileReport: Sendable, Equatable, CustomStringConvertible {
     /// ENIs of this instance that eni-multus uses.
