@@ -115,7 +115,7 @@ struct HostDeviceDriver {
             var result = try inv.acquireAddresses(ipam, interface: 0, undo: undo)
             let recordPath = Self.recordPath(inv, ipam, inv.key)
             let record = Record(name: dev.name, mac: dev.hardwareAddress)
-            try FileIO.makeDirectories(String(recordPath[..<recordPath.lastIndex(of: "/")!]))
+            try FileIO.makeDirectories(inv.networkState(ipam).links)
             try FileIO.writeAtomically(recordPath, record.bytes, .hint)
             undo.push("remove link record") { try FileIO.remove(recordPath, .hint) }
             inv.env.failpoint("add.hd.after-link-record")

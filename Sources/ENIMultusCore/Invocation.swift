@@ -130,7 +130,7 @@ struct Invocation {
             }
             let (local, remote) = try selectENI(ec2, gateway: reg, cache: nodeRecords.verifiedENIs, describe: describe)
             inv.registration = SelectedENI(config: ec2, gateway: reg, attached: local, described: remote)
-            inv.link = LinkSelector(eniMAC: local.mac, link: conf.link)
+            inv.link = LinkSelector(eniMAC: local.mac)
         }
         return inv
     }

@@ -76,7 +76,7 @@ struct LinkSelector: Equatable {
     }
 
     /// The link that carries an ENI: by its MAC only.
-    init(eniMAC: MACAddress, link: LinkKind) {
+    init(eniMAC: MACAddress) {
         mac = eniMAC
         macField = "the ENI's MAC"
     }

@@ -55,7 +55,8 @@ public struct Reconciler {
         var ownedPrefixes = Set<IPPrefix>()
         var named = Set(NodeRecords(dataDir: dataDir).verifiedENIs.all())
         var ledgers: [RegistrationStore] = []
-        for net in try FileIO.list(dataDir) {
+        let networks = try FileIO.list(dataDir)
+        for net in networks {
             let ledger = RegistrationStore(NodeStateLayout(dataDir: dataDir).network(net))
             guard FileIO.exists(ledger.root) else { continue }
             ledgers.append(ledger)
@@ -124,7 +125,7 @@ public struct Reconciler {
         // Temporary files a killed writer or a power cut left before their rename, in every state directory.
         let layout = NodeStateLayout(dataDir: dataDir)
         var dirs = [dataDir, layout.verifiedENIs]
-        for net in try FileIO.list(dataDir) {
+        for net in networks {
             let s = layout.network(net)
             dirs += [s.root, s.attachments, s.cooling, s.links, s.ec2, s.ledger, s.queue, s.warm]
         }
