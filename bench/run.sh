@@ -8,11 +8,10 @@
 # Knobs (environment): BENCH_N (cycles for rows 1/2, default 200), BENCH_N_SCALE (row 3, default 40),
 # BENCH_N_VERSION (row 4, default 300), BENCH_N_EC2 (row 5, cycles per mode after 2 warm-up cycles, default 16; 0 skips the row),
 # BENCH_SKIP_BUILD=1 (reuse bench/out/bin/eni-multus),
-# BENCH_LINK=release (default: scripts/build-release.sh, the shipped build: Swift runtime and libstdc++
-# static; glibc, libgcc_s and libmnl dynamic), static-stdlib (--static-swift-stdlib alone, the previous default) or
-# full-static (-static-executable, with bench/minimnl.c standing in for libmnl, which Debian ships only as a .so;
-# a measurement: a static glibc cannot safely dlopen the node's libcurl), BENCH_SWIFT_FLAGS (overrides the swift
-# build flags of static-stdlib/full-static entirely).
+# BENCH_LINK=release (default: scripts/build-release.sh, the shipped build: one static executable, libmnl.a from
+# Debian's libmnl-dev via scripts/libmnl-static.sh), dynamic (build-release.sh's BUILD_LINK=dynamic, the previous
+# shipped build: Swift runtime and libstdc++ static; glibc, libgcc_s and libmnl shared) or static-stdlib
+# (--static-swift-stdlib alone), BENCH_SWIFT_FLAGS (overrides static-stdlib's swift build flags entirely).
 # Needs what .ci/run installs (libmnl-dev user-mode-linux kmod iproute2 containernetworking-plugins jq gcc g++
 # curl, moto[server] for row 5).
 set -euo pipefail
@@ -27,12 +26,12 @@ NV=${BENCH_N_VERSION:-300}
 NE=${BENCH_N_EC2:-16}
 LINK=${BENCH_LINK:-release}
 # The release settings (bench/README.md "Release settings"): -O (the release default; -Osize measured no faster),
-# stripped. release: scripts/build-release.sh. full-static: one static executable (no ld.so, no .so at all).
+# stripped.
 case "$LINK" in
-release) SWIFT_FLAGS="--static-swift-stdlib -Xswiftc -L<dir with libstdc++.a> (scripts/build-release.sh)"; scratch=.build-bench-release ;;
+release) SWIFT_FLAGS="-Xswiftc -static-executable, libmnl.a (scripts/build-release.sh)"; scratch=.build-bench-release ;;
+dynamic) SWIFT_FLAGS="--static-swift-stdlib, libstdc++.a (scripts/build-release.sh BUILD_LINK=dynamic)"; scratch=.build-bench-dynamic ;;
 static-stdlib) SWIFT_FLAGS=${BENCH_SWIFT_FLAGS:---static-swift-stdlib}; scratch=.build-bench ;;
-full-static) SWIFT_FLAGS=${BENCH_SWIFT_FLAGS:--Xswiftc -static-executable -Xlinker -L$out/mnl}; scratch=.build-bench-full ;;
-*) echo "bench/run.sh: BENCH_LINK is release, static-stdlib or full-static" >&2; exit 2 ;;
+*) echo "bench/run.sh: BENCH_LINK is release, dynamic or static-stdlib" >&2; exit 2 ;;
 esac
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -78,14 +77,10 @@ note() { echo "==> $(date +%T) $*" >&2; }
 # Build: our release binary (separate scratch path, so a debug/test .build is untouched), stripped; the driver
 # (static, so its own exec and RSS are minimal) and the floor program.
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ] || [ ! -x "$bin/eni-multus" ]; then
-	if [ "$LINK" = full-static ]; then
-		mkdir -p "$out/mnl"
-		gcc -O2 -Wall -c -o "$out/mnl/minimnl.o" "$here/minimnl.c"
-		rm -f "$out/mnl/libmnl.a"; ar rcs "$out/mnl/libmnl.a" "$out/mnl/minimnl.o"
-	fi
-	if [ "$LINK" = release ]; then
-		note "building eni-multus: bash scripts/build-release.sh --scratch-path $scratch"
-		bash "$root/scripts/build-release.sh" --scratch-path $scratch >"$out/build.log" 2>&1 ||
+	if [ "$LINK" != static-stdlib ]; then
+		b=static; [ "$LINK" = dynamic ] && b=dynamic
+		note "building eni-multus: BUILD_LINK=$b bash scripts/build-release.sh --scratch-path $scratch"
+		BUILD_LINK=$b bash "$root/scripts/build-release.sh" --scratch-path $scratch >"$out/build.log" 2>&1 ||
 			{ cat "$out/build.log" >&2; echo "bench/run.sh: build failed" >&2; exit 1; }
 	else
 		note "building eni-multus: swift build -c release --product eni-multus --scratch-path $scratch $SWIFT_FLAGS"
@@ -103,7 +98,9 @@ if [ "${BENCH_SKIP_BUILD:-0}" != 1 ] || [ ! -x "$bin/eni-multus" ]; then
 	strip "$bin/eni-multus"
 fi
 gcc -O2 -static -Wall -o "$bin/driver" "$here/driver.c"
-gcc -O2 -Wall -o "$bin/floor" "$here/floor.c" -lmnl
+# The floor is as lean as C gets: static, with the same libmnl.a as ours (no ld.so, no shared object to map).
+mnl=$(bash "$root/scripts/libmnl-static.sh" "$root/$scratch/libmnl-static" | tail -1)
+gcc -O2 -static -Wall -o "$bin/floor" "$here/floor.c" -L"$mnl" -lmnl
 strip "$bin/driver" "$bin/floor"
 
 # ---------------------------------------------------------------------------------------------------------------

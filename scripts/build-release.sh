@@ -5,27 +5,25 @@
 #
 # prints the path of the built (unstripped) binary on its last line.
 #
-# Linked statically: the Swift runtime (--static-swift-stdlib) and libstdc++. Dynamic: glibc (libc, libm, ld.so),
-# libgcc_s and libmnl, which every EKS node OS has; nothing else, not even by dlopen (EC2 goes through the node
-# agent's socket). scripts/check-binary.sh holds the result to the contract for what we install on nodes (those
-# NEEDED entries only, no glibc symbol newer than GLIBC_2.34, Amazon Linux 2023's glibc, no AWS/HTTP/TLS/XML code)
-# and runs it in a root that holds nothing else.
-# glibc 2.34: libgcc_s is shared, because -static-libgcc's unwinder (libgcc_eh.a, built on glibc 2.36) calls
-# _dl_find_object@GLIBC_2.35; arc4random@GLIBC_2.36 and hypotf@GLIBC_2.35, which the static Swift runtime refers
-# to, are defined in the executable by the CGlibcCompat target.
-# Measured (bench/RESULTS.md, "Release settings"): against --static-swift-stdlib alone, VERSION start-up about -30%
-# and peak RSS about -1 MB: no libstdc++.so to map, relocate and initialise (symbol relocations at start 1,811 ->
-# 142, LD_DEBUG=statistics).
-# It also makes the binary independent of the node's libstdc++ (AL2's is GCC 7's, too old for the Swift runtime).
-# --disable-local-rpath: SwiftPM's default RUNPATH $ORIGIN makes ld.so probe ~36 paths under the binary's own
-# directory (glibc-hwcaps/x86-64-v4, tls/haswell, ...) for libmnl.so.0 on every exec before it reads ld.so.cache
-# (VERSION: 125 -> 84 syscalls), and would load a libmnl.so.0 dropped next to the plugin in /opt/cni/bin.
-# Not used, and why: -static-executable (fastest, now that the plugin dlopens nothing; but Debian ships no libmnl.a and its source package is not reachable from the build machines: bench/RESULTS.md);
-# -z pack-relative-relocs (needs glibc >= 2.36 at run time; AL2023 has 2.34).
-#
-# libstdc++: the Swift runtime's link file asks for -lstdc++, which the linker resolves to the first libstdc++.so or
-# libstdc++.a in its search path; a directory holding only GCC's libstdc++.a, searched first (-L), makes it the
-# archive.
+# One static executable (-static-executable): the Swift runtime, glibc, libstdc++ and libmnl are linked in, so the
+# binary asks nothing of the node (no program interpreter, no NEEDED entry: it runs the same on Amazon Linux 2023's
+# glibc 2.34, on Bottlerocket and chrooted into whatever root Multus thick enters) and loads nothing by dlopen (EC2
+# goes through the node agent's socket). scripts/check-binary.sh holds the result to that contract and runs it in a
+# root that holds nothing but the binary.
+# libmnl.a comes from Debian's libmnl-dev as trixie builds it (scripts/libmnl-static.sh: pinned checksums, LGPL-2.1
+# section 6a); the headers are the build machine's libmnl-dev.
+# Measured (bench/RESULTS.md, "The static executable"): against the previous build (Swift runtime static, glibc,
+# libgcc_s and libmnl shared) VERSION 84 -> 37 syscalls, peak RSS 3,420 -> 1,776 kB, no ld.so at all; +0.4 MB of
+# glibc in the file.
+# libstdc++: the Swift runtime's link file asks for -lstdc++; a directory holding only GCC's libstdc++.a, searched
+# first (-L), makes it the archive.
+# The link prints one warning, for a dlopen in the Swift runtime (LibPrespecialized) that runs only when a
+# SWIFT_DEBUG_ environment variable names a library; the plugin never calls dlopen.
+# BUILD_LINK=dynamic builds the previous shipped variant instead (glibc, libgcc_s and libmnl shared, no glibc symbol
+# newer than 2.34 thanks to CGlibcCompat): for bench/run.sh's comparison and where no libmnl.a can be had. There,
+# libgcc_s is shared (-static-libgcc's unwinder wants _dl_find_object@GLIBC_2.35), and --disable-local-rpath keeps
+# SwiftPM's RUNPATH $ORIGIN out: ld.so would probe ~36 paths beside the binary for libmnl.so.0 on every exec
+# (VERSION 125 -> 84 syscalls) and load any libmnl.so.0 dropped next to the plugin in /opt/cni/bin.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
@@ -43,10 +41,23 @@ fi
 mkdir -p "$scratch/static-libstdcxx"
 ln -sfn "$cxx" "$scratch/static-libstdcxx/libstdc++.a"
 cxxdir=$(cd "$scratch/static-libstdcxx" && pwd)
-swift build -c release --product eni-multus --scratch-path "$scratch" --static-swift-stdlib \
+case "${BUILD_LINK:-static}" in
+static)
+	mnldir=$(bash scripts/libmnl-static.sh "$scratch/libmnl-static" | tail -1)
+	mnldir=$(cd "$mnldir" && pwd)
+	link=(-Xswiftc -static-executable -Xlinker -L"$mnldir") ;;
+dynamic) link=(--static-swift-stdlib) ;;
+*) echo "build-release.sh: BUILD_LINK is static or dynamic" >&2; exit 2 ;;
+esac
+swift build -c release --product eni-multus --scratch-path "$scratch" "${link[@]}" \
 	--disable-local-rpath -Xswiftc -L"$cxxdir" "$@" >&2
 bin="$scratch/release/eni-multus"
-if ldd "$bin" | grep -q -E 'libstdc\+\+'; then
+if [ "${BUILD_LINK:-static}" = static ] && readelf -l "$bin" | grep -q -E 'INTERP|DYNAMIC'; then
+	echo "build-release.sh: $bin is not a static executable:" >&2
+	readelf -l "$bin" | grep -E 'INTERP|DYNAMIC' >&2
+	exit 1
+fi
+if [ "${BUILD_LINK:-static}" = dynamic ] && ldd "$bin" | grep -q -E 'libstdc\+\+'; then
 	echo "build-release.sh: $bin still needs libstdc++.so:" >&2
 	ldd "$bin" >&2
 	exit 1

@@ -2,8 +2,8 @@ import CGlibcCompat
 import Glibc
 import Testing
 
-/// The definitions that replace glibc's arc4random@2.36 and hypotf@2.35 in the shipped binaries
-/// (scripts/check-binary.sh checks, on the release artefact, that glibc's versions are no longer asked for).
+/// The definitions that replace glibc's arc4random@2.36 and hypotf@2.35 in the plugin (the static executable, and the
+/// dynamic build that must load on glibc 2.34).
 @Suite struct UnitGlibcCompatTests {
     @Test func hypotfMatchesTheDoublePrecisionResult() {
         let cases: [(Float, Float)] = [

@@ -1,9 +1,10 @@
-// Definitions that keep the shipped binaries within the glibc of the EKS node images (Amazon Linux 2023: 2.34).
+// Definitions that keep a dynamically linked plugin within the glibc of the EKS node images (Amazon Linux 2023: 2.34).
 //
 // This toolchain's static Swift runtime was built against Debian 12's glibc 2.36 and refers to two symbols whose
 // current version is newer than 2.34: arc4random (added in 2.36) and hypotf (re-versioned in 2.35). Defining them in
-// the executable makes the static link resolve them here, so the binary asks the node's glibc for neither
-// (scripts/check-binary.sh holds the contract: no GLIBC_ symbol version above 2.34).
+// the executable makes the link resolve them here, so a dynamic build (scripts/build-release.sh, BUILD_LINK=dynamic:
+// the fallback where no libmnl.a can be had) asks the node's glibc for neither. The shipped static executable links
+// them too, in place of libc.a's.
 // The header exists so SwiftPM builds the target and the tests can call the definitions by their own names.
 #ifndef ENI_MULTUS_GLIBC_COMPAT_H
 #define ENI_MULTUS_GLIBC_COMPAT_H
