@@ -53,9 +53,10 @@ public struct CNIEnvironment: Sendable {
         }
     }
 
-    /// `^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$`, as the spec requires.
-    public static func validateContainerID(_ id: String) throws(CNIError) {
-        let u = Array(id.utf8)
+    /// `^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$`: the pattern the spec gives container IDs and network names (both become
+    /// parts of file names here, so this also rules out `/`, `..` and NUL). Byte-wise: a Character-wise test would
+    /// let a combining mark ride on an allowed letter.
+    public static func matchesSpecNamePattern(_ s: String) -> Bool {
         func ok(_ c: UInt8, first: Bool) -> Bool {
             switch c {
             case 48...57, 65...90, 97...122: return true
@@ -63,7 +64,14 @@ public struct CNIEnvironment: Sendable {
             default: return false
             }
         }
-        guard let f = u.first, ok(f, first: true), u.dropFirst().allSatisfy({ ok($0, first: false) }) else {
+        let u = s.utf8
+        guard let f = u.first, ok(f, first: true) else { return false }
+        return u.dropFirst().allSatisfy { ok($0, first: false) }
+    }
+
+    /// `^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$`, as the spec requires.
+    public static func validateContainerID(_ id: String) throws(CNIError) {
+        guard matchesSpecNamePattern(id) else {
             throw CNIError(.invalidEnvironment,
                            "CNI_CONTAINERID \"\(id)\" is invalid: it must match ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
         }

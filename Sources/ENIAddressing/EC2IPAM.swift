@@ -46,11 +46,6 @@ public func addressSlots(_ r: SelectedENI, _ fam: IPAMConfig.Family, dataDir: St
     return (used, fam.isV4 ? limits.ipv4PerENI : limits.ipv6PerENI, limits.instanceType)
 }
 
-extension IPAMConfig.Family {
-    public var isV4: Bool { self == .ipv4 }
-    public var label: String { isV4 ? "IPv4" : "IPv6" }
-}
-
 // MARK: - mode "ec2"
 
 /// EC2 chooses each address (`SecondaryPrivateIpAddressCount` / `Ipv6AddressCount` = 1) on the selected ENI:

@@ -86,16 +86,7 @@ public struct NetConf: Sendable {
 
     /// Network names become directory names: the spec's `^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$`, so no `/`, `..` or NUL.
     public static func validateNetworkName(_ name: String) throws(CNIError) {
-        let u = Array(name.utf8)
-        func ok(_ c: UInt8, first: Bool) -> Bool {
-            switch c {
-            case 48...57, 65...90, 97...122: return true
-            case 95, 46, 45: return !first
-            default: return false
-            }
-        }
-        guard let f = u.first, ok(f, first: true), u.dropFirst().allSatisfy({ ok($0, first: false) }), u.count <= 200
-        else {
+        guard CNIEnvironment.matchesSpecNamePattern(name), name.utf8.count <= 200 else {
             throw CNIError(.invalidConfig,
                            "name \(JSON.string(name).serialized()) is invalid: a network name must match ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$ (at most 200 bytes)")
         }

@@ -52,7 +52,11 @@ public struct IPAMConfig: Sendable {
     /// `ranges`: host-local-style ranges from the config. `ec2`: EC2 chooses each address on the selected ENI.
     /// `prefix`: the node holds /28 (IPv4) and /80 (IPv6) prefixes on the ENI and allocates from them locally.
     public enum Mode: String, Sendable, CaseIterable { case ranges, ec2, prefix }
-    public enum Family: String, Sendable { case ipv4, ipv6 }
+    public enum Family: String, Sendable {
+        case ipv4, ipv6
+        public var isV4: Bool { self == .ipv4 }
+        public var label: String { isV4 ? "IPv4" : "IPv6" }
+    }
     public static let defaultCooldownSeconds = 30
 
     public var mode: Mode
