@@ -7,7 +7,8 @@
 #
 # 1. The binaries, as shipped: the plugin from scripts/build-release.sh, the node binary with the Swift runtime
 #    linked in; both stripped. They land in .build/image/out (opt/eni-multus/bin/eni-multus,
-#    usr/local/bin/eni-multus-node).
+#    usr/local/bin/eni-multus-node), with the copyright notice of the libmnl linked into the plugin
+#    (usr/share/doc/eni-multus/libmnl.copyright).
 # 2. The base: a minbase root of Debian 12 with install/Containerfile's RUNTIME_PACKAGES, made by mmdebstrap
 #    (documentation, man pages and locales left out) and `podman import`ed as localhost/eni-multus-base:<hash of
 #    the package list>; kept and reused while the list is unchanged.
@@ -27,6 +28,10 @@ artefacts() { # DIR: build and lay out the two binaries
 	rm -rf "$out"
 	install -D -m 0755 "$plugin" "$out/opt/eni-multus/bin/eni-multus"
 	install -D -m 0755 "$node" "$out/usr/local/bin/eni-multus-node"
+	# libmnl is linked into the plugin: its licence notice and provenance travel with the image (LGPL-2.1).
+	mnl=$(bash scripts/libmnl-static.sh .build/libmnl-static | tail -1)
+	install -D -m 0644 "$mnl/copyright" "$out/usr/share/doc/eni-multus/libmnl.copyright"
+	install -D -m 0644 "$mnl/SOURCE" "$out/usr/share/doc/eni-multus/libmnl.source"
 	strip "$out/opt/eni-multus/bin/eni-multus" "$out/usr/local/bin/eni-multus-node"
 }
 

@@ -191,6 +191,9 @@ pm run --rm --ulimit nofile=4096:4096 --ulimit nproc=4096:4096 --entrypoint cat 
 check "$init: the plugin is in the host's CNI bin directory" [ -f "$installed" ]
 check "$init: mode 0755" [ "$(stat -c %a "$installed" 2>/dev/null)" = 755 ]
 check "$init: identical to the image's /opt/eni-multus/bin/eni-multus" cmp -s "$installed" "$tmp/image-plugin"
+notice=$(pm run --rm --ulimit nofile=4096:4096 --ulimit nproc=4096:4096 --entrypoint cat "$image" \
+	/usr/share/doc/eni-multus/libmnl.copyright 2>/dev/null)
+check "the image carries the licence notice of the libmnl linked into the plugin" grep -q 'LGPL-2.1' <<<"$notice"
 check "$init: nothing else in the CNI bin directory (atomic install leaves no temporary file)" \
 	[ "$(ls -A "$host/opt/cni/bin")" = eni-multus ]
 enis=$(ours)

@@ -1,12 +1,12 @@
 #!/bin/bash
 # Debian's libmnl as a static archive, for the plugin's static executable (scripts/build-release.sh):
 #
-#   bash scripts/libmnl-static.sh DIR      puts libmnl.a (and libmnl's copyright file) in DIR; prints DIR
+#   bash scripts/libmnl-static.sh DIR      puts libmnl.a, libmnl's copyright file and SOURCE (which package it came
+#                                          from) in DIR; prints DIR. scripts/build-image.sh ships the last two.
 #
 # Bookworm's libmnl-dev ships only libmnl.so; trixie's (1.0.5-3, built with --enable-static) ships libmnl.a. The
-# package is fetched from Debian's archive, its SHA-256 checked against the list below (any of these builds; the
-# archive keeps a version only while a suite refers to it), and only the archive and the copyright file are
-# extracted: nothing is installed. libmnl is LGPL-2.1+; linking it statically is allowed because this repository is
+# package is fetched from Debian's archive, its SHA-256 checked against the list below (the first of these builds
+# the archive still serves), and only the archive and the copyright file are extracted: nothing is installed. libmnl is LGPL-2.1+; linking it statically is allowed because this repository is
 # the complete source of the program (LGPL-2.1 section 6a): anyone can relink it against another libmnl.a.
 # The headers stay those of the build machine's libmnl-dev (1.0.4 on bookworm): the API and ABI are the same.
 set -euo pipefail
@@ -25,7 +25,7 @@ arm64 | aarch64)
 1.0.5-3 046ecea98bfb827fffdc9a19c3efd75b9862995e3532987a9272787e70a3a9b6" ;;
 *) echo "libmnl-static.sh: no pinned libmnl-dev build for $arch" >&2; exit 1 ;;
 esac
-if [ -s "$dir/libmnl.a" ] && [ -s "$dir/copyright" ]; then echo "$dir"; exit 0; fi
+if [ -s "$dir/libmnl.a" ] && [ -s "$dir/copyright" ] && [ -s "$dir/SOURCE" ]; then echo "$dir"; exit 0; fi
 mkdir -p "$dir"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -20,7 +20,6 @@ public enum CoreError: Error, CustomStringConvertible {
     case prevResultRequired(String)
     case unsupported(String)
     case io(String)
-    /// IPAM mode ec2/prefix on a network without an `eni` block.
 
     public var description: String {
         switch self {

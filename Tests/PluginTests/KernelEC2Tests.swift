@@ -13,7 +13,7 @@ import TestSupport
 /// pod's addresses land on the ENI in EC2, CHECK passes, and DEL leaves nothing: no link, no state, no assignment.
 @Suite(.tier(), .serialized)
 struct KernelEC2Tests {
-    static let emulator = Result { try EC2Emulator(timeout: 180) }
+    static let emulator = Result { try EC2Emulator() }
 
     @Test("ipvlan + EC2 through the agent: ADD registers on the ENI, CHECK passes, DEL releases (every registering IPAM mode)",
           arguments: [CampaignMode.rangesENI, .ec2, .ec2Warm, .prefix])

@@ -75,11 +75,15 @@ public final class EC2Emulator: @unchecked Sendable {
             .status == 0 && FileManager.default.fileExists(atPath: scriptPath)
     }()
 
+    /// How long the ready line may take: 30 s on a host; 180 s inside user-mode Linux, where every page fault and
+    /// syscall of Python importing moto is a host round trip (30 s was missed there once in five kernel-tier runs).
+    public static var readyTimeout: Double { ProcessInfo.processInfo.environment["ENI_MULTUS_IN_UML"] == "1" ? 180 : 30 }
+
     /// Starts `python3 Tests/Emulators/ec2env.py ARGS` and waits for its ready line.
     /// - Parameters:
     ///   - arguments: extra ec2env.py flags, e.g. `["--http-tokens", "optional"]` or `["--scenario", "{}"]`.
-    ///   - timeout: seconds to wait for the ready line.
-    public init(arguments: [String] = [], timeout: Double = 30) throws {
+    ///   - timeout: seconds to wait for the ready line (`readyTimeout` by default).
+    public init(arguments: [String] = [], timeout: Double = EC2Emulator.readyTimeout) throws {
         let started = Date()
         let log = NSTemporaryDirectory() + "/ec2env-\(getpid())-\(uniqueName(prefix: "", length: 8)).log"
         logPath = log
